@@ -1,0 +1,484 @@
+"""The run loop behind :meth:`aw_tui.pipeline.Pipeline.run`.
+
+It applies the seed's rules (results, ``status``, ignore flags, ``run_step_idx``) and
+records everything in the run directory: journal events, per-step results and output, the
+checkpoint at the start and at every end of a run, control requests from viewers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from aw_tui import process
+from aw_tui.pipeline import (
+    PipelineError,
+    PipelineStep,
+    PipelineWarning,
+    RunInterrupted,
+    format_exception,
+    interrupt_main_thread,
+    interrupt_signals,
+)
+from aw_tui.stepcontext import StepContext, step_context
+from aw_tui.store import RunStore
+
+__all__ = ["RunEngine", "StepCall", "StepOutcome"]
+
+
+@dataclass
+class StepOutcome:
+    """What running one step gave: its result or the exception it raised."""
+
+    step_id: int
+    result: Any = None
+    error: BaseException | None = None
+    traceback: str | None = None
+    duration: float = 0.0
+    host: str | None = None
+    worker: str | None = None
+    started: float | None = None
+
+
+@dataclass
+class StepCall:
+    """A picklable call of one step, run in this process or on a worker.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        Passed to the step function when its signature names ``pipeline``.
+    step : PipelineStep
+        The step to run.
+    output_path : str, optional
+        Where the tools' raw output goes (``steps/<id>.out``).
+    log_dir : str, optional
+        The run directory.
+    worker : str, optional
+        A label of where the call runs, set by the executor.
+    """
+
+    pipeline: Any
+    step: PipelineStep
+    output_path: str | None = None
+    log_dir: str | None = None
+    worker: str | None = None
+    listeners: list[Any] = field(default_factory=list)
+
+    def __call__(self) -> StepOutcome:
+        import socket
+
+        outcome = StepOutcome(self.step.step_id, host=socket.gethostname(), worker=self.worker)
+        outcome.started = time.time()
+        start = time.monotonic()
+        context = StepContext(
+            step_id=self.step.step_id,
+            output_path=self.output_path,
+            log_dir=self.log_dir,
+            listeners=list(self.listeners),
+        )
+        try:
+            with step_context(context):
+                outcome.result = self.pipeline.call_step(self.step)
+        except Exception as exc:
+            outcome.error = exc
+            outcome.traceback = format_exception(exc)
+        outcome.duration = time.monotonic() - start
+        return outcome
+
+
+class ControlWatcher(threading.Thread):
+    """Polls ``control/`` for stop requests while a run is live."""
+
+    def __init__(self, engine: RunEngine, interval: float = 0.3) -> None:
+        super().__init__(name="aw-tui-control", daemon=True)
+        self.engine = engine
+        self.interval = interval
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        store = self.engine.store
+        while not self._halt.wait(self.interval):
+            if store is None:
+                return
+            for path, request in store.pending_control():
+                if request.get("action") != "stop":
+                    continue
+                when = request.get("when", "after_step")
+                store.finish_control(path)
+                self.engine.request_stop(when)
+
+    def halt(self) -> None:
+        """Stop polling."""
+        self._halt.set()
+
+
+class RunEngine:
+    """Runs ``pipeline.run_steps`` from ``pipeline.run_step_idx`` (see ``Pipeline.run``)."""
+
+    def __init__(
+        self,
+        pipeline: Any,
+        run_name: str | None = None,
+        resume: bool = False,
+        ignore_errors: bool | None = None,
+        ignore_exceptions: bool | None = None,
+        executor: Any = None,
+        listeners: list[Any] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.run_name = run_name
+        self.resume = resume
+        self.ignore_errors = ignore_errors
+        self.ignore_exceptions = ignore_exceptions
+        self.executor = executor
+        self.listeners = list(listeners or [])
+        self.store: RunStore | None = None
+        self._stop_after_step = False
+        self._stop_now = False
+        self._running: dict[int, int] = {}
+
+    # -- stop requests ------------------------------------------------------------------
+    def request_stop(self, when: str) -> None:
+        """Stop after the current step (``'after_step'``) or at once (``'now'``)."""
+        if self.store is not None:
+            self.store.append_event("stop_requested", when=when)
+        if when == "now":
+            self._stop_now = True
+            process.terminate_all()
+            interrupt_main_thread()
+        else:
+            self._stop_after_step = True
+
+    def _on_signal(self, reason: str) -> str:
+        return "stop" if self._stop_now else reason
+
+    # -- the run ------------------------------------------------------------------------
+    def execute(self) -> None:
+        """Run the scheduled steps; raise as ``Pipeline.run`` documents."""
+        pipeline = self.pipeline
+        if pipeline.log_dir:
+            self.store = RunStore(pipeline.log_dir, self.run_name)
+            self.store.acquire_lock()
+        pipeline._store = self.store
+        watcher = ControlWatcher(self) if self.store is not None else None
+        started = time.monotonic()
+        try:
+            with interrupt_signals(self._on_signal):
+                if self.store is not None:
+                    self._journal_run_started()
+                    self.store.write_checkpoint(pipeline)
+                    assert watcher is not None
+                    watcher.start()
+                try:
+                    self._loop()
+                except KeyboardInterrupt as exc:
+                    self._record_interrupt(getattr(exc, "reason", "SIGINT"))
+                    raise
+                except PipelineError:
+                    self._checkpoint()
+                    raise
+                if self.store is not None:
+                    self.store.append_event(
+                        "run_finished", status="success", duration=time.monotonic() - started
+                    )
+                self._checkpoint()
+        finally:
+            if watcher is not None:
+                watcher.halt()
+            if self.store is not None:
+                self.store.close()
+            pipeline._store = None
+
+    def _journal_run_started(self) -> None:
+        import socket
+
+        pipeline = self.pipeline
+        assert self.store is not None
+        self.store.append_event(
+            "run_started",
+            run_name=self.run_name,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            run_steps=[step.step_id for step in pipeline.run_steps],
+            start_idx=pipeline.run_step_idx,
+            resume=self.resume,
+            total=len(pipeline.run_steps),
+            pipeline_name=pipeline.name,
+            checkpoint=self.store.checkpoint,
+            completed=sorted(pipeline._completed),
+            executor=getattr(self.executor, "label", None),
+        )
+
+    def _checkpoint(self) -> None:
+        if self.store is not None:
+            self.store.sync_journal()
+            self.store.write_checkpoint(self.pipeline)
+
+    def _record_interrupt(self, reason: str) -> None:
+        pipeline = self.pipeline
+        if self.store is not None:
+            for step_id, index in list(self._running.items()):
+                self.store.append_event(
+                    "step_interrupted", step_id=step_id, index=index, reason=reason
+                )
+            current = (
+                pipeline.run_steps[pipeline.run_step_idx]
+                if pipeline.run_step_idx < len(pipeline.run_steps)
+                else None
+            )
+            self.store.append_event(
+                "run_interrupted",
+                step_id=current.step_id if current else None,
+                index=pipeline.run_step_idx,
+                reason=reason,
+            )
+        self._running.clear()
+        self._checkpoint()
+
+    def _loop(self) -> None:
+        pipeline = self.pipeline
+        while pipeline.run_step_idx < len(pipeline.run_steps):
+            self._apply_control()
+            if self._stop_after_step:
+                raise RunInterrupted("stop")
+            batch = self._batch_at(pipeline.run_step_idx)
+            if len(batch) > 1:
+                self._run_group(batch)
+            else:
+                self._run_serial(pipeline.run_step_idx)
+
+    def _batch_at(self, idx: int) -> list[PipelineStep]:
+        steps = self.pipeline.run_steps
+        first = steps[idx]
+        if self.executor is None or not first.independent or first.group is None:
+            return [first]
+        batch = [first]
+        for step in steps[idx + 1 :]:
+            if not step.independent or step.group != first.group:
+                break
+            batch.append(step)
+        return batch
+
+    def _make_call(self, step: PipelineStep, worker: str | None = None) -> StepCall:
+        store = self.store
+        return StepCall(
+            pipeline=self.pipeline,
+            step=step,
+            output_path=store.step_output_path(step.step_id) if store else None,
+            log_dir=store.log_dir if store else None,
+            worker=worker,
+            listeners=self.listeners,
+        )
+
+    def _journal_step_started(
+        self, step: PipelineStep, index: int, host: str | None = None, worker: str | None = None
+    ) -> None:
+        import socket
+
+        self._running[step.step_id] = index
+        if self.store is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            # A rerun starts a fresh output file.
+            os.unlink(self.store.step_output_path(step.step_id))
+        self.store.append_event(
+            "step_started",
+            step_id=step.step_id,
+            index=index,
+            func=step.func_name,
+            tags=step.tags,
+            host=host or socket.gethostname(),
+            pid=os.getpid(),
+            worker=worker,
+            run_step_idx=self.pipeline.run_step_idx,
+        )
+
+    def _run_serial(self, idx: int) -> None:
+        pipeline = self.pipeline
+        step = pipeline.run_steps[idx]
+        self._journal_step_started(step, idx)
+        outcome = self._make_call(step)()
+        self._finish_step(step, idx, outcome, advance_to=idx + 1)
+
+    def _run_group(self, batch: list[PipelineStep]) -> None:
+        """Run a group of independent steps on the executor; all end before moving on."""
+        pipeline = self.pipeline
+        base = pipeline.run_step_idx
+        todo = [
+            (base + offset, step)
+            for offset, step in enumerate(batch)
+            if step.step_id not in pipeline._completed
+        ]
+        failure: PipelineError | None = None
+        pending = {}
+        queue = list(todo)
+        capacity = max(1, int(getattr(self.executor, "capacity", len(queue)) or len(queue)))
+        try:
+            while queue or pending:
+                while queue and len(pending) < capacity and failure is None:
+                    if self._stop_after_step:
+                        queue.clear()
+                        break
+                    self._apply_control()
+                    index, step = queue.pop(0)
+                    call = self._make_call(step)
+                    self._journal_step_started(
+                        step, index, host=None, worker=getattr(self.executor, "label", None)
+                    )
+                    pending[self.executor.submit(call)] = (index, step)
+                if not pending:
+                    break
+                done = self.executor.wait_any(list(pending), timeout=0.5)
+                for future in done:
+                    index, step = pending.pop(future)
+                    outcome = self.executor.outcome(future, step)
+                    try:
+                        self._finish_step(step, index, outcome, advance_to=None)
+                    except PipelineError as exc:
+                        if failure is None:
+                            failure = exc
+                        queue.clear()
+        except KeyboardInterrupt:
+            for future in pending:
+                with contextlib.suppress(Exception):
+                    self.executor.cancel(future)
+            raise
+        if failure is not None:
+            raise failure
+        if self._stop_after_step and any(s.step_id not in pipeline._completed for s in batch):
+            raise RunInterrupted("stop")
+        pipeline.run_step_idx = base + len(batch)
+        if self.store is not None:
+            self.store.append_event(
+                "group_finished",
+                group=batch[0].group,
+                steps=[s.step_id for s in batch],
+                run_step_idx=pipeline.run_step_idx,
+            )
+
+    # -- results ------------------------------------------------------------------------
+    def _effective(self, run_level: bool | None, step_level: bool) -> bool:
+        return bool(step_level) if run_level is None else bool(run_level)
+
+    def _warn(self, step: PipelineStep, message: str) -> None:
+        warnings.warn(message, PipelineWarning, stacklevel=4)
+        if self.store is not None:
+            self.store.append_event("warning", step_id=step.step_id, message=message)
+
+    def _finish_step(
+        self, step: PipelineStep, index: int, outcome: StepOutcome, advance_to: int | None
+    ) -> None:
+        pipeline = self.pipeline
+        self._running.pop(step.step_id, None)
+        ignored = False
+        failure: PipelineError | None = None
+        if outcome.error is not None:
+            exc = outcome.error
+            message = f"{type(exc).__name__}: {exc}"
+            result: Any = {"status": "error", "error": outcome.traceback, "error_msg": message}
+            if self._effective(self.ignore_exceptions, step.ignore_exceptions):
+                ignored = True
+                self._warn(
+                    step,
+                    f"Exception occurred during step {step.step_id} (run_step_idx {index}): "
+                    f"{message}",
+                )
+            else:
+                failure = PipelineError(
+                    f"Exception in step {step.step_id} ({step.func_name}, run_step_idx "
+                    f"{index}): {message}"
+                )
+                failure.__cause__ = exc
+        else:
+            result = outcome.result
+            if not isinstance(result, dict) or "status" not in result:
+                self._warn(
+                    step,
+                    f"Step {step.step_id} (run_step_idx {index}) did not return a valid "
+                    "result (a dict with a 'status'); its status is 'unknown'",
+                )
+                result = {"status": "unknown", "result": result}
+            if str(result["status"]).lower() == "error":
+                if self._effective(self.ignore_errors, step.ignore_errors):
+                    ignored = True
+                    self._warn(
+                        step,
+                        f"Error in step {step.step_id} (run_step_idx {index}), see results "
+                        f"for more: {result.get('error_msg', '')}",
+                    )
+                else:
+                    detail = result.get("error_msg") or ""
+                    failure = PipelineError(
+                        f"Error returned in step {step.step_id} ({step.func_name}, "
+                        f"run_step_idx {index})" + (f": {detail}" if detail else "")
+                    )
+        step.results = result
+        status = str(result.get("status", "unknown")).lower()
+        if failure is None:
+            pipeline._completed.add(step.step_id)
+            if advance_to is not None:
+                pipeline.run_step_idx = advance_to
+        if self.store is not None:
+            self.store.write_result(step.step_id, result)
+            summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
+            self.store.append_event(
+                "step_finished",
+                step_id=step.step_id,
+                index=index,
+                status=status,
+                duration=outcome.duration,
+                summary=summary,
+                error_msg=result.get("error_msg"),
+                ignored=ignored,
+                host=outcome.host,
+                worker=outcome.worker,
+                run_step_idx=pipeline.run_step_idx,
+                completed=failure is None,
+            )
+            if failure is not None:
+                self.store.append_event(
+                    "run_failed", step_id=step.step_id, index=index, error_msg=str(failure)
+                )
+        if failure is not None:
+            raise failure
+
+    # -- control ------------------------------------------------------------------------
+    def _apply_control(self) -> None:
+        store = self.store
+        if store is None:
+            return
+        for path, request in store.pending_control():
+            action = request.get("action")
+            if action == "stop":
+                store.finish_control(path)
+                self.request_stop(request.get("when", "after_step"))
+            elif action == "edit":
+                reason = self._apply_edit(request)
+                store.finish_control(path, rejected=reason)
+            else:
+                store.finish_control(path, rejected=f"unknown action {action!r}")
+
+    def _apply_edit(self, request: dict[str, Any]) -> str | None:
+        pipeline = self.pipeline
+        try:
+            step = pipeline.get_step(int(request["step_id"]))
+        except (KeyError, ValueError, TypeError):
+            return f"no step {request.get('step_id')!r} in this pipeline"
+        kwargs = request.get("func_kwargs")
+        if not isinstance(kwargs, dict):
+            return "func_kwargs must be a table"
+        if step.step_id in pipeline._completed or step.step_id in self._running:
+            return f"step {step.step_id} has already started in this run"
+        step.func_kwargs = kwargs
+        assert self.store is not None
+        self.store.write_kwargs(step.step_id, kwargs)
+        self.store.append_event(
+            "edit_applied", step_id=step.step_id, func_kwargs=kwargs, source="control"
+        )
+        return None

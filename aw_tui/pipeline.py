@@ -1,0 +1,644 @@
+"""The seed's ``Pipeline``: steps with tags, selective runs, resume, and a crash-proof log.
+
+The names and the meaning follow the ``astromatic_wrapper`` documentation this project
+succeeds (``Pipeline(paths, build_paths=...)``, ``add_step``, ``run(run_tags, ignore_tags,
+run_steps, resume, start_idx)``, ``steps``, ``run_steps``, ``run_step_idx``, ``func_kwargs``,
+the dill checkpoint in ``paths['log']``). When ``paths['log']`` is set, progress goes to the
+run directory described in ``docs/run-directory.md``. Nothing here imports Textual or TOML.
+"""
+
+from __future__ import annotations
+
+import _thread
+import contextlib
+import datetime
+import inspect
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from aw_tui.store import CheckpointError, RunStore, find_checkpoint, load_checkpoint
+
+__all__ = [
+    "Pipeline",
+    "PipelineError",
+    "PipelineStep",
+    "PipelineWarning",
+    "RunInterrupted",
+    "check_path",
+    "create_paths",
+    "get_bool",
+    "load_pipeline",
+    "str_2_bool",
+]
+
+#: Statuses after which a step counts as done: ``resume`` never runs it again.
+DONE_STATUSES = ("success", "unknown")
+
+
+class PipelineError(Exception):
+    """A step returned an ``error`` result or raised, and the run stopped."""
+
+
+class PipelineWarning(UserWarning):
+    """A problem the pipeline recorded and went on past."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGTERM, SIGHUP) or a stop request."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def str_2_bool(bool_str: str) -> bool:
+    """Convert ``'true'/'false'``, ``'yes'/'no'`` or any prefix of them (any case) to a bool.
+
+    Raises
+    ------
+    PipelineError
+        When the text matches none of them.
+    """
+    lower = str(bool_str).strip().lower()
+    if lower and ("true".startswith(lower) or "yes".startswith(lower)):
+        return True
+    if lower and ("false".startswith(lower) or "no".startswith(lower)):
+        return False
+    raise PipelineError(
+        f"'{bool_str}' did not match a boolean expression (true/false, yes/no, t/f, y/n)"
+    )
+
+
+def get_bool(prompt: str) -> bool:
+    """Ask a yes/no question on the terminal until the answer is one.
+
+    Raises
+    ------
+    PipelineError
+        When standard input is not a terminal (a batch job, a pipe): asking would hang or
+        read garbage, so the caller must decide instead (e.g. ``create_paths=True``).
+    """
+    if sys.stdin is None or not sys.stdin.isatty():
+        raise PipelineError(
+            f"{prompt.strip()} -- cannot ask: standard input is not a terminal. Create the "
+            "path yourself, or pass create_paths=True (in a project file: "
+            "[pipeline] create_paths = true)."
+        )
+    while True:
+        try:
+            return str_2_bool(input(prompt))
+        except PipelineError as exc:
+            print(exc)
+        except EOFError:
+            raise PipelineError(f"{prompt.strip()} -- no answer (end of input)") from None
+
+
+def create_paths(paths: str | Iterable[str]) -> None:
+    """Create each path (with its parents) that does not exist yet.
+
+    Raises
+    ------
+    PipelineError
+        When a directory cannot be created.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    for path in paths:
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as exc:
+            raise PipelineError(
+                f"cannot create directory {path}: {exc.strerror}; check its parent's "
+                "permissions or choose another path"
+            ) from None
+
+
+def check_path(path: str, auto_create: bool = False) -> None:
+    """Make sure ``path`` exists: create it if ``auto_create``, otherwise ask (y/n).
+
+    Raises
+    ------
+    PipelineError
+        When the user declines, or when asking is impossible (see :func:`get_bool`).
+    """
+    if os.path.exists(path):
+        return
+    if auto_create or get_bool(f"'{path}' does not exist, create (y/n)? "):
+        create_paths(path)
+    else:
+        raise PipelineError(f"{path} does not exist")
+
+
+class StepList(list):
+    """A list of steps that also accepts a step as its own index.
+
+    The seed's "Editing a Step" writes ``idx = pipeline.run_steps[pipeline.run_step_idx]``
+    and then ``pipeline.steps[idx]``: here that gives the same step back.
+    """
+
+    def __getitem__(self, item: Any) -> Any:
+        if isinstance(item, PipelineStep):
+            for step in self:
+                if step is item or step.step_id == item.step_id:
+                    return step
+            raise IndexError(f"step {item.step_id} is not in this list")
+        return super().__getitem__(item)
+
+
+class PipelineStep:
+    """One step: a function, its tags, its error policy and its keyword arguments.
+
+    Parameters
+    ----------
+    func : callable
+        Returns a dict with a ``status`` of ``'success'`` or ``'error'``. It receives
+        ``pipeline`` and ``step_id`` too when its signature names them.
+    step_id : int
+        Unique id of the step in its pipeline.
+    tags : list of str
+        Labels used by ``run(run_tags=..., ignore_tags=...)``.
+    ignore_errors : bool
+        Log an ``error`` result, warn, and go on instead of stopping the run.
+    ignore_exceptions : bool
+        Turn an exception into an ``error`` result (with the traceback) and go on.
+    func_kwargs : dict
+        Keyword arguments for ``func``.
+    independent : bool
+        The step may run at the same time as its neighbours that are also independent and
+        share its ``group`` (see the parallel executors). Never guessed: declared.
+    group : str, optional
+        Name of the group of independent steps this step belongs to.
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        step_id: int,
+        tags: Iterable[str] | None = None,
+        ignore_errors: bool = False,
+        ignore_exceptions: bool = False,
+        func_kwargs: dict[str, Any] | None = None,
+        independent: bool = False,
+        group: str | None = None,
+    ) -> None:
+        self.func = func
+        self.step_id = step_id
+        self.tags = list(tags or [])
+        self.ignore_errors = ignore_errors
+        self.ignore_exceptions = ignore_exceptions
+        self.func_kwargs = func_kwargs if func_kwargs is not None else {}
+        self.results: dict[str, Any] | None = None
+        self.independent = independent
+        self.group = group
+
+    @property
+    def func_name(self) -> str:
+        """A readable name of the step's function."""
+        return func_label(self.func)
+
+    def __repr__(self) -> str:
+        return f"<PipelineStep {self.step_id} {self.func_name} tags={self.tags}>"
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("independent", False)
+        state.setdefault("group", None)
+        self.__dict__.update(state)
+
+
+def func_label(func: Any) -> str:
+    """The name a view shows for a step function."""
+    label = getattr(func, "label", None)
+    if isinstance(label, str):
+        return label
+    return getattr(func, "__name__", None) or type(func).__name__
+
+
+def _accepts(func: Callable[..., Any], name: str) -> bool:
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params and params[name].kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )
+
+
+class Pipeline:
+    """A list of steps to run in order, with tags, resume and a checkpoint in ``paths['log']``.
+
+    Parameters
+    ----------
+    paths : dict
+        Named folders (``'temp'``, ``'log'``, ``'config'``, ``'catalogs'`` ...). Each key
+        ``k`` is also the attribute ``k_path``. Missing folders are created when
+        ``create_paths`` is true, otherwise the user is asked (an error when nobody can
+        answer: no terminal).
+    pipeline_name : str, optional
+        Defaults to the current date and time (``2026-11-24_18-43-05_pipeline``).
+    next_id : int
+        The id of the first step added.
+    create_paths : bool
+        Create missing paths without asking.
+    build_paths : dict, optional
+        The command for each tool (``{'SExtractor': '/opt/sex/bin/sex', 'SWarp': ...}``).
+    **kwargs
+        Become attributes of the pipeline.
+    """
+
+    def __init__(
+        self,
+        paths: dict[str, str] | None = None,
+        pipeline_name: str | None = None,
+        next_id: int = 0,
+        create_paths: bool = False,
+        build_paths: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.paths: dict[str, str] = dict(paths or {})
+        self.build_paths: dict[str, str] = dict(build_paths or {})
+        self.create_paths = create_paths
+        self.name = pipeline_name or datetime.datetime.now().strftime(
+            "%Y-%m-%d_%H-%M-%S_pipeline"
+        )
+        self.steps: StepList = StepList()
+        self.next_id = next_id
+        self.run_steps: list[PipelineStep] | None = None
+        self.run_step_idx = 0
+        self.run_name: str | None = None
+        self.run_warnings = None
+        self._completed: set[int] = set()
+        self._journal_seq = 0
+        self._store: RunStore | None = None
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+        for path in self.paths.values():
+            check_path(path, self.create_paths)
+        if "temp" not in self.paths:
+            warnings.warn(
+                "'temp' path has not been set for the pipeline. If this pipeline generates "
+                "temporary files an error may occur",
+                PipelineWarning,
+                stacklevel=2,
+            )
+        if "log" not in self.paths:
+            warnings.warn(
+                "'log' path has not been set for the pipeline. Log files will not be saved "
+                "and a crashed run cannot be resumed from disk.",
+                PipelineWarning,
+                stacklevel=2,
+            )
+
+    # -- attributes ---------------------------------------------------------------------
+    @property
+    def pipeline_name(self) -> str:
+        """The pipeline's name (same as ``name``)."""
+        return self.name
+
+    def __getattr__(self, attr: str) -> Any:
+        # Only called when normal lookup fails: 'config_path' -> paths['config'].
+        if attr.endswith("_path") and attr != "_path":
+            paths = self.__dict__.get("paths", {})
+            key = attr[: -len("_path")]
+            if key in paths:
+                return paths[key]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{attr}'")
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_store"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("_completed", set())
+        state.setdefault("_journal_seq", 0)
+        state.setdefault("run_name", None)
+        state["_store"] = None
+        if not isinstance(state.get("steps"), StepList):
+            state["steps"] = StepList(state.get("steps") or [])
+        self.__dict__.update(state)
+
+    @property
+    def log_dir(self) -> str | None:
+        """The run directory (``paths['log']``), or None."""
+        return self.paths.get("log")
+
+    # -- building -----------------------------------------------------------------------
+    def add_step(
+        self,
+        func: Callable[..., Any],
+        tags: Iterable[str] | None = None,
+        ignore_errors: bool = False,
+        ignore_exceptions: bool = False,
+        independent: bool = False,
+        group: str | None = None,
+        **kwargs: Any,
+    ) -> PipelineStep:
+        """Append a step that calls ``func(**kwargs)``.
+
+        Parameters
+        ----------
+        func : callable
+            The function to run; it should return a dict with a ``status`` key.
+        tags : list of str
+            Labels to select steps by when running.
+        ignore_errors, ignore_exceptions : bool
+            Go on past an ``error`` result / an exception of this step.
+        independent : bool
+            Declare that this step does not depend on its independent neighbours of the
+            same ``group``, so a parallel executor may run them at once.
+        group : str, optional
+            The group of independent steps (defaults to the tags joined, for independent
+            steps).
+        **kwargs
+            Keyword arguments of ``func`` (its ``func_kwargs``).
+
+        Returns
+        -------
+        PipelineStep
+            The new step (also appended to ``steps``).
+        """
+        if not callable(func):
+            raise TypeError(f"add_step needs a function, got {func!r}")
+        tags = list(tags or [])
+        if independent and group is None:
+            group = "|".join(tags) or func_label(func)
+        step = PipelineStep(
+            func,
+            self.next_id,
+            tags,
+            ignore_errors,
+            ignore_exceptions,
+            kwargs,
+            independent=independent,
+            group=group if independent else None,
+        )
+        self.next_id += 1
+        self.steps.append(step)
+        return step
+
+    def get_step(self, step_id: int) -> PipelineStep:
+        """The step with ``step_id``.
+
+        Raises
+        ------
+        KeyError
+            When no step has that id.
+        """
+        for step in self.steps:
+            if step.step_id == step_id:
+                return step
+        raise KeyError(f"no step with id {step_id}")
+
+    # -- results ------------------------------------------------------------------------
+    def get_result_table(self, key: str, meta_fields: Iterable[str] = ()) -> Any:
+        """Stack one table-valued result key (e.g. ``'warnings'``) of every step.
+
+        Each row gets the ``step`` id and ``func`` name of its step, plus a column for each
+        name in ``meta_fields`` taken from the table's ``meta`` (e.g. ``'filename'``, the
+        XML log it came from). The steps' own tables are not modified.
+
+        Returns
+        -------
+        astropy.table.Table or None
+            None when no step has a table under ``key``.
+        """
+        from astropy.table import Table, vstack
+
+        tables = []
+        for step in self.steps:
+            if not isinstance(step.results, dict) or key not in step.results:
+                continue
+            table = step.results[key]
+            if not isinstance(table, Table):
+                continue
+            table = table.copy(copy_data=True)
+            table["step"] = [step.step_id] * len(table)
+            table["func"] = [step.func_name] * len(table)
+            for name in meta_fields:
+                if name in table.meta:
+                    table[name] = [str(table.meta[name])] * len(table)
+                else:
+                    warnings.warn(f"'{name}' not found in table metadata", PipelineWarning,
+                                  stacklevel=2)
+            tables.append(table)
+        if not tables:
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return vstack(tables, metadata_conflicts="silent")
+
+    # -- running ------------------------------------------------------------------------
+    def _canonical(self, step: PipelineStep) -> PipelineStep:
+        """The object in ``steps`` for ``step`` (a reloaded list may hold copies)."""
+        for candidate in self.steps:
+            if candidate is step:
+                return step
+        try:
+            return self.get_step(step.step_id)
+        except KeyError:
+            return step
+
+    def select_steps(
+        self,
+        run_tags: Iterable[str] = (),
+        ignore_tags: Iterable[str] = (),
+        run_steps: Iterable[PipelineStep] | None = None,
+        resume: bool = False,
+    ) -> list[PipelineStep]:
+        """The steps a ``run`` with these arguments would schedule (the seed's rules)."""
+        run_tags = list(run_tags or [])
+        ignore_tags = list(ignore_tags or [])
+        if run_steps is not None:
+            chosen = list(run_steps)
+        elif self.run_steps is None or not resume:
+            chosen = list(self.steps)
+        else:
+            chosen = list(self.run_steps)
+        chosen = [
+            step
+            for step in chosen
+            if (not run_tags or any(tag in run_tags for tag in step.tags))
+            and not any(tag in ignore_tags for tag in step.tags)
+        ]
+        return [self._canonical(step) for step in chosen]
+
+    def run(
+        self,
+        run_tags: Iterable[str] = (),
+        ignore_tags: Iterable[str] = (),
+        run_steps: Iterable[PipelineStep] | None = None,
+        run_name: str | None = None,
+        resume: bool = False,
+        ignore_errors: bool | None = None,
+        ignore_exceptions: bool | None = None,
+        start_idx: int | None = None,
+        executor: Any = None,
+    ) -> dict[str, Any]:
+        """Run the selected steps in order, from ``run_step_idx``.
+
+        Parameters
+        ----------
+        run_tags : list of str
+            Run only steps with one of these tags (all steps when empty).
+        ignore_tags : list of str
+            Never run steps with one of these tags; they win over ``run_tags``.
+        run_steps : list of PipelineStep, optional
+            Run exactly these steps (then filtered by the tags) instead of ``steps``.
+        run_name : str, optional
+            Names the checkpoint ``pipeline-<run_name>.p`` in the log folder.
+        resume : bool
+            Keep ``run_steps`` and ``run_step_idx`` from the last run and go on from there.
+            Steps that finished are never run again; the one that failed or was
+            interrupted is.
+        ignore_errors, ignore_exceptions : bool, optional
+            Override every step's own flag; None (default) defers to each step.
+        start_idx : int, optional
+            Start at this index of ``run_steps`` (with ``resume=False`` the selection is
+            made afresh first, as in the seed).
+        executor : optional
+            How to run groups of independent steps (see :mod:`aw_tui.executors`); the
+            default runs every step in this process, one after the other.
+
+        Returns
+        -------
+        dict
+            ``{'status': 'success', 'warnings': <table of all steps' warnings or None>}``.
+
+        Raises
+        ------
+        PipelineError
+            When a step returned ``error`` or raised and that was not ignored. The run
+            stops with ``run_step_idx`` on that step, and the checkpoint says so.
+        KeyboardInterrupt
+            Ctrl-C, or :class:`RunInterrupted` for SIGTERM/SIGHUP/a stop request; the
+            step is recorded as interrupted and the checkpoint written.
+        """
+        from aw_tui.engine import RunEngine
+
+        selected = self.select_steps(run_tags, ignore_tags, run_steps, resume)
+        if not resume or self.run_steps is None:
+            self._completed = set()
+        self.run_steps = selected
+        if start_idx is not None:
+            if not 0 <= start_idx <= len(self.run_steps):
+                raise PipelineError(
+                    f"start_idx {start_idx} is outside run_steps (0..{len(self.run_steps)})"
+                )
+            self.run_step_idx = start_idx
+            later = {step.step_id for step in self.run_steps[start_idx:]}
+            self._completed -= later
+        elif not resume:
+            self.run_step_idx = 0
+        self.run_name = run_name
+        engine = RunEngine(
+            self,
+            run_name=run_name,
+            resume=resume,
+            ignore_errors=ignore_errors,
+            ignore_exceptions=ignore_exceptions,
+            executor=executor,
+        )
+        engine.execute()
+        return {
+            "status": "success",
+            "warnings": self.get_result_table("warnings", ["filename"]),
+        }
+
+    def call_step(self, step: PipelineStep) -> Any:
+        """Call a step's function with its kwargs (plus ``pipeline``/``step_id`` if wanted)."""
+        func_kwargs = dict(step.func_kwargs)
+        if _accepts(step.func, "step_id"):
+            func_kwargs["step_id"] = step.step_id
+        if _accepts(step.func, "pipeline"):
+            func_kwargs["pipeline"] = self
+        return step.func(**func_kwargs)
+
+
+def load_pipeline(path: str, run_name: str | None = None) -> Pipeline:
+    """Load a pipeline in the exact state its run reached, even after ``kill -9``.
+
+    Parameters
+    ----------
+    path : str
+        A run directory (``paths['log']``) or a checkpoint file in one.
+    run_name : str, optional
+        Which ``pipeline-<run_name>.p`` to load from a run directory.
+
+    Returns
+    -------
+    Pipeline
+        The checkpoint with the journal's later events (finished steps' results, edits,
+        the step in progress) replayed over it, ready for ``run(resume=True)``.
+
+    Raises
+    ------
+    CheckpointError
+        When there is no checkpoint, it is unsafe to load (not yours, or writable by
+        others), or it is damaged.
+    """
+    from aw_tui.replay import replay_journal
+
+    checkpoint = find_checkpoint(path, run_name)
+    pipeline = load_checkpoint(checkpoint)
+    if not isinstance(pipeline, Pipeline):
+        raise CheckpointError(f"{checkpoint} does not hold an aw_tui Pipeline")
+    replay_journal(pipeline, os.path.dirname(os.path.abspath(checkpoint)))
+    return pipeline
+
+
+def host_label() -> str:
+    """This host's name."""
+    return socket.gethostname()
+
+
+def format_exception(exc: BaseException) -> str:
+    """The traceback of ``exc`` as text."""
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+@contextlib.contextmanager
+def interrupt_signals(on_signal: Callable[[str], None] | None = None):
+    """Turn SIGTERM and SIGHUP into :class:`RunInterrupted` in the main thread.
+
+    Outside the main thread (where Python cannot install handlers) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        reason = signal.Signals(signum).name
+        if on_signal is not None:
+            reason = on_signal(reason) or reason
+        raise RunInterrupted(reason)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, OSError):
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(sig, old)
+
+
+def interrupt_main_thread() -> None:
+    """Raise :class:`RunInterrupted` (reason from the handler) in the main thread."""
+    _thread.interrupt_main(signal.SIGTERM)
+
+
+def elapsed_since(start: float) -> float:
+    """Seconds since ``start`` (a ``time.monotonic`` value)."""
+    return time.monotonic() - start
+
