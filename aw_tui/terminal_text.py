@@ -1,0 +1,817 @@
+"""Turn raw tool output bytes into the lines a terminal would finally show.
+
+The AstrOmatic tools draw their progress with cursor movements instead of carriage returns:
+every update is ``ESC[1M> message\\nESC[1A`` (delete the line, print, go back up). Shown raw, a
+SExtractor run is thousands of lines of progress; on a terminal it is a dozen. `TerminalText`
+is a small, incremental interpreter of the few controls such tools use, fast enough to follow
+a log as it is written (well over 10 MB/s on progress-heavy output).
+
+What it understands:
+
+- ``\\n`` (and VT/FF) start a new line (column 0, as a terminal with ``onlcr`` shows a file);
+  ``\\r`` goes back to column 0 so that the next text overwrites; ``\\b`` moves one column
+  left; ``\\t`` moves to the next multiple of 8.
+- CSI cursor movement ``A`` (up), ``B`` (down), ``C`` (right), ``D`` (left), ``G`` (column),
+  line editing ``M`` (delete lines), ``L`` (insert lines), ``K`` (erase in line: 0, 1, 2) and
+  ``J`` with parameter 0 (erase below).
+- SGR (``ESC[...m``) is kept in the text of the line where it was written, so a view can
+  render colours (e.g. with ``rich.text.Text.from_ansi``). An SGR state that is still active at
+  a line break is repeated at the start of the next line written, so each line renders alone.
+- Every other escape sequence (other CSI, OSC, two-character escapes) is dropped, and so is
+  BEL. Other C0 controls and DEL become their visible Unicode "control pictures" (e.g.
+  ``\\x00`` shows as ``␀``), C1 controls become U+FFFD, bytes that are not UTF-8 become U+FFFD.
+  Nothing but SGR sequences ever reaches the caller, so the lines are safe to print.
+
+Rows the cursor can still move back into are *live* (the last `live_rows` rows at least);
+older rows are *completed* and never change again. Cursor-up is clamped at the top of the live
+rows, as a terminal clamps it at the top of its screen. Lines longer than `wrap_width` columns
+are wrapped. Completed lines are packed into blocks of 1024 lines (one string and an offset
+array per block) and, when `max_chars` is set, the oldest blocks are dropped once the retained
+text exceeds it (`omitted_lines` counts them).
+
+Feeding is chunk-boundary independent: splitting the input anywhere, even inside an escape
+sequence or a UTF-8 character, gives the same lines as feeding it whole.
+
+This module imports nothing from Textual or Rich.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from array import array
+from itertools import accumulate
+
+__all__ = [
+    "BLOCK_LINES",
+    "TerminalText",
+    "TextSnapshot",
+    "render_final_lines",
+    "strip_sgr",
+]
+
+BLOCK_LINES = 1024
+"""Number of completed lines packed into one storage block."""
+
+_MAX_SEQUENCE = 512
+"""Longest escape sequence held back at a chunk end while waiting for its end."""
+
+_MAX_REPEAT = 10_000
+"""Upper bound for a CSI repeat count (``ESC[99999A`` is treated as this)."""
+
+# Text printed between controls: anything but C0, DEL and C1.
+_CONTROL_CLASS = r"\x00-\x1f\x7f-\x9f"
+
+# One AstrOmatic progress update is ``ESC[1M`` + message + ``\n`` + ``ESC[1A``. A run of
+# them, when nothing is below the cursor, leaves only the last message: it is matched whole.
+_PROGRESS = rf"(?:\x1b\[1M(?P<msg>[^{_CONTROL_CLASS}]*)\n\x1b\[1A)+"
+_GENERIC = (
+    r"(?P<nl>\n)"
+    r"|\x1b\[(?P<params>[0-?]*)[ -/]*(?P<final>[@-~])"
+    r"|(?P<cr>\r)"
+    r"|(?P<esc>\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]|\x1b)"
+    r"|(?P<ctl>[\x00-\x09\x0b-\x1a\x1c-\x1f\x7f-\x9f])"
+)
+_TOKEN = re.compile(f"(?P<prog>{_PROGRESS})|{_GENERIC}")
+_TOKEN_GENERIC = re.compile(_GENERIC)
+
+# An escape sequence cut by the end of the data received so far.
+_INCOMPLETE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*|[ -/]*)?")
+
+_SGR_SPLIT = re.compile(r"(\x1b\[[0-?]*[ -/]*m)")
+_SGR_SUB = re.compile(r"\x1b\[[0-?]*[ -/]*m").sub
+
+# Visible replacements for control characters that are not interpreted.
+_CONTROL_PICTURES = {code: chr(0x2400 + code) for code in range(0x20)}
+_CONTROL_PICTURES[0x7F] = "\u2421"
+for _code in range(0x80, 0xA0):
+    _CONTROL_PICTURES[_code] = "\ufffd"
+del _code
+
+
+def strip_sgr(line: str) -> str:
+    """Remove the SGR (colour) sequences from a line.
+
+    Parameters
+    ----------
+    line : str
+        A line as returned by `TerminalText`.
+
+    Returns
+    -------
+    str
+        The plain text of the line.
+    """
+    if "\x1b" not in line:
+        return line
+    return _SGR_SUB("", line)
+
+
+def _repeat(params: str) -> int:
+    """Return the repeat count of a CSI sequence (missing or 0 means 1).
+
+    Parameters
+    ----------
+    params : str
+        The parameter bytes of the sequence.
+
+    Returns
+    -------
+    int
+        The count, at least 1 and at most ``_MAX_REPEAT``.
+    """
+    if not params:
+        return 1
+    head = params.split(";", 1)[0]
+    if not head.isdigit():
+        return 1
+    return min(max(int(head), 1), _MAX_REPEAT)
+
+
+def _erase_mode(params: str) -> int:
+    """Return the mode of an erase sequence (``K`` or ``J``); missing means 0.
+
+    Parameters
+    ----------
+    params : str
+        The parameter bytes of the sequence.
+
+    Returns
+    -------
+    int
+        The mode, or -1 when it is not a plain number.
+    """
+    if not params:
+        return 0
+    return int(params) if params.isdigit() else -1
+
+
+def _splice(row: str, col: int, text: str, insert: str = "") -> str:
+    """Overwrite the visible columns ``col .. col + len(text)`` of a row holding SGR codes.
+
+    SGR codes inside the overwritten range are kept (after the new text) so the attributes of
+    the columns after it do not change; `insert` (an SGR code) is placed just before `text`.
+
+    Parameters
+    ----------
+    row : str
+        The row, with SGR sequences embedded.
+    col : int
+        The first visible column to overwrite; it must be within the row.
+    text : str
+        Plain text (no controls) to write there.
+    insert : str, optional
+        An escape sequence to insert at `col`, before `text`.
+
+    Returns
+    -------
+    str
+        The new row.
+    """
+    if "\x1b" not in row:
+        return row[:col] + insert + text + row[col + len(text) :]
+    end_col = col + len(text)
+    before: list[str] = []
+    kept: list[str] = []
+    after: list[str] = []
+    column = 0
+    for index, part in enumerate(_SGR_SPLIT.split(row)):
+        if index % 2:  # an SGR sequence
+            if column < col:
+                before.append(part)
+            elif column < end_col:
+                kept.append(part)
+            else:
+                after.append(part)
+            continue
+        start, stop = column, column + len(part)
+        column = stop
+        if stop <= col:
+            before.append(part)
+        elif start >= end_col:
+            after.append(part)
+        else:
+            if start < col:
+                before.append(part[: col - start])
+            if stop > end_col:
+                after.append(part[end_col - start :])
+    return "".join(before) + insert + text + "".join(kept) + "".join(after)
+
+
+def _truncate(row: str, col: int) -> str:
+    """Keep the visible columns before `col` of a row (and the SGR codes among them).
+
+    Parameters
+    ----------
+    row : str
+        The row, with SGR sequences embedded.
+    col : int
+        The first visible column to remove.
+
+    Returns
+    -------
+    str
+        The shortened row.
+    """
+    if "\x1b" not in row:
+        return row[:col]
+    out: list[str] = []
+    column = 0
+    for index, part in enumerate(_SGR_SPLIT.split(row)):
+        if index % 2:
+            if column < col:
+                out.append(part)
+            continue
+        if column + len(part) <= col:
+            out.append(part)
+            column += len(part)
+        else:
+            out.append(part[: col - column])
+            break
+    return "".join(out)
+
+
+class _Block:
+    """`BLOCK_LINES` completed lines packed in one string with an offset array.
+
+    Parameters
+    ----------
+    lines : list of str
+        The lines; none may contain a newline.
+    """
+
+    __slots__ = ("offsets", "text")
+
+    def __init__(self, lines: list[str]) -> None:
+        self.text = "\n".join(lines)
+        offsets = array("L", [0])
+        offsets.extend(accumulate(len(line) + 1 for line in lines))
+        self.offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def get(self, index: int) -> str:
+        """Return line `index` of the block.
+
+        Parameters
+        ----------
+        index : int
+            Line number within the block.
+
+        Returns
+        -------
+        str
+            The line.
+        """
+        offsets = self.offsets
+        return self.text[offsets[index] : offsets[index + 1] - 1]
+
+
+class TextSnapshot:
+    """An immutable view of the lines of a `TerminalText` at one moment.
+
+    A snapshot shares the (immutable) packed blocks with the interpreter, so it is cheap to
+    take and safe to read from another thread while the interpreter goes on.
+
+    Parameters
+    ----------
+    blocks : tuple of _Block
+        Packed completed lines.
+    done : tuple of str
+        Completed lines not packed yet.
+    live : tuple of str
+        The live lines (that may still change), trailing empty row removed.
+    omitted : int
+        Number of lines dropped before the first retained one.
+    max_width : int
+        Widest line, in columns (SGR codes excluded).
+    completed : int
+        Number of retained lines that can no longer change.
+    """
+
+    __slots__ = ("_block_lines", "_blocks", "_done", "_live", "completed", "max_width", "omitted")
+
+    def __init__(
+        self,
+        blocks: tuple[_Block, ...],
+        done: tuple[str, ...],
+        live: tuple[str, ...],
+        omitted: int,
+        max_width: int,
+        completed: int,
+    ) -> None:
+        self._blocks = blocks
+        self._done = done
+        self._live = live
+        self._block_lines = len(blocks) * BLOCK_LINES
+        self.omitted = omitted
+        self.max_width = max_width
+        self.completed = completed
+
+    @property
+    def line_count(self) -> int:
+        """Number of retained lines."""
+        return self._block_lines + len(self._done) + len(self._live)
+
+    def __len__(self) -> int:
+        return self.line_count
+
+    def get_line(self, index: int) -> str:
+        """Return one retained line.
+
+        Parameters
+        ----------
+        index : int
+            0-based index among the retained lines (the first retained line is the one after
+            the `omitted` dropped ones).
+
+        Returns
+        -------
+        str
+            The line, possibly with SGR sequences.
+
+        Raises
+        ------
+        IndexError
+            When `index` is out of range.
+        """
+        if index < 0:
+            raise IndexError(index)
+        if index < self._block_lines:
+            return self._blocks[index // BLOCK_LINES].get(index % BLOCK_LINES)
+        index -= self._block_lines
+        if index < len(self._done):
+            return self._done[index]
+        return self._live[index - len(self._done)]
+
+    @property
+    def lines(self) -> list[str]:
+        """All retained lines, as a new list."""
+        out: list[str] = []
+        for block in self._blocks:
+            out.extend(block.text.split("\n"))
+        out.extend(self._done)
+        out.extend(self._live)
+        return out
+
+
+class TerminalText:
+    """Incremental interpreter of tool output into the lines a terminal would show.
+
+    Parameters
+    ----------
+    live_rows : int, optional
+        How many of the last rows stay editable (the cursor can move up into them).
+        Must be at least 2.
+    max_chars : int or None, optional
+        When set, keep at most about this many characters of completed lines: the oldest
+        blocks of `BLOCK_LINES` lines are dropped (counted in `omitted_lines`).
+    wrap_width : int, optional
+        Lines are wrapped at this many columns (bounds the memory of a line without newline).
+
+    Examples
+    --------
+    >>> text = TerminalText()
+    >>> text.feed(b"\\x1b[1M> Line:  25\\n\\x1b[1A\\x1b[1M> Line:  50\\n\\x1b[1A")
+    >>> text.feed(b"\\x1b[1M> All done\\n")
+    >>> text.lines
+    ['> All done']
+    """
+
+    def __init__(
+        self,
+        *,
+        live_rows: int = 64,
+        max_chars: int | None = None,
+        wrap_width: int = 4096,
+    ) -> None:
+        if live_rows < 2:
+            raise ValueError("live_rows must be at least 2")
+        if wrap_width < 1:
+            raise ValueError("wrap_width must be positive")
+        self.live_rows = live_rows
+        self.max_chars = max_chars
+        self.wrap_width = wrap_width
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._carry = ""
+        self._rows: list[str] = [""]
+        self._widths: list[int] = [0]
+        self._y = 0
+        self._x = 0
+        self._pen = ""
+        self._blocks: list[_Block] = []
+        self._done: list[str] = []
+        self._stored_chars = 0
+        self._omitted = 0
+        self._max_width = 0
+        self.bytes_fed = 0
+        """Total number of bytes given to `feed`."""
+
+    # ------------------------------------------------------------------ public API
+
+    def feed(self, data: bytes) -> None:
+        """Interpret more output.
+
+        Parameters
+        ----------
+        data : bytes
+            The next bytes of the output, cut anywhere.
+        """
+        if not data:
+            return
+        self.bytes_fed += len(data)
+        text = self._decoder.decode(data)
+        if self._carry:
+            text = self._carry + text
+            self._carry = ""
+        cut = text.rfind("\x1b", max(0, len(text) - _MAX_SEQUENCE))
+        if cut != -1 and _INCOMPLETE.fullmatch(text, cut):
+            self._carry = text[cut:]
+            text = text[:cut]
+        if text:
+            self._run(text, _TOKEN)
+
+    def flush(self) -> None:
+        """Declare the end of the output.
+
+        An incomplete UTF-8 character at the end becomes U+FFFD and an incomplete escape
+        sequence is dropped. Feeding more afterwards is allowed.
+        """
+        text = self._decoder.decode(b"", final=True)
+        self._decoder.reset()
+        self._carry = ""
+        if text:
+            self._run(text, _TOKEN)
+
+    @property
+    def line_count(self) -> int:
+        """Number of retained visible lines (omitted ones excluded)."""
+        return len(self._blocks) * BLOCK_LINES + len(self._done) + self._live_count()
+
+    def get_line(self, index: int) -> str:
+        """Return one retained visible line.
+
+        Parameters
+        ----------
+        index : int
+            0-based index among the retained lines.
+
+        Returns
+        -------
+        str
+            The line, SGR sequences included.
+
+        Raises
+        ------
+        IndexError
+            When `index` is out of range.
+        """
+        if index < 0 or index >= self.line_count:
+            raise IndexError(index)
+        packed = len(self._blocks) * BLOCK_LINES
+        if index < packed:
+            return self._blocks[index // BLOCK_LINES].get(index % BLOCK_LINES)
+        index -= packed
+        if index < len(self._done):
+            return self._done[index]
+        return self._rows[index - len(self._done)]
+
+    @property
+    def lines(self) -> list[str]:
+        """All retained visible lines, as a new list."""
+        return self.snapshot().lines
+
+    @property
+    def completed_count(self) -> int:
+        """Number of retained lines that can no longer change."""
+        return len(self._blocks) * BLOCK_LINES + len(self._done)
+
+    @property
+    def live_lines(self) -> list[str]:
+        """The visible lines that the cursor can still move back into and rewrite."""
+        return self._rows[: self._live_count()]
+
+    @property
+    def omitted_lines(self) -> int:
+        """Number of completed lines dropped to respect `max_chars`."""
+        return self._omitted
+
+    @property
+    def max_width(self) -> int:
+        """Width in columns of the widest line seen (SGR sequences excluded)."""
+        return max(self._max_width, max(self._widths))
+
+    def snapshot(self) -> TextSnapshot:
+        """Return an immutable view of the current lines, safe to read from another thread.
+
+        Returns
+        -------
+        TextSnapshot
+            The lines as they are now.
+        """
+        return TextSnapshot(
+            tuple(self._blocks),
+            tuple(self._done),
+            tuple(self._rows[: self._live_count()]),
+            self._omitted,
+            self.max_width,
+            self.completed_count,
+        )
+
+    # ------------------------------------------------------------------ internals
+
+    def _live_count(self) -> int:
+        """Return the number of live rows that are visible (a last empty row is not)."""
+        rows = self._rows
+        return len(rows) - 1 if self._widths[-1] == 0 else len(rows)
+
+    def _run(self, text: str, pattern: re.Pattern[str]) -> None:
+        """Interpret decoded text holding only complete escape sequences.
+
+        Parameters
+        ----------
+        text : str
+            The text.
+        pattern : re.Pattern
+            `_TOKEN` (with the progress fast path) or `_TOKEN_GENERIC`.
+        """
+        rows = self._rows
+        widths = self._widths
+        wrap = self.wrap_width
+        live2 = 2 * self.live_rows
+        pos = 0
+        for match in pattern.finditer(text):
+            start = match.start()
+            if start != pos:
+                # Plain text: append at the end of the row when the cursor is there.
+                run = text[pos:start]
+                y = self._y
+                x = self._x
+                if x == widths[y] and x + len(run) <= wrap:
+                    row = rows[y]
+                    if not row and self._pen:
+                        row = self._pen
+                    rows[y] = row + run
+                    x += len(run)
+                    widths[y] = x
+                    self._x = x
+                else:
+                    self._put(run)
+            pos = match.end()
+            kind = match.lastgroup
+            if kind == "nl":
+                y = self._y + 1
+                self._y = y
+                self._x = 0
+                if y == len(rows):
+                    rows.append("")
+                    widths.append(0)
+                    if y >= live2:
+                        self._commit()
+            elif kind == "final":
+                self._csi(match.group("params"), match.group("final"), match.group())
+            elif kind == "prog":
+                y = self._y
+                msg = match.group("msg")
+                if len(msg) <= wrap and (
+                    y == len(rows) - 1 or (y == len(rows) - 2 and rows[-1] == "")
+                ):
+                    rows[y:] = [self._pen + msg if self._pen else msg, ""]
+                    widths[y:] = [len(msg), 0]
+                    self._x = 0
+                    if len(rows) > live2:
+                        self._commit()
+                else:
+                    self._run(match.group(), _TOKEN_GENERIC)
+            elif kind == "cr":
+                self._x = 0
+            elif kind == "ctl":
+                self._control(match.group())
+            # kind == "esc": other escape sequences are dropped
+        if pos < len(text):
+            run = text[pos:]
+            y = self._y
+            x = self._x
+            if x == widths[y] and x + len(run) <= wrap:
+                row = rows[y]
+                if not row and self._pen:
+                    row = self._pen
+                rows[y] = row + run
+                widths[y] = x + len(run)
+                self._x = x + len(run)
+            else:
+                self._put(run)
+
+    def _put(self, text: str) -> None:
+        """Write plain text at the cursor, overwriting, padding and wrapping as needed.
+
+        Parameters
+        ----------
+        text : str
+            Text without controls.
+        """
+        rows = self._rows
+        widths = self._widths
+        wrap = self.wrap_width
+        while text:
+            x = self._x
+            if x >= wrap:
+                self._newline()
+                continue
+            y = self._y
+            piece = text[: wrap - x]
+            text = text[wrap - x :]
+            row = rows[y]
+            width = widths[y]
+            if x >= width:
+                if not row and self._pen:
+                    row = self._pen
+                row = row + " " * (x - width) + piece
+                width = x + len(piece)
+            else:
+                row = _splice(row, x, piece)
+                width = max(width, x + len(piece))
+            rows[y] = row
+            widths[y] = width
+            self._x = x + len(piece)
+
+    def _newline(self) -> None:
+        """Move to column 0 of the next row, creating it at the end."""
+        rows = self._rows
+        self._y += 1
+        self._x = 0
+        if self._y == len(rows):
+            rows.append("")
+            self._widths.append(0)
+            if len(rows) > 2 * self.live_rows:
+                self._commit()
+
+    def _ensure_row(self) -> None:
+        """Create rows up to the cursor's (rows below the last are blank on a terminal)."""
+        grew = False
+        while len(self._rows) <= self._y:
+            self._rows.append("")
+            self._widths.append(0)
+            grew = True
+        if grew and len(self._rows) > 2 * self.live_rows:
+            self._commit()
+
+    def _control(self, char: str) -> None:
+        """Apply a C0/C1 control character other than LF, CR and ESC.
+
+        Parameters
+        ----------
+        char : str
+            The character.
+        """
+        code = ord(char)
+        if code == 0x09:  # TAB
+            self._x = min((self._x // 8 + 1) * 8, self.wrap_width)
+        elif code == 0x08:  # BS
+            self._x = max(self._x - 1, 0)
+        elif code in (0x0B, 0x0C):  # VT, FF: a line feed on a terminal
+            self._newline()
+        elif code == 0x07:  # BEL
+            return
+        else:
+            self._put(_CONTROL_PICTURES[code])
+
+    def _csi(self, params: str, final: str, sequence: str) -> None:
+        """Apply a CSI sequence.
+
+        Parameters
+        ----------
+        params : str
+            Its parameter bytes.
+        final : str
+            Its final byte.
+        sequence : str
+            The whole sequence (kept in the row for SGR).
+        """
+        rows = self._rows
+        widths = self._widths
+        if final == "m":
+            if params in ("", "0"):
+                self._pen = ""
+            elif len(self._pen) < 256:
+                self._pen += sequence
+            y = self._y
+            x = self._x
+            if x >= widths[y]:
+                rows[y] += sequence
+            else:
+                rows[y] = _splice(rows[y], x, "", insert=sequence)
+        elif final == "A":
+            self._y = max(self._y - _repeat(params), 0)
+        elif final == "M":
+            count = _repeat(params)
+            y = self._y
+            del rows[y : y + count]
+            del widths[y : y + count]
+            self._x = 0
+            if len(rows) <= y:
+                rows.append("")
+                widths.append(0)
+        elif final == "K":
+            mode = _erase_mode(params)
+            y = self._y
+            x = self._x
+            if mode == 0:
+                if x < widths[y]:
+                    rows[y] = _truncate(rows[y], x)
+                    widths[y] = x
+            elif mode == 1:
+                count = min(x + 1, widths[y])
+                if count:
+                    rows[y] = _splice(rows[y], 0, " " * count)
+            elif mode == 2:
+                rows[y] = ""
+                widths[y] = 0
+        elif final == "B":
+            self._y += _repeat(params)
+            self._ensure_row()
+        elif final == "C":
+            self._x = min(self._x + _repeat(params), self.wrap_width)
+        elif final == "D":
+            self._x = max(self._x - _repeat(params), 0)
+        elif final == "G":
+            self._x = min(_repeat(params) - 1, self.wrap_width)
+        elif final == "L":
+            count = min(_repeat(params), 2 * self.live_rows)
+            y = self._y
+            rows[y:y] = [""] * count
+            widths[y:y] = [0] * count
+            self._x = 0
+            if len(rows) > 2 * self.live_rows:
+                self._commit()
+        elif final == "J" and _erase_mode(params) == 0:
+            y = self._y
+            x = self._x
+            if x < widths[y]:
+                rows[y] = _truncate(rows[y], x)
+                widths[y] = x
+            del rows[y + 1 :]
+            del widths[y + 1 :]
+        # Any other CSI (cursor position, screen clear, modes...) is dropped.
+
+    def _commit(self) -> None:
+        """Move the rows above the live window to the completed lines."""
+        rows = self._rows
+        count = len(rows) - self.live_rows
+        if count <= 0:
+            return
+        widths = self._widths
+        widest = max(widths[:count])
+        if widest > self._max_width:
+            self._max_width = widest
+        done = self._done
+        done.extend(rows[:count])
+        del rows[:count]
+        del widths[:count]
+        self._y -= count
+        if len(done) >= BLOCK_LINES:
+            self._pack()
+
+    def _pack(self) -> None:
+        """Pack completed lines into blocks and drop old blocks beyond `max_chars`."""
+        done = self._done
+        full = len(done) - len(done) % BLOCK_LINES
+        for start in range(0, full, BLOCK_LINES):
+            block = _Block(done[start : start + BLOCK_LINES])
+            self._blocks.append(block)
+            self._stored_chars += len(block.text)
+        del done[:full]
+        if self.max_chars is not None:
+            blocks = self._blocks
+            drop = 0
+            while self._stored_chars > self.max_chars and drop < len(blocks) - 1:
+                self._stored_chars -= len(blocks[drop].text)
+                drop += 1
+            if drop:
+                del blocks[:drop]
+                self._omitted += drop * BLOCK_LINES
+
+
+def render_final_lines(data: bytes) -> list[str]:
+    """Return the lines a terminal would finally show for some tool output.
+
+    Parameters
+    ----------
+    data : bytes
+        The complete raw output.
+
+    Returns
+    -------
+    list of str
+        The visible lines, SGR sequences included (see `strip_sgr`).
+
+    Examples
+    --------
+    >>> render_final_lines(b"10%\\r50%\\r100%\\ndone\\n")
+    ['100%', 'done']
+    """
+    text = TerminalText()
+    text.feed(data)
+    text.flush()
+    return text.lines
