@@ -411,6 +411,7 @@ class Pipeline:
         astropy.table.Table or None
             None when no step has a table under ``key``.
         """
+        import numpy as np
         from astropy.table import Table, vstack
 
         tables = []
@@ -421,11 +422,12 @@ class Pipeline:
             if not isinstance(table, Table):
                 continue
             table = table.copy(copy_data=True)
-            table["step"] = [step.step_id] * len(table)
-            table["func"] = [step.func_name] * len(table)
+            table["step"] = np.full(len(table), step.step_id, dtype=np.int64)
+            table["func"] = np.full(len(table), step.func_name, dtype=object).astype(str)
             for name in meta_fields:
                 if name in table.meta:
-                    table[name] = [str(table.meta[name])] * len(table)
+                    table[name] = np.full(len(table), str(table.meta[name]), dtype=object
+                                          ).astype(str)
                 else:
                     warnings.warn(f"'{name}' not found in table metadata", PipelineWarning,
                                   stacklevel=2)

@@ -1,0 +1,35 @@
+# The two commands of the README: `make demo` and `make test`. Both set everything up.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= demo-run
+STAMP := $(VENV)/.installed
+
+.PHONY: demo demo-batch test lint bench setup tools
+
+setup: $(STAMP) tools
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+tools:
+	@bash scripts/install-tools.sh || [ "$${CI:-}" != "true" ]
+
+demo: setup
+	$(BIN)/aw-tui demo $(DEMO_DIR)
+
+demo-batch: setup
+	$(BIN)/aw-tui demo $(DEMO_DIR) --batch
+
+test: setup
+	$(BIN)/ruff check aw_tui tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: setup
+	$(BIN)/ruff check aw_tui tests
+
+bench: setup
+	$(BIN)/python tests/benchmarks/run_all.py
