@@ -484,6 +484,7 @@ class Pipeline:
         ignore_exceptions: bool | None = None,
         start_idx: int | None = None,
         executor: Any = None,
+        output_listeners: list[Callable[[bytes], None]] | None = None,
     ) -> dict[str, Any]:
         """Run the selected steps in order, from ``run_step_idx``.
 
@@ -509,6 +510,8 @@ class Pipeline:
         executor : optional
             How to run groups of independent steps (see :mod:`aw_tui.executors`); the
             default runs every step in this process, one after the other.
+        output_listeners : list of callables, optional
+            Called with each raw chunk the tools print (besides ``steps/<id>.out``).
 
         Returns
         -------
@@ -548,6 +551,7 @@ class Pipeline:
             ignore_errors=ignore_errors,
             ignore_exceptions=ignore_exceptions,
             executor=executor,
+            listeners=output_listeners,
         )
         engine.execute()
         return {
