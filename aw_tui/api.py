@@ -21,7 +21,6 @@ caller's dicts.
 from __future__ import annotations
 
 import copy
-import glob
 import hashlib
 import itertools
 import os
@@ -326,6 +325,7 @@ class Astromatic:
         finally:
             safe.finish()
         result = self._result(command, argv, xml_name, config_file, store_output)
+        result["safe_links"] = dict(safe.links)
         if result["status"] == "error" and raise_error:
             raise AstromaticError(f"Error in '{self.code}' execution: {result['error_msg']}")
         return result
@@ -676,17 +676,18 @@ def run_scamp(
     api.config = config
     result = _run(api, catalogs, None, config=config, companions=None)
     heads: dict[str, str] = {}
+    links = result.get("safe_links") or {}
     for catalog in catalogs:
         real = head_name(catalog, suffix)
+        if catalog in links:
+            # The catalog reached SCAMP through a safe link: its head is beside the link.
+            linked = head_name(links[catalog], suffix)
+            if os.path.exists(linked):
+                move_into_place(linked, real)
+                heads[catalog] = real
+            continue
         if os.path.exists(real) and _mtime(real) != before[catalog]:
             heads[catalog] = real
-            continue
-        # The catalog reached SCAMP through a safe link: its head is beside the link.
-        for linked in glob.glob(os.path.join(api.temp_path or ".", "safe-names", "*",
-                                             "*_" + os.path.basename(real))):
-            move_into_place(linked, real)
-            heads[catalog] = real
-            break
     result["heads"] = heads
     result["catalogs"] = catalogs
     if result["status"] == "success" and len(heads) < len(catalogs):
@@ -882,14 +883,15 @@ def run_psfex(
     result = _run(api, catalogs, None, config=config)
     suffix = str(config.get("PSF_SUFFIX", ".psf"))
     psfs = {}
+    links = result.get("safe_links") or {}
     for catalog in catalogs:
         expected = psf_name(catalog, config.get("PSF_DIR"), suffix)
+        if catalog in links:
+            # PSFEx read the catalog through a safe link and named the PSF after the link.
+            linked = psf_name(links[catalog], config.get("PSF_DIR"), suffix)
+            if os.path.exists(linked):
+                move_into_place(linked, expected)
         if os.path.exists(expected):
-            psfs[catalog] = expected
-            continue
-        for linked in glob.glob(os.path.join(config.get("PSF_DIR") or ".",
-                                             "*_" + os.path.basename(expected))):
-            move_into_place(linked, expected)
             psfs[catalog] = expected
     result["psfs"] = psfs
     result["psf"] = next(iter(psfs.values()), None)

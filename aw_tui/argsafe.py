@@ -71,6 +71,10 @@ class SafeNames:
     temp_dir: str
     tag: str
     moves: list[tuple[str, str]] = field(default_factory=list)
+    #: Every input given a safe link: real name -> link. Tools write some outputs beside
+    #: their inputs (SCAMP's ``.head``, PSFEx's ``.psf`` without PSF_DIR), i.e. beside the
+    #: link: this is how callers find them.
+    links: dict[str, str] = field(default_factory=dict)
 
     @property
     def folder(self) -> str:
@@ -95,6 +99,7 @@ class SafeNames:
         if os.path.lexists(link):
             os.unlink(link)
         os.symlink(os.path.abspath(path), link)
+        self.links[path] = link
         return link
 
     def input_with_companions(self, path: str, companions: list[str]) -> str:
