@@ -397,11 +397,13 @@ class RunEngine:
                 failure.__cause__ = exc
         else:
             result = outcome.result
-            if not isinstance(result, dict) or "status" not in result:
+            status = result.get("status") if isinstance(result, dict) else None
+            if not isinstance(status, str) or status.lower() not in ("success", "error"):
                 self._warn(
                     step,
                     f"Step {step.step_id} (run_step_idx {index}) did not return a valid "
-                    "result (a dict with a 'status'); its status is 'unknown'",
+                    "result (a dict with a 'status' of 'success' or 'error'); its status is "
+                    "'unknown'",
                 )
                 result = {"status": "unknown", "result": result}
             if str(result["status"]).lower() == "error":
