@@ -37,8 +37,16 @@ def replay_journal(pipeline: Any, log_dir: str) -> int:
     events = [e for e in read_events(log_dir) if int(e.get("seq", 0) or 0) > seq]
     by_id = {step.step_id: step for step in pipeline.steps}
     applied = 0
+    # Each checkpoint (pipeline.p, pipeline-<run_name>.p) belongs to one run name: a later
+    # run under another name in the same folder is not part of its state.
+    own_run = getattr(pipeline, "run_name", None)
+    mine = True
     for event in events:
         kind = event.get("event")
+        if kind == "run_started":
+            mine = event.get("run_name") == own_run
+        if not mine:
+            continue
         step = by_id.get(event.get("step_id"))
         if kind == "run_started":
             ids = event.get("run_steps") or []
