@@ -61,19 +61,25 @@ def diagnose(
     """
     text = strip_escapes(output)
     problems: list[str] = []
+    # Without ``-c`` every tool looks for ``default.<tool>`` in its working folder and says
+    # "not found, using internal defaults" when it is absent: that is the normal way to run
+    # on the internal defaults (the seed's examples do), not an error. Only a config file
+    # the user gave and the tool could not read means their configuration was ignored. It
+    # comes first: it explains the errors that follow from the defaults.
+    if config_file:
+        for _match in _MISSING_CONFIG.finditer(text):
+            problems.append(
+                f"{code} did not find its config file {config_file} and ran with its internal "
+                "defaults instead: fix config_file (the path is relative to the tool's working "
+                "folder, the pipeline's temp path; give an absolute path)"
+            )
+            break
     if xml_error:
         problems.append(f"{code}: {xml_error.strip()}")
     for match in _ERROR_LINE.finditer(text):
         line = match.group(0).strip()
         if not any(line in p for p in problems):
             problems.append(f"{code}: {line}")
-    for match in _MISSING_CONFIG.finditer(text):
-        name = config_file or match.group(1)
-        problems.append(
-            f"{code} did not find its config file {name} and ran with its internal defaults "
-            "instead: fix config_file (the path is relative to the tool's working folder, "
-            "the pipeline's temp path; give an absolute path)"
-        )
     unknown = sorted(set(_UNKNOWN_KEYWORD.findall(text)))
     if unknown:
         problems.append(
