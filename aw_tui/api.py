@@ -95,6 +95,17 @@ def _as_list(value: Any) -> list[Any]:
     return [value]
 
 
+def _input_fixer(safe: SafeNames) -> Any:
+    """``safe.input`` for a name that may select an extension (``weight.fits[2]``): the
+    file is linked, the ``[n]`` kept for the tool."""
+
+    def fix(name: str) -> str:
+        base, frame = split_frame(name)
+        return safe.input(base) + frame
+
+    return fix
+
+
 class Astromatic:
     """One AstrOmatic tool with its configuration (the seed's class).
 
@@ -242,7 +253,7 @@ class Astromatic:
                 items = _as_list(value)
                 if not all(isinstance(v, str) for v in items):
                     continue
-                fix = safe.output if key in outputs else safe.input
+                fix = safe.output if key in outputs else _input_fixer(safe)
                 config[key] = [fix(v) for v in items] if isinstance(value, list) else fix(value)
         files = []
         for name in filenames:
