@@ -48,6 +48,7 @@ class BatchOptions:
     verbose: bool = False
     jobs: int | None = None
     create_paths: bool | None = None
+    use_checkpoint: bool = False
 
 
 class Reporter(threading.Thread):
@@ -185,7 +186,7 @@ def run_batch(target_path: str, options: BatchOptions, out: IO[str] | None = Non
         target = resolve_target(target_path, options.run_name)
         opened = open_pipeline(
             target, resume=options.resume, run_name=options.run_name,
-            create_paths=options.create_paths,
+            create_paths=options.create_paths, use_checkpoint=options.use_checkpoint,
         )
     except (ProjectError, TargetError, CheckpointError, PipelineError) as exc:
         _err(str(exc))

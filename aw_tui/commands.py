@@ -67,6 +67,9 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
                         help="also print the tools' output")
     parser.add_argument("--create-paths", action="store_true", default=None,
                         help="create missing paths without asking")
+    parser.add_argument("--use-checkpoint", action="store_true",
+                        help="run the checkpoint's steps (with their edited kwargs) instead "
+                        "of rebuilding them from the project file; implied by --resume")
 
 
 def _options(args: argparse.Namespace) -> BatchOptions:
@@ -83,6 +86,7 @@ def _options(args: argparse.Namespace) -> BatchOptions:
         verbose=args.verbose,
         jobs=args.jobs,
         create_paths=args.create_paths,
+        use_checkpoint=args.use_checkpoint,
     )
 
 

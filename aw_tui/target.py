@@ -99,7 +99,7 @@ class OpenedPipeline:
 
 def open_pipeline(
     target: Target, resume: bool = False, run_name: str | None = None,
-    create_paths: bool | None = None,
+    create_paths: bool | None = None, use_checkpoint: bool = False,
 ) -> OpenedPipeline:
     """The pipeline to run: the checkpoint's when resuming, else built from the project.
 
@@ -110,7 +110,7 @@ def open_pipeline(
 
     notes: list[str] = []
     have_checkpoint = bool(target.log_dir) and _has_checkpoint(target, run_name)
-    if target.kind == "run" or (resume and have_checkpoint):
+    if target.kind == "run" or ((resume or use_checkpoint) and have_checkpoint):
         if not have_checkpoint:
             raise TargetError(
                 f"{target.path}: no checkpoint to open (no pipeline.p in {target.log_dir})"

@@ -1,0 +1,60 @@
+"""Small step functions for trying out projects and for tests (importable by name).
+
+``aw_tui.testing_funcs:succeed`` in a project's ``func`` runs a step that does nothing and
+succeeds; the others fail, raise, sleep or print in known ways.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+__all__ = ["fail", "print_lines", "raise_error", "sleep", "succeed", "touch"]
+
+
+def succeed(**kwargs: Any) -> dict[str, Any]:
+    """Return success with the kwargs as the summary."""
+    return {"status": "success", "summary": {k: v for k, v in kwargs.items()
+                                             if isinstance(v, (int, float, str, bool))}}
+
+
+def fail(message: str = "this step fails on purpose") -> dict[str, Any]:
+    """Return an error result."""
+    return {"status": "error", "error_msg": message}
+
+
+def raise_error(message: str = "this step raises on purpose") -> dict[str, Any]:
+    """Raise a RuntimeError."""
+    raise RuntimeError(message)
+
+
+def sleep(seconds: float = 0.5, **kwargs: Any) -> dict[str, Any]:
+    """Sleep, then succeed."""
+    time.sleep(float(seconds))
+    return {"status": "success", "summary": {"slept": float(seconds)}}
+
+
+def touch(path: str, seconds: float = 0.0) -> dict[str, Any]:
+    """Append a line to ``path`` (a side effect a test can count), then sleep."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"{os.getpid()}\n")
+    if seconds:
+        time.sleep(float(seconds))
+    return {"status": "success"}
+
+
+def print_lines(lines: int = 10, delay: float = 0.0) -> dict[str, Any]:
+    """Run a child process that prints ``lines`` lines (through the step's output file)."""
+    from aw_tui.process import run_command
+
+    code = (
+        "import sys, time\n"
+        f"for i in range({int(lines)}):\n"
+        "    sys.stderr.write(f'> line {i}\\n'); sys.stderr.flush()\n"
+        f"    time.sleep({float(delay)})\n"
+    )
+    result = run_command([sys.executable, "-c", code])
+    status = "success" if result.returncode == 0 else "error"
+    return {"status": status, "summary": {"lines": int(lines)}}

@@ -1,0 +1,245 @@
+"""What the TUI shows and does, without Textual: steps, run state, rows, edits, runs.
+
+The TUI keeps one :class:`Session`. Loading steps and reading the journal are blocking I/O:
+the app calls them from thread workers only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import dill
+
+from aw_tui.journal import JournalReader, RunState
+from aw_tui.runner import RunRequest, request_edit, request_stop, start_runner
+from aw_tui.store import LockInfo, RunStore, read_lock
+from aw_tui.summary import format_summary
+from aw_tui.target import Target, build_from_project
+from aw_tui.tui.step_rows import StepRow
+
+__all__ = ["EditOutcome", "Session"]
+
+
+@dataclass
+class EditOutcome:
+    """What happened to an edit: ``applied`` now, ``requested`` from the live runner."""
+
+    how: str
+    message: str
+
+
+class Session:
+    """A project or run directory opened in the TUI.
+
+    Parameters
+    ----------
+    target : Target
+        From :func:`aw_tui.target.resolve_target`.
+    """
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.log_dir = target.log_dir
+        self.pipeline: Any = None
+        self.state = RunState()
+        self.reader = JournalReader(self.log_dir) if self.log_dir else None
+        self.start_idx: int | None = None
+        self.run_tags: list[str] = []
+        self.ignore_tags: list[str] = []
+        self.load_error: str | None = None
+        self._results: dict[int, dict[str, Any]] = {}
+
+    # -- loading ------------------------------------------------------------------------
+    def missing_paths(self) -> list[str]:
+        """Folders of the project that do not exist (the engine would ask to create them)."""
+        project = self.target.project
+        if project is None or self.has_checkpoint():
+            return []
+        paths = dict(getattr(project, "paths", {}) or {})
+        return [p for p in paths.values() if isinstance(p, str) and not os.path.exists(p)]
+
+    def has_checkpoint(self) -> bool:
+        """Whether the run directory holds a checkpoint."""
+        return bool(self.target.checkpoint) and os.path.isfile(self.target.checkpoint or "")
+
+    def load(self, create_paths: bool = False) -> None:
+        """Load the steps: the checkpoint's (with edits) if any, else built from the project."""
+        from aw_tui.pipeline import load_pipeline
+
+        if self.has_checkpoint() or self.target.project is None:
+            self.pipeline = load_pipeline(self.target.checkpoint or self.log_dir or "")
+        else:
+            self.pipeline = build_from_project(self.target, create_paths=create_paths or None)
+        if self.reader is not None:
+            self.state = RunState()
+            self.reader = JournalReader(self.log_dir or "")
+
+    def poll(self) -> list[dict[str, Any]]:
+        """Apply the journal's new events to :attr:`state`; return them."""
+        if self.reader is None:
+            return []
+        events = self.reader.read_all()
+        if self.reader.reset:
+            self.state = RunState()
+        for event in events:
+            self.state.apply(event)
+            kind = event.get("event")
+            step_id = event.get("step_id")
+            if kind in ("step_finished", "step_started") and step_id is not None:
+                self._results.pop(step_id, None)
+            if kind == "edit_applied" and step_id is not None and self.pipeline is not None:
+                with contextlib.suppress(KeyError):
+                    step = self.pipeline.get_step(step_id)
+                    if isinstance(event.get("func_kwargs"), dict):
+                        step.func_kwargs = event["func_kwargs"]
+        return events
+
+    # -- what to show -------------------------------------------------------------------
+    def lock(self) -> LockInfo | None:
+        """The live runner's lock, or None when no run is live."""
+        if not self.log_dir:
+            return None
+        lock = read_lock(self.log_dir)
+        if lock is not None and lock.is_alive():
+            return lock
+        return None
+
+    def steps(self) -> list[Any]:
+        """The pipeline's steps (empty until loaded)."""
+        return list(self.pipeline.steps) if self.pipeline is not None else []
+
+    def run_order(self) -> dict[int, int]:
+        """step id -> run index, from the newest run (or the checkpoint's selection)."""
+        if self.state.run_steps:
+            return {sid: i for i, sid in enumerate(self.state.run_steps)}
+        if self.pipeline is not None and self.pipeline.run_steps:
+            return {s.step_id: i for i, s in enumerate(self.pipeline.run_steps)}
+        return {s.step_id: i for i, s in enumerate(self.steps())}
+
+    def row_for(self, step: Any, order: dict[int, int]) -> StepRow:
+        """The table row of one step."""
+        index = order.get(step.step_id)
+        known = self.state.steps.get(step.step_id)
+        status, duration, summary, worker = "pending", None, "", None
+        if known is not None:
+            status = known.status
+            duration = known.duration
+            summary = format_summary(known.summary) or (known.error_msg or "")
+            worker = known.worker
+        elif isinstance(step.results, dict):
+            status = str(step.results.get("status", "unknown"))
+            duration = step.results.get("duration")
+            summary = format_summary(step.results.get("summary")) or (
+                step.results.get("error_msg") or ""
+            )
+        if index is None and status == "pending":
+            status = "skipped"
+        return StepRow(
+            index=index,
+            step_id=step.step_id,
+            tags=list(step.tags),
+            func=step.func_name,
+            status=status,
+            duration=duration,
+            summary=summary,
+            worker=worker,
+            is_start=self.start_idx is not None and index == self.start_idx,
+        )
+
+    def rows(self) -> list[StepRow]:
+        """Every step's row, in the pipeline's order."""
+        order = self.run_order()
+        return [self.row_for(step, order) for step in self.steps()]
+
+    def output_path(self, step_id: int) -> str | None:
+        """``steps/<id>.out`` of a step."""
+        if not self.log_dir:
+            return None
+        return os.path.join(self.log_dir, "steps", f"{step_id}.out")
+
+    def result(self, step_id: int) -> dict[str, Any] | None:
+        """A step's results: from ``steps/<id>.result.p`` (the live run) or the checkpoint."""
+        if step_id in self._results:
+            return self._results[step_id]
+        result = None
+        if self.log_dir:
+            path = os.path.join(self.log_dir, "steps", f"{step_id}.result.p")
+            with contextlib.suppress(OSError, EOFError, Exception), open(path, "rb") as handle:
+                result = dill.load(handle)
+        if result is None and self.pipeline is not None:
+            with contextlib.suppress(KeyError):
+                result = self.pipeline.get_step(step_id).results
+        if isinstance(result, dict):
+            self._results[step_id] = result
+            return result
+        return None
+
+    def counts(self) -> dict[str, int]:
+        """Steps per status over the table."""
+        counts: dict[str, int] = {}
+        for row in self.rows():
+            counts[row.status] = counts.get(row.status, 0) + 1
+        return counts
+
+    # -- actions ------------------------------------------------------------------------
+    def would_overwrite(self, start_idx: int) -> int:
+        """How many finished steps a fresh run from ``start_idx`` would run again."""
+        order = self.run_order()
+        return sum(
+            1 for row in self.rows()
+            if row.status in ("success", "unknown") and order.get(row.step_id, -1) >= start_idx
+        )
+
+    def start_run(self, resume: bool, create_paths: bool = False) -> Any:
+        """Start a detached runner; return its process."""
+        request = RunRequest(
+            resume=resume,
+            use_checkpoint=self.has_checkpoint(),
+            start_idx=self.start_idx if (self.start_idx is not None or not resume) else None,
+            tags=list(self.run_tags),
+            ignore_tags=list(self.ignore_tags),
+            create_paths=create_paths,
+        )
+        if not resume and request.start_idx is None:
+            request.start_idx = 0
+        return start_runner(self.target.path, self.log_dir or "", request)
+
+    def stop(self, when: str) -> None:
+        """Ask the live runner to stop."""
+        if self.log_dir:
+            request_stop(self.log_dir, when)
+
+    def edit(self, step_id: int, func_kwargs: dict[str, Any]) -> EditOutcome:
+        """Replace a step's kwargs: through the live runner, or in the checkpoint now."""
+        if self.pipeline is None or not self.log_dir:
+            return EditOutcome("refused", "nothing is loaded")
+        if self.lock() is not None:
+            status = self.state.steps.get(step_id)
+            if status is not None and status.status in ("running", "success", "unknown"):
+                return EditOutcome(
+                    "refused",
+                    f"step {step_id} has already {'started' if status.status == 'running' else 'run'} "
+                    "in the live run; edit it after the run ends, then continue",
+                )
+            request_edit(self.log_dir, step_id, func_kwargs)
+            return EditOutcome(
+                "requested", f"edit of step {step_id} sent to the live run: it applies when "
+                "that step starts"
+            )
+        store = RunStore(self.log_dir, self.pipeline.run_name)
+        store.acquire_lock()
+        try:
+            step = self.pipeline.get_step(step_id)
+            step.func_kwargs = func_kwargs
+            store.write_kwargs(step_id, func_kwargs)
+            store.append_event("edit_applied", step_id=step_id, func_kwargs=func_kwargs,
+                               source="tui")
+            store.write_checkpoint(self.pipeline)
+        finally:
+            store.close()
+        if self.target.checkpoint is None:
+            self.target.checkpoint = store.checkpoint
+        return EditOutcome("applied", f"step {step_id} saved to {store.checkpoint}")
