@@ -1,0 +1,161 @@
+"""Plain data for the step table: one `StepRow` per pipeline step, and how statuses look.
+
+Nothing here imports Textual, so the rows can be built from a run directory, a pipeline or a
+journal in any process (and tested without a terminal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "STATUSES",
+    "STATUS_COLORS",
+    "STATUS_SYMBOLS",
+    "StepRow",
+    "format_duration",
+    "row_search_text",
+    "status_symbol",
+]
+
+STATUSES: tuple[str, ...] = (
+    "pending",
+    "running",
+    "success",
+    "error",
+    "unknown",
+    "skipped",
+    "interrupted",
+)
+"""Every status a step row can show."""
+
+STATUS_SYMBOLS: dict[str, str] = {
+    "pending": "·",
+    "running": "▶",
+    "success": "✔",
+    "error": "✘",
+    "unknown": "?",
+    "skipped": "-",
+    "interrupted": "‖",
+}
+"""One distinct symbol per status, so the table reads without colour."""
+
+STATUS_COLORS: dict[str, str] = {
+    "pending": "grey50",
+    "running": "bold dodger_blue1",
+    "success": "green",
+    "error": "bold red",
+    "unknown": "yellow",
+    "skipped": "grey50",
+    "interrupted": "dark_orange",
+}
+"""A Rich style (colour) per status."""
+
+
+@dataclass
+class StepRow:
+    """What the step table shows for one step.
+
+    Parameters
+    ----------
+    index : int or None
+        Position of the step in the run order (``run_steps``), or None when the step is not
+        selected for the run.
+    step_id : int
+        The step's id in the pipeline.
+    tags : list of str, optional
+        The step's tags.
+    func : str, optional
+        Name of the step's function (e.g. ``run_sex``).
+    status : str, optional
+        One of `STATUSES`.
+    duration : float or None, optional
+        Elapsed time in seconds, None when the step has not run.
+    summary : str, optional
+        A one-line summary of the result (detections, errors...).
+    worker : str or None, optional
+        Where the step runs or ran (None when serial).
+    is_start : bool, optional
+        True for the step at the chosen start index (shown with a marker).
+    """
+
+    index: int | None
+    step_id: int
+    tags: list[str] = field(default_factory=list)
+    func: str = ""
+    status: str = "pending"
+    duration: float | None = None
+    summary: str = ""
+    worker: str | None = None
+    is_start: bool = False
+
+
+def status_symbol(status: str) -> str:
+    """Return the symbol of a status (``?`` for a status this module does not know).
+
+    Parameters
+    ----------
+    status : str
+        A status name.
+
+    Returns
+    -------
+    str
+        One character.
+    """
+    return STATUS_SYMBOLS.get(status, "?")
+
+
+def format_duration(seconds: float | None) -> str:
+    """Format a duration in at most 6 characters.
+
+    Parameters
+    ----------
+    seconds : float or None
+        The duration; None gives an empty string.
+
+    Returns
+    -------
+    str
+        E.g. ``0.42s``, ``12.3s``, ``4m05s``, ``1h02m``, ``3d04h``.
+
+    Examples
+    --------
+    >>> [format_duration(s) for s in (None, 0.4215, 12.34, 245, 3720, 273600)]
+    ['', '0.42s', '12.3s', '4m05s', '1h02m', '3d04h']
+    """
+    if seconds is None:
+        return ""
+    if seconds < 0:
+        seconds = 0.0
+    if seconds < 9.995:
+        return f"{seconds:.2f}s"
+    if seconds < 59.95:
+        return f"{seconds:.1f}s"
+    total = round(seconds)
+    if total < 3600:
+        return f"{total // 60}m{total % 60:02d}s"
+    if total < 86400:
+        return f"{total // 3600}h{total % 3600 // 60:02d}m"
+    days = total // 86400
+    if days > 99:
+        return f"{days}d"
+    return f"{days}d{total % 86400 // 3600:02d}h"
+
+
+def row_search_text(row: StepRow) -> str:
+    """Return the lower-case text a filter matches against.
+
+    Parameters
+    ----------
+    row : StepRow
+        The row.
+
+    Returns
+    -------
+    str
+        Id, status, function, tags and summary, tab-separated.
+    """
+    return "\t".join(
+        (str(row.step_id), row.status, row.func, ",".join(row.tags), row.summary)
+    ).lower()

@@ -1,0 +1,739 @@
+"""A virtualised table of pipeline steps.
+
+`StepTable` is a `ScrollView` that renders only the rows on screen (the Line API), from a list
+of plain `StepRow` objects. Painting 50,000 rows costs the same as painting 50; replacing one
+row repaints one line; filtering 50,000 rows takes milliseconds. (Textual's stock `DataTable`
+needs seconds for 10,000 rows.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from aw_tui.tui.step_rows import (
+    STATUS_COLORS,
+    StepRow,
+    format_duration,
+    row_search_text,
+    status_symbol,
+)
+
+__all__ = ["StepTable"]
+
+_START_MARK = "»"
+_STATUS_WORD = 11  # len("interrupted")
+_DURATION = 6
+_PRINTABLE = {code: " " for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Column widths for one table width (0 means the column is hidden)."""
+
+    width: int
+    index: int
+    step_id: int
+    status: int
+    func: int
+    duration: int
+    tags: int
+    summary: int
+
+
+def _fit(text: str, width: int) -> str:
+    """Pad or truncate (with an ellipsis) `text` to exactly `width` cells.
+
+    Parameters
+    ----------
+    text : str
+        Single-line text.
+    width : int
+        Target width.
+
+    Returns
+    -------
+    str
+        The fitted text.
+    """
+    if len(text) <= width:
+        return text.ljust(width)
+    if width <= 1:
+        return text[:width]
+    return text[: width - 1] + "…"
+
+
+class StepTable(ScrollView, can_focus=True):
+    """A fast table of steps: start marker, index, id, status, tags, function, time, summary.
+
+    Parameters
+    ----------
+    rows : iterable of StepRow, optional
+        Initial rows.
+    name : str or None, optional
+        Widget name.
+    id : str or None, optional
+        Widget id.
+    classes : str or None, optional
+        CSS classes.
+    disabled : bool, optional
+        Whether the widget is disabled.
+
+    Notes
+    -----
+    The cursor moves with up/down, ``j``/``k``, ``g``/``G`` (home/end), page up/down, and a
+    click; each move posts `StepTable.Highlighted`; enter (or a click) posts
+    `StepTable.Selected`. Rows are replaced with `set_rows` or, one at a time, `update_row`.
+    """
+
+    BINDINGS: list[BindingType] = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("home,g", "cursor_first", "First", show=False),
+        Binding("end,G", "cursor_last", "Last", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("enter", "select", "Select", show=False),
+    ]
+
+    COMPONENT_CLASSES = {
+        "step-table--header",
+        "step-table--cursor",
+        "step-table--dim",
+        "step-table--start",
+    }
+
+    DEFAULT_CSS = """
+    StepTable {
+        background: $surface;
+        color: $foreground;
+        overflow-x: hidden;
+        overflow-y: auto;
+        & > .step-table--header {
+            text-style: bold;
+            background: $panel;
+        }
+        & > .step-table--cursor {
+            background: $foreground 15%;
+        }
+        &:focus > .step-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: bold;
+        }
+        & > .step-table--dim {
+            color: $foreground 50%;
+        }
+        & > .step-table--start {
+            color: $warning;
+            text-style: bold;
+        }
+    }
+    """
+
+    class Highlighted(Message):
+        """The cursor moved to another step.
+
+        Parameters
+        ----------
+        table : StepTable
+            The table.
+        step_id : int
+            The step under the cursor.
+        row : StepRow
+            Its row.
+        """
+
+        def __init__(self, table: StepTable, step_id: int, row: StepRow) -> None:
+            super().__init__()
+            self.table = table
+            self.step_id = step_id
+            self.row = row
+
+        @property
+        def control(self) -> StepTable:
+            """The table that sent the message."""
+            return self.table
+
+        def can_replace(self, message: Message) -> bool:
+            """A later highlight from the same table supersedes this one."""
+            return isinstance(message, StepTable.Highlighted) and message.table is self.table
+
+    class Selected(Message):
+        """A step was chosen (enter or click).
+
+        Parameters
+        ----------
+        table : StepTable
+            The table.
+        step_id : int
+            The chosen step.
+        row : StepRow
+            Its row.
+        """
+
+        def __init__(self, table: StepTable, step_id: int, row: StepRow) -> None:
+            super().__init__()
+            self.table = table
+            self.step_id = step_id
+            self.row = row
+
+        @property
+        def control(self) -> StepTable:
+            """The table that sent the message."""
+            return self.table
+
+    def __init__(
+        self,
+        rows: Iterable[StepRow] = (),
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self._rows: list[StepRow] = []
+        self._position: dict[int, int] = {}  # step id -> index in _rows
+        self._haystack: list[str] | None = None
+        self._filter_terms: tuple[str, ...] = ()
+        self._display: Sequence[int] = range(0)  # indices into _rows, in display order
+        self._display_pos: dict[int, int] | None = None  # row index -> display position
+        self._refilter_scheduled = False
+        self._cursor = 0
+        self._cursor_id: int | None = None
+        self._max_index = 0
+        self._max_id = 0
+        self._max_func = 0
+        self._max_tags = 0
+        self._layout: _Layout | None = None
+        self._cache: LRUCache[tuple[int, bool], Strip] = LRUCache(1024)
+        self._header: Strip | None = None
+        self._styles: dict[str, Style] = {}
+        self.set_rows(rows)
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def rows(self) -> Sequence[StepRow]:
+        """All rows (filtered or not), in order; read only."""
+        return self._rows
+
+    @property
+    def row_count(self) -> int:
+        """Number of rows shown (after the filter)."""
+        return len(self._display)
+
+    @property
+    def filter_text(self) -> str:
+        """The current filter (terms joined by spaces; empty when there is none)."""
+        return " ".join(self._filter_terms)
+
+    @property
+    def cursor_row(self) -> int:
+        """Display position of the cursor (0 is the first row shown)."""
+        return self._cursor
+
+    @property
+    def cursor_step_id(self) -> int | None:
+        """Id of the step under the cursor, None when no row is shown."""
+        if not self._display:
+            return None
+        return self._rows[self._display[self._cursor]].step_id
+
+    @property
+    def cursor_step(self) -> StepRow | None:
+        """The row under the cursor, None when no row is shown."""
+        if not self._display:
+            return None
+        return self._rows[self._display[self._cursor]]
+
+    def get_row(self, step_id: int) -> StepRow | None:
+        """Return the row of a step.
+
+        Parameters
+        ----------
+        step_id : int
+            The step id.
+
+        Returns
+        -------
+        StepRow or None
+            Its row, or None when the table has no such step.
+        """
+        position = self._position.get(step_id)
+        return None if position is None else self._rows[position]
+
+    def set_rows(self, rows: Iterable[StepRow]) -> None:
+        """Replace all rows (the cursor stays on the same step when it is still there).
+
+        Parameters
+        ----------
+        rows : iterable of StepRow
+            The new rows, in display order.
+        """
+        self._rows = list(rows)
+        self._position = {row.step_id: i for i, row in enumerate(self._rows)}
+        self._haystack = None
+        self._max_index = max((row.index for row in self._rows if row.index is not None), default=0)
+        self._max_id = max((row.step_id for row in self._rows), default=0)
+        self._max_func = max((len(row.func) for row in self._rows), default=0)
+        self._max_tags = max((len(",".join(row.tags)) for row in self._rows), default=0)
+        self._layout = None
+        self._apply_filter()
+
+    def update_row(self, step_id: int, row: StepRow) -> None:
+        """Replace (or add at the end) the row of one step; repaints only that line.
+
+        Parameters
+        ----------
+        step_id : int
+            The step whose row changes.
+        row : StepRow
+            Its new row (normally with the same `step_id`).
+        """
+        position = self._position.get(step_id)
+        if position is None:
+            position = len(self._rows)
+            self._rows.append(row)
+            if self._haystack is not None:
+                self._haystack.append(row_search_text(row))
+        else:
+            self._rows[position] = row
+            if self._haystack is not None:
+                self._haystack[position] = row_search_text(row)
+            if row.step_id != step_id:
+                del self._position[step_id]
+        self._position[row.step_id] = position
+        self._cache.discard((position, False))
+        self._cache.discard((position, True))
+        if self._grow_maxima(row):
+            self._layout = None
+            self._cache.clear()
+            self.refresh()
+        if self._filter_terms:
+            matches = self._matches(position)
+            shown = self._display_pos is not None and position in self._display_pos
+            if matches != shown:
+                self._schedule_refilter()
+                return
+        elif position >= len(self._display):
+            self._display = range(len(self._rows))
+            self._update_virtual_size()
+        if self._display_pos is None:
+            display_position = position
+        else:
+            display_position = self._display_pos.get(position)
+        if display_position is not None:
+            self.refresh_line(display_position + 1)
+            if display_position == self._cursor and step_id != row.step_id:
+                self._cursor_id = row.step_id
+
+    def set_filter(self, text: str) -> None:
+        """Show only the rows that contain every word of `text`.
+
+        Words are matched, case-insensitively, as substrings of the id, status, function,
+        tags and summary. An empty text shows every row.
+
+        Parameters
+        ----------
+        text : str
+            The filter.
+        """
+        terms = tuple(text.lower().split())
+        if terms == self._filter_terms:
+            return
+        self._filter_terms = terms
+        self._apply_filter()
+
+    def move_cursor_to_step(self, step_id: int) -> bool:
+        """Put the cursor on a step (and scroll to it).
+
+        Parameters
+        ----------
+        step_id : int
+            The step.
+
+        Returns
+        -------
+        bool
+            False when the step is not shown (unknown or filtered out).
+        """
+        position = self._position.get(step_id)
+        if position is None:
+            return False
+        if self._display_pos is None:
+            display_position = position
+        else:
+            display_position = self._display_pos.get(position)
+            if display_position is None:
+                return False
+        self._move_cursor(display_position)
+        return True
+
+    # ------------------------------------------------------------------ actions
+
+    def action_cursor_up(self) -> None:
+        """Move the cursor one row up."""
+        self._move_cursor(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        """Move the cursor one row down."""
+        self._move_cursor(self._cursor + 1)
+
+    def action_cursor_first(self) -> None:
+        """Move the cursor to the first row."""
+        self._move_cursor(0)
+
+    def action_cursor_last(self) -> None:
+        """Move the cursor to the last row."""
+        self._move_cursor(len(self._display) - 1)
+
+    def action_page_up(self) -> None:
+        """Move the cursor one page up."""
+        self._move_cursor(self._cursor - self._page_rows())
+
+    def action_page_down(self) -> None:
+        """Move the cursor one page down."""
+        self._move_cursor(self._cursor + self._page_rows())
+
+    def action_select(self) -> None:
+        """Post `Selected` for the step under the cursor."""
+        row = self.cursor_step
+        if row is not None:
+            self.post_message(self.Selected(self, row.step_id, row))
+
+    # ------------------------------------------------------------------ events
+
+    def on_click(self, event: events.Click) -> None:
+        """Move the cursor to the clicked row and select it."""
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y == 0:
+            return
+        position = int(self.scroll_y) + offset.y - 1
+        if 0 <= position < len(self._display):
+            event.stop()
+            self._move_cursor(position)
+            self.action_select()
+
+    def on_mount(self) -> None:
+        """Announce the step under the cursor."""
+        row = self.cursor_step
+        if row is not None:
+            self.post_message(self.Highlighted(self, row.step_id, row))
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Keep the cursor visible when the table changes size."""
+        self._scroll_to_cursor()
+
+    def on_focus(self, event: events.Focus) -> None:
+        """Repaint the cursor row in its focused style."""
+        self._repaint_cursor()
+
+    def on_blur(self, event: events.Blur) -> None:
+        """Repaint the cursor row in its unfocused style."""
+        self._repaint_cursor()
+
+    def notify_style_update(self) -> None:
+        """Drop rendered lines when the styles (theme, CSS) change."""
+        super().notify_style_update()
+        self._styles = {}
+        self._cache.clear()
+        self._header = None
+
+    # ------------------------------------------------------------------ rendering
+
+    def render_line(self, y: int) -> Strip:
+        """Render one screen line: the header at the top, then the rows.
+
+        Parameters
+        ----------
+        y : int
+            Line of the widget's content area.
+
+        Returns
+        -------
+        Strip
+            The line.
+        """
+        layout = self._get_layout()
+        width = layout.width
+        if y == 0:
+            if self._header is None:
+                self._header = self._render_header(layout)
+            return self._header
+        position = int(self.scroll_y) + y - 1
+        if position >= len(self._display) or position < 0:
+            return Strip.blank(width, self.rich_style)
+        index = self._display[position]
+        cursor = position == self._cursor
+        key = (index, cursor)
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._render_row(self._rows[index], layout, cursor)
+            self._cache[key] = strip
+        return strip
+
+    def _style(self, name: str) -> Style:
+        """Return (cached) the Rich style of a component class or a status."""
+        style = self._styles.get(name)
+        if style is None:
+            if name.startswith("step-table--"):
+                style = self.get_component_rich_style(name, partial=True)
+            else:
+                style = Style.parse(STATUS_COLORS.get(name, "yellow"))
+            self._styles[name] = style
+        return style
+
+    def _cells(self, layout: _Layout, values: dict[str, str]) -> list[tuple[str, str]]:
+        """Return (text, column name) pairs fitted to the layout, separators included."""
+        cells: list[tuple[str, str]] = [(_fit(values["mark"], 1), "mark")]
+        for column in ("index", "step_id", "status", "tags", "func", "duration", "summary"):
+            width = getattr(layout, column)
+            if width <= 0:
+                continue
+            text = values[column]
+            if column in ("index", "step_id", "duration"):
+                fitted = text.rjust(width)[:width]
+            else:
+                fitted = _fit(text, width)
+            cells.append((" ", ""))
+            cells.append((fitted, column))
+        used = sum(len(text) for text, _ in cells)
+        if used < layout.width:
+            cells.append((" " * (layout.width - used), ""))
+        return cells
+
+    def _render_header(self, layout: _Layout) -> Strip:
+        """Render the column titles."""
+        values = {
+            "mark": " ",
+            "index": "#",
+            "step_id": "id",
+            "status": "status" if layout.status > 1 else "s",
+            "func": "function",
+            "duration": "time",
+            "tags": "tags",
+            "summary": "summary",
+        }
+        base = self.rich_style + self._style("step-table--header")
+        segments = [Segment(text, base) for text, _ in self._cells(layout, values)]
+        return Strip(segments, layout.width)
+
+    def _render_row(self, row: StepRow, layout: _Layout, cursor: bool) -> Strip:
+        """Render one row."""
+        status = row.status
+        symbol = status_symbol(status)
+        values = {
+            "mark": _START_MARK if row.is_start else " ",
+            "index": "" if row.index is None else str(row.index),
+            "step_id": str(row.step_id),
+            "status": f"{symbol} {status}" if layout.status > 1 else symbol,
+            "func": row.func.translate(_PRINTABLE),
+            "duration": format_duration(row.duration),
+            "tags": ",".join(row.tags).translate(_PRINTABLE),
+            "summary": row.summary.translate(_PRINTABLE),
+        }
+        base = self.rich_style
+        if row.index is None:
+            base = base + self._style("step-table--dim")
+        cursor_style = self._style("step-table--cursor") if cursor else None
+        segments = []
+        for text, column in self._cells(layout, values):
+            style = base
+            if column == "status":
+                style = style + self._style(status)
+            elif column == "mark" and row.is_start:
+                style = style + self._style("step-table--start")
+            if cursor_style is not None:
+                style = style + cursor_style
+            segments.append(Segment(text, style))
+        return Strip(segments, layout.width)
+
+    def _get_layout(self) -> _Layout:
+        """Return the column widths for the current width (computed when it changes)."""
+        width = max(self.scrollable_content_region.width, 1)
+        layout = self._layout
+        if layout is None or layout.width != width:
+            layout = self._compute_layout(width)
+            self._layout = layout
+            self._cache.clear()
+            self._header = None
+        return layout
+
+    def _compute_layout(self, width: int) -> _Layout:
+        """Share `width` among the columns, shrinking summary and tags first.
+
+        Parameters
+        ----------
+        width : int
+            Available cells.
+
+        Returns
+        -------
+        _Layout
+            The widths.
+        """
+        index = len(str(self._max_index))
+        step_id = max(len(str(self._max_id)), 2)
+        status = 2 + _STATUS_WORD
+        func = min(max(self._max_func, 8), 28)
+        tags = min(max(self._max_tags, 4), 24) if self._max_tags else 0
+        duration = _DURATION
+        min_summary = 16
+
+        def summary_width() -> int:
+            columns = [index, step_id, status, func, duration, tags]
+            used = 1 + sum(w + 1 for w in columns if w > 0)
+            return width - used - 1
+
+        # Shrink in order: tags, then status word, then function, then time and tags go.
+        if summary_width() < min_summary and tags > 10:
+            tags = max(10, tags - (min_summary - summary_width()))
+        if summary_width() < min_summary and tags:
+            tags = 0
+        if summary_width() < min_summary:
+            status = 1
+        if summary_width() < min_summary and func > 12:
+            func = max(12, func - (min_summary - summary_width()))
+        if summary_width() < 8:
+            duration = 0
+        summary = summary_width()
+        if summary < 4:
+            summary = 0
+            spare = width - (1 + sum(w + 1 for w in (index, step_id, status, duration) if w))
+            func = max(min(func, spare - 1), 0)
+        return _Layout(width, index, step_id, status, func, duration, tags, max(summary, 0))
+
+    # ------------------------------------------------------------------ internals
+
+    def _grow_maxima(self, row: StepRow) -> bool:
+        """Update the column maxima with a new row; True when a column gets wider."""
+        changed = False
+        if row.index is not None and row.index > self._max_index:
+            changed = len(str(row.index)) > len(str(self._max_index))
+            self._max_index = row.index
+        if row.step_id > self._max_id:
+            changed = changed or len(str(row.step_id)) > len(str(self._max_id))
+            self._max_id = row.step_id
+        if len(row.func) > self._max_func:
+            changed = changed or self._max_func < 28
+            self._max_func = len(row.func)
+        tags = len(",".join(row.tags))
+        if tags > self._max_tags:
+            changed = changed or self._max_tags < 24
+            self._max_tags = tags
+        return changed
+
+    def _matches(self, position: int) -> bool:
+        """Does row `position` match the filter?"""
+        if self._haystack is None:
+            self._haystack = [row_search_text(row) for row in self._rows]
+        text = self._haystack[position]
+        return all(term in text for term in self._filter_terms)
+
+    def _apply_filter(self) -> None:
+        """Recompute the rows shown, keep the cursor on its step when possible."""
+        self._refilter_scheduled = False
+        terms = self._filter_terms
+        if not terms:
+            self._display = range(len(self._rows))
+            self._display_pos = None
+        else:
+            if self._haystack is None:
+                self._haystack = [row_search_text(row) for row in self._rows]
+            if len(terms) == 1:
+                term = terms[0]
+                display = [i for i, text in enumerate(self._haystack) if term in text]
+            else:
+                display = [
+                    i
+                    for i, text in enumerate(self._haystack)
+                    if all(term in text for term in terms)
+                ]
+            self._display = display
+            self._display_pos = {index: pos for pos, index in enumerate(display)}
+        self._cache.clear()
+        self._update_virtual_size()
+        target = 0
+        if self._cursor_id is not None:
+            position = self._position.get(self._cursor_id)
+            if position is not None:
+                if self._display_pos is None:
+                    target = position
+                else:
+                    target = self._display_pos.get(
+                        position, min(self._cursor, len(self._display) - 1)
+                    )
+            else:
+                target = min(self._cursor, len(self._display) - 1)
+        self._move_cursor(max(target, 0), force=True)
+        self.refresh()
+
+    def _schedule_refilter(self) -> None:
+        """Re-apply the filter once, after the current batch of updates."""
+        if not self._refilter_scheduled:
+            self._refilter_scheduled = True
+            if self.is_attached:
+                self.call_later(self._refilter_if_scheduled)
+            else:
+                self._apply_filter()
+
+    def _refilter_if_scheduled(self) -> None:
+        """Apply a scheduled re-filter."""
+        if self._refilter_scheduled:
+            self._apply_filter()
+
+    def _update_virtual_size(self) -> None:
+        """Set the scrollable height: the header plus the rows shown."""
+        self.virtual_size = Size(0, len(self._display) + 1)
+
+    def _page_rows(self) -> int:
+        """Rows per page (the header excluded)."""
+        return max(self.scrollable_content_region.height - 2, 1)
+
+    def _move_cursor(self, position: int, force: bool = False) -> None:
+        """Move the cursor to a display position, scroll to it, post `Highlighted`."""
+        count = len(self._display)
+        position = min(max(position, 0), max(count - 1, 0))
+        old = self._cursor
+        if position != old or force:
+            self._cursor = position
+            if old < count:
+                self._cache.discard((self._display[old], True))
+                self.refresh_line(old + 1)
+            self.refresh_line(position + 1)
+        self._scroll_to_cursor()
+        row = self.cursor_step
+        new_id = None if row is None else row.step_id
+        if new_id != self._cursor_id:
+            self._cursor_id = new_id
+            if row is not None and self.is_mounted:
+                self.post_message(self.Highlighted(self, row.step_id, row))
+
+    def _repaint_cursor(self) -> None:
+        """Repaint the cursor row (its style depends on focus)."""
+        if self._display:
+            self._cache.discard((self._display[self._cursor], True))
+            self.refresh_line(self._cursor + 1)
+
+    def _scroll_to_cursor(self) -> None:
+        """Scroll so that the cursor row is visible below the header."""
+        height = self.scrollable_content_region.height - 1
+        if height <= 0:
+            return
+        top = int(self.scroll_y)
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False, immediate=True, force=True)
+        elif self._cursor >= top + height:
+            self.scroll_to(y=self._cursor - height + 1, animate=False, immediate=True, force=True)
