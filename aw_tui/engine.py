@@ -183,6 +183,12 @@ class RunEngine:
                 except PipelineError:
                     self._checkpoint()
                     raise
+                except BaseException as exc:
+                    # sys.exit() in a step, or a failure of the runner itself: leave the
+                    # checkpoint on the step that was running, as for any other failure.
+                    with contextlib.suppress(Exception):
+                        self._record_interrupt(type(exc).__name__)
+                    raise
                 if self.store is not None:
                     self.store.append_event(
                         "run_finished", status="success", duration=time.monotonic() - started
