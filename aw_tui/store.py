@@ -273,9 +273,27 @@ class RunStore:
                 handle.flush()
                 os.fsync(handle.fileno())
             self._locked = True
+            self._remove_leftovers()
             return
         owner = read_lock(self.log_dir) or LockInfo("?", -1, time.time())
         raise RunLockedError(self.log_dir, owner)
+
+    def _remove_leftovers(self) -> None:
+        """Delete the temporary files of writes a killed runner never finished.
+
+        Only the lock holder writes checkpoints and step files, so with the lock held any
+        ``.pipeline*.tmp`` here or ``.*.tmp`` in ``steps/`` is garbage (as big as a
+        checkpoint, possibly). They are never loaded in any case.
+        """
+        for folder, prefix in ((self.log_dir, ".pipeline"), (self.steps_dir, ".")):
+            try:
+                names = os.listdir(folder)
+            except OSError:
+                continue
+            for name in names:
+                if name.startswith(prefix) and name.endswith(".tmp"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.join(folder, name))
 
     def release_lock(self) -> None:
         """Drop the lock if this process holds it."""
