@@ -209,6 +209,15 @@ class FuncRef:
             module, attr = left, right
         else:
             module, _, attr = spec.rpartition(".")
+        if not sep and not module:
+            from aw_tui.interpolate import did_you_mean
+
+            hint = did_you_mean(spec.lower(), list(BUILTIN_FUNCS))
+            raise FuncRefError(
+                f"unknown func '{spec}'",
+                (hint + " " if hint else "") + "built-in names: " + ", ".join(BUILTIN_FUNCS)
+                + "; or write 'module:function' or 'file.py:function'",
+            )
         parts = module.split(".") + attr.split(".")
         if not module or not attr or not all(p.isidentifier() for p in parts):
             raise FuncRefError(f"func '{spec}' is not a known function", _FUNC_HINT)

@@ -447,9 +447,14 @@ def _syntax_error(display: str, text: str, message: str) -> str:
         message = message[: match.start()]
     else:
         message = re.sub(r"\s*\(at end of document\)\s*$", "", message)
-        line = max(len(lines), 1)
-        col = len(lines[-1]) + 1 if lines else 1
-        message += " (at the end of the file)"
+        duplicates = _Locator(text).duplicates if "overwrite" in message else []
+        if duplicates:
+            line, col, key = duplicates[0]
+            message += f": '{key}' is given a second time here"
+        else:
+            line = max(len(lines), 1)
+            col = len(lines[-1]) + 1 if lines else 1
+            message += " (at the end of the file)"
     hint = "see https://toml.io/en/v1.0.0 for the TOML syntax"
     for needle, text_hint in _SYNTAX_HINTS:
         if needle in message:
@@ -490,6 +495,7 @@ class _Locator:
 
     def __init__(self, text: str) -> None:
         self.lines: dict[str, int] = {}
+        self.duplicates: list[tuple[int, int, str]] = []
         arrays: dict[str, int] = {}
         current = ""
         multiline: str | None = None
@@ -522,7 +528,11 @@ class _Locator:
                 if not match:
                     continue
                 key = ".".join(_split_key(match.group(1)))
-                self.lines.setdefault(f"{current}.{key}" if current else key, lineno)
+                full_key = f"{current}.{key}" if current else key
+                if full_key in self.lines and self.lines[full_key] != lineno:
+                    column = len(line) - len(line.lstrip()) + 1
+                    self.duplicates.append((lineno, column, full_key))
+                self.lines.setdefault(full_key, lineno)
                 rest = line[match.end():].strip()
                 for quote in ('"""', "'''"):
                     if rest.startswith(quote) and rest.count(quote) == 1:
@@ -793,8 +803,8 @@ class _Loader:
         known = ", ".join(table) or "none"
         raise InterpolationError(
             f"{{{ref.text}}} refers to '{root}.{name}', which is not defined",
-            (hint + " " if hint else f"define {name} in {where}, or fix the name; ")
-            + f"({root} defined: {known})",
+            (hint if hint else f"define '{name}' in {where} or fix the name")
+            + f" ({root} defined: {known})",
         )
 
     def _resolve_item(self, ref: Ref, scope: _Scope) -> Any:
