@@ -41,6 +41,7 @@ def replay_journal(pipeline: Any, log_dir: str) -> int:
     # run under another name in the same folder is not part of its state.
     own_run = getattr(pipeline, "run_name", None)
     mine = True
+    lost: set[int] = set()
     for event in events:
         kind = event.get("event")
         if kind == "run_started":
@@ -56,10 +57,17 @@ def replay_journal(pipeline: Any, log_dir: str) -> int:
             if not event.get("resume"):
                 pipeline._completed = set(event.get("completed") or [])
         elif kind == "step_finished" and step is not None:
-            with contextlib.suppress(OSError, EOFError, Exception):
+            try:
                 step.results = _load(store.result_path(step.step_id))
-            if event.get("completed", True):
-                pipeline._completed.add(step.step_id)
+            except Exception:
+                # The journal line reached the disk but the result did not (power cut):
+                # the step is not done and runs again.
+                step.results = None
+                lost.add(step.step_id)
+            else:
+                lost.discard(step.step_id)
+                if event.get("completed", True):
+                    pipeline._completed.add(step.step_id)
             if event.get("run_step_idx") is not None:
                 pipeline.run_step_idx = int(event["run_step_idx"])
         elif kind == "group_finished":
@@ -75,6 +83,12 @@ def replay_journal(pipeline: Any, log_dir: str) -> int:
         else:
             continue
         applied += 1
+    if lost:
+        pipeline._completed -= lost
+        for index, step in enumerate(pipeline.run_steps or []):
+            if step.step_id in lost:
+                pipeline.run_step_idx = min(pipeline.run_step_idx, index)
+                break
     if events:
         pipeline._journal_seq = max(int(e.get("seq", 0) or 0) for e in events)
     return applied
