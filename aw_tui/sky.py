@@ -336,7 +336,7 @@ def make_sky(
     dec_center: float = 2.2,
     mag_range: tuple[float, float] = (16.0, 22.5),
     star_density: float = STARS_PER_PIXEL,
-    min_stars: int = 150,
+    min_stars: int = 160,
     zero_point: float = 30.0,
     sky: float = 1000.0,
     gain: float = 1.0,
@@ -380,8 +380,8 @@ def make_sky(
     star_density : float, optional
         Stars per square pixel (default ~900 per 2048^2).
     min_stars : int, optional
-        Minimum number of stars expected on one chip of one exposure (small images keep
-        enough stars for SCAMP and PSFEx).
+        Minimum mean number of stars on one chip of one exposure (small images keep enough
+        stars for SCAMP and PSFEx; with Poisson scatter 160 gives ~150 or more).
     zero_point : float, optional
         Magnitude of 1 ADU in the whole exposure (``MAGZERO`` header).
     sky : float, optional
