@@ -155,11 +155,7 @@ def cmd_check(argv: list[str]) -> int:
     if target.project is not None:
         rows = target.project.steps_table()
         out.write(f"{target.path}: valid, {len(rows)} steps\n")
-        _print_table(out, ["idx", "id", "tags", "func", "inputs"], [
-            [str(r["index"]), str(r["step_id"]), ",".join(r["tags"]), r["func"],
-             r.get("inputs", "")]
-            for r in rows
-        ])
+        out.write(target.project.format_steps_table() + "\n")
     try:
         from aw_tui.pipeline import load_pipeline
 

@@ -1,0 +1,533 @@
+"""The aw-tui terminal UI: step table, live tool output, edit, start index, run, resume.
+
+The app never runs a step itself: ``r``/``c`` start a detached ``aw-tui PROJECT --batch``
+runner and the app follows its run directory (journal + ``steps/<id>.out``) from thread
+workers that post messages. Quitting leaves a live run going.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from aw_tui.summary import format_summary
+from aw_tui.tomlwrite import TomlWriteError, dumps
+from aw_tui.tui.messages import JournalUpdate, LiveChanged, StepsLoaded
+from aw_tui.tui.output_view import OutputView
+from aw_tui.tui.screens import ConfirmScreen, EditScreen, HelpScreen, StopScreen, TagsScreen
+from aw_tui.tui.session import Session
+from aw_tui.tui.step_table import StepTable
+
+__all__ = ["AwTuiApp", "run_app"]
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class AwTuiApp(App[int]):
+    """The aw-tui application on one project or run directory.
+
+    Parameters
+    ----------
+    session : Session
+        The project / run directory, not loaded yet.
+    poll_interval : float
+        Seconds between journal reads.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "aw-tui"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("r", "run", "Run"),
+        Binding("c", "continue_run", "Continue"),
+        Binding("s", "set_start", "Start here"),
+        Binding("t", "tags", "Tags"),
+        Binding("e", "edit", "Edit"),
+        Binding("x", "stop", "Stop"),
+        Binding("enter", "focus_output", "Output", show=False),
+        Binding("escape", "focus_table", "Table", show=False),
+        Binding("f", "follow_running", "Follow"),
+        Binding("d", "toggle_detail", "Details"),
+        Binding("slash", "filter", "Filter"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit_app", "Quit"),
+    ]
+
+    def __init__(self, session: Session, poll_interval: float = 0.2) -> None:
+        super().__init__()
+        self.session = session
+        self.poll_interval = poll_interval
+        self.live_host: str | None = None
+        self.live_pid: int | None = None
+        self.follow_running = True
+        self.selected_step: int | None = None
+        self.message_line = ""
+        self._stop_polling = threading.Event()
+        self._loaded = False
+
+    # -- layout -------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static("aw-tui", id="header")
+        with Vertical(id="body"):
+            yield StepTable(id="steps")
+            yield Static("", id="detail")
+            yield OutputView(id="output")
+        yield Input(placeholder="filter: tag or text (enter applies, esc clears)", id="filter")
+        yield Static("", id="message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one("#detail", Static).display = False
+        self.query_one(StepTable).focus()
+        self.update_header()
+        missing = self.session.missing_paths()
+        if missing:
+            self.push_screen(
+                ConfirmScreen(
+                    "These folders of the project do not exist:\n  "
+                    + "\n  ".join(missing[:10])
+                    + "\n\nCreate them?"
+                ),
+                self._after_paths_answer,
+            )
+        else:
+            self.load_steps(create_paths=False)
+        self.set_interval(1.0, self.update_header)
+
+    def _after_paths_answer(self, create: bool | None) -> None:
+        if create:
+            self.load_steps(create_paths=True)
+        else:
+            self.show_message(
+                "Folders missing: nothing loaded. Create them or set [pipeline] "
+                "create_paths = true, then reopen."
+            )
+
+    # -- workers ------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="load")
+    def load_steps(self, create_paths: bool) -> None:
+        """Load the steps and the journal in a thread, then start following."""
+        try:
+            self.session.load(create_paths=create_paths)
+            self.session.poll()
+        except Exception as exc:  # shown to the user, never a traceback
+            self.post_message(StepsLoaded(error=f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(StepsLoaded())
+        self.watch_run_directory()
+
+    @work(thread=True, exclusive=True, group="watch")
+    def watch_run_directory(self) -> None:
+        """Poll the journal and the lock; post what changed."""
+        last_live: tuple[str | None, int | None] = (None, None)
+        last_lock_check = 0.0
+        while not self._stop_polling.is_set():
+            events = self.session.poll()
+            if events:
+                self.post_message(JournalUpdate(events))
+            now = time.monotonic()
+            if now - last_lock_check > 0.5:
+                last_lock_check = now
+                lock = self.session.lock()
+                live = (lock.host, lock.pid) if lock else (None, None)
+                if live != last_live:
+                    last_live = live
+                    self.post_message(LiveChanged(*live))
+            self._stop_polling.wait(self.poll_interval)
+
+    # -- messages -----------------------------------------------------------------------
+    def on_steps_loaded(self, message: StepsLoaded) -> None:
+        if message.error:
+            self.show_message(f"[b red]cannot load:[/b red] {message.error}")
+            return
+        self._loaded = True
+        table = self.query_one(StepTable)
+        table.set_rows(self.session.rows())
+        self._select_initial()
+        self.update_header()
+
+    def _select_initial(self) -> None:
+        running = self.session.state.running_steps()
+        table = self.query_one(StepTable)
+        if running:
+            table.move_cursor_to_step(running[0].step_id)
+        self._show_step(table.cursor_step_id)
+
+    def on_journal_update(self, message: JournalUpdate) -> None:
+        if not self._loaded:
+            return
+        table = self.query_one(StepTable)
+        order = self.session.run_order()
+        if any(e.get("event") in ("run_started", "edit_applied") for e in message.events):
+            table.set_rows(self.session.rows())
+        else:
+            changed = {e.get("step_id") for e in message.events if e.get("step_id") is not None}
+            for step_id in changed:
+                try:
+                    step = self.session.pipeline.get_step(step_id)
+                except KeyError:
+                    continue
+                table.update_row(step_id, self.session.row_for(step, order))
+        for event in message.events:
+            if event.get("event") == "step_started" and self.follow_running:
+                table.move_cursor_to_step(event["step_id"])
+                self._show_step(event["step_id"])
+            if event.get("event") == "run_failed":
+                self.show_message(f"[b red]failed:[/b red] {event.get('error_msg')}")
+            if event.get("event") == "run_finished":
+                self.show_message("run finished")
+        if self.selected_step is not None and self.query_one("#detail").display:
+            self._update_detail(self.selected_step)
+        self.update_header()
+
+    def on_live_changed(self, message: LiveChanged) -> None:
+        self.live_host, self.live_pid = message.host, message.pid
+        self.update_header()
+
+    def on_step_table_highlighted(self, message: StepTable.Highlighted) -> None:
+        self._show_step(message.step_id)
+
+    def on_step_table_selected(self, message: StepTable.Selected) -> None:
+        self._show_step(message.step_id)
+        self.query_one(OutputView).focus()
+
+    # -- view ---------------------------------------------------------------------------
+    def _show_step(self, step_id: int | None) -> None:
+        if step_id is None:
+            return
+        if step_id != self.selected_step:
+            self.selected_step = step_id
+            self.query_one(OutputView).show_file(self.session.output_path(step_id))
+        if self.query_one("#detail").display:
+            self._update_detail(step_id)
+
+    def _update_detail(self, step_id: int) -> None:
+        self.query_one("#detail", Static).update(self.detail_text(step_id))
+
+    def detail_text(self, step_id: int) -> str:
+        """The detail pane: kwargs as TOML, command line, status, error, warnings."""
+        from rich.markup import escape
+
+        try:
+            step = self.session.pipeline.get_step(step_id)
+        except (KeyError, AttributeError):
+            return ""
+        lines = [f"[b]step {step_id}[/b]  {escape(step.func_name)}  tags: "
+                 f"{escape(', '.join(step.tags))}"]
+        result = self.session.result(step_id)
+        if result:
+            lines.append(f"status: [b]{escape(str(result.get('status')))}[/b]  "
+                         f"{escape(format_summary(result.get('summary')))}")
+            if result.get("error_msg"):
+                lines.append(f"[red]error: {escape(str(result['error_msg']))}[/red]")
+            argv = result.get("argv")
+            if argv:
+                import shlex
+
+                commands = argv if argv and isinstance(argv[0], list) else [argv]
+                for command in commands:
+                    lines.append("$ " + escape(shlex.join(str(a) for a in command)))
+            table = result.get("warnings")
+            if table is not None and len(table):
+                lines.append(f"warnings ({len(table)}):")
+                for row in list(table)[:8]:
+                    lines.append("  " + escape(str(row["Msg"]) if "Msg" in row.colnames
+                                               else str(row)))
+        try:
+            lines.append("kwargs:\n" + escape(dumps(step.func_kwargs)))
+        except TomlWriteError as exc:
+            lines.append(f"kwargs: {escape(repr(step.func_kwargs))[:2000]}\n({exc})")
+        return "\n".join(lines)
+
+    def update_header(self) -> None:
+        """The header line: project, run state, counts, elapsed and remaining time."""
+        session = self.session
+        state = session.state
+        name = session.target.display_name
+        if self.live_pid is not None:
+            since = time.strftime("%H:%M:%S", time.localtime(state.started or time.time()))
+            run = f"[b green]running[/b green] on {self.live_host} pid {self.live_pid} since {since}"
+        elif state.state == "failed":
+            run = f"[b red]failed[/b red] at step {state.failed_step}"
+        elif state.state == "interrupted":
+            run = f"[b yellow]interrupted[/b yellow] ({state.reason})"
+        elif state.state == "running":
+            run = "[b red]runner gone[/b red] (continue with c)"
+        elif state.state == "finished":
+            run = "[b]finished[/b]"
+        else:
+            run = "idle"
+        counts = session.counts() if self._loaded else {}
+        done = counts.get("success", 0) + counts.get("unknown", 0)
+        elapsed = None
+        if state.started:
+            end = state.ended if (state.ended and self.live_pid is None) else time.time()
+            elapsed = end - state.started
+        remaining = state.estimate_remaining(time.time()) if self.live_pid else None
+        start = f"  start {session.start_idx}" if session.start_idx is not None else ""
+        tags = ""
+        if session.run_tags or session.ignore_tags:
+            tags = f"  tags {','.join(session.run_tags) or '*'}"
+            if session.ignore_tags:
+                tags += f" -{','.join(session.ignore_tags)}"
+        text = (
+            f"[b]{name}[/b]  {run}  ✔{done} ✘{counts.get('error', 0)} "
+            f"·{counts.get('pending', 0) + counts.get('running', 0)}  "
+            f"{_clock(elapsed)}"
+            + (f" ~{_clock(remaining)} left" if remaining is not None else "")
+            + start + tags
+        )
+        self.query_one("#header", Static).update(text)
+
+    def show_message(self, text: str) -> None:
+        """A one-line message above the footer."""
+        self.message_line = text
+        self.query_one("#message", Static).update(text)
+
+    # -- actions ------------------------------------------------------------------------
+    def _require_loaded(self) -> bool:
+        if not self._loaded:
+            self.show_message("still loading the steps…")
+        return self._loaded
+
+    def action_run(self) -> None:
+        """``r``: run from the start index with the run tags."""
+        if not self._require_loaded():
+            return
+        if self.live_pid is not None:
+            self.show_message(f"a run is live (pid {self.live_pid}); stop it first (x)")
+            return
+        start = self.session.start_idx or 0
+        redo = self.session.would_overwrite(start)
+        if redo:
+            self.push_screen(
+                ConfirmScreen(
+                    f"Run from index {start}? {redo} finished step(s) will run again and "
+                    "their results be replaced."
+                ),
+                lambda ok: self._start(resume=False) if ok else None,
+            )
+        else:
+            self._start(resume=False)
+
+    def action_continue_run(self) -> None:
+        """``c``: resume from the checkpoint (or from the chosen start index)."""
+        if not self._require_loaded():
+            return
+        if self.live_pid is not None:
+            self.show_message(f"a run is live (pid {self.live_pid})")
+            return
+        self._start(resume=True)
+
+    def _start(self, resume: bool) -> None:
+        try:
+            proc = self.session.start_run(resume=resume)
+        except OSError as exc:
+            self.show_message(f"[b red]cannot start the runner:[/b red] {exc}")
+            return
+        self.follow_running = True
+        what = "continuing" if resume else "running"
+        self.show_message(f"{what}: runner pid {proc.pid} (log: runner.log in the run directory)")
+        self.live_pid = proc.pid
+        self.live_host = os.uname().nodename
+        self.update_header()
+        self._watch_runner_exit(proc)
+
+    @work(thread=True, group="runner")
+    def _watch_runner_exit(self, proc: Any) -> None:
+        code = proc.wait()
+        if code not in (0, 1, 130):
+            self.call_from_thread(
+                self.show_message,
+                f"[b red]the runner stopped with exit code {code}[/b red]: see runner.log in "
+                "the run directory",
+            )
+
+    def action_set_start(self) -> None:
+        """``s``: the selected step becomes the start index."""
+        table = self.query_one(StepTable)
+        row = table.cursor_step
+        if row is None:
+            return
+        index = row.index
+        if index is None:
+            self.show_message("this step is not in the current selection (see tags, t)")
+            return
+        self.session.start_idx = None if self.session.start_idx == index else index
+        table.set_rows(self.session.rows())
+        self.show_message(
+            f"start index {self.session.start_idx}" if self.session.start_idx is not None
+            else "start index cleared"
+        )
+        self.update_header()
+
+    def action_tags(self) -> None:
+        """``t``: run tags / ignore tags for the next run."""
+        known = sorted({t for s in self.session.steps() for t in s.tags})
+        self.push_screen(
+            TagsScreen(self.session.run_tags, self.session.ignore_tags, known),
+            self._after_tags,
+        )
+
+    def _after_tags(self, result: tuple[list[str], list[str]] | None) -> None:
+        if result is None:
+            return
+        self.session.run_tags, self.session.ignore_tags = result
+        self.update_header()
+
+    def action_edit(self) -> None:
+        """``e``: edit the selected step's kwargs as TOML."""
+        if not self._require_loaded():
+            return
+        step_id = self.query_one(StepTable).cursor_step_id
+        if step_id is None:
+            return
+        step = self.session.pipeline.get_step(step_id)
+        try:
+            text = dumps(step.func_kwargs)
+        except TomlWriteError as exc:
+            self.show_message(str(exc))
+            return
+        note = "ctrl+s save · esc cancel"
+        if self.live_pid is not None:
+            note += " · the run is live: the edit applies when this step starts"
+        self.push_screen(
+            EditScreen(f"Edit step {step_id} ({step.func_name}) kwargs", text, note),
+            lambda data: self._after_edit(step_id, data),
+        )
+
+    def _after_edit(self, step_id: int, data: dict[str, Any] | None) -> None:
+        if data is None:
+            return
+        try:
+            outcome = self.session.edit(step_id, data)
+        except Exception as exc:
+            self.show_message(f"[b red]edit not saved:[/b red] {exc}")
+            return
+        self.show_message(outcome.message)
+        if self.query_one("#detail").display:
+            self._update_detail(step_id)
+
+    def action_stop(self) -> None:
+        """``x``: stop the live run, now or after the current step."""
+        if self.live_pid is None:
+            self.show_message("no live run to stop")
+            return
+        self.push_screen(StopScreen(), self._after_stop)
+
+    def _after_stop(self, when: str | None) -> None:
+        if when is None:
+            return
+        self.session.stop(when)
+        self.show_message(
+            "stopping now: the running tool is killed and its step will run again on continue"
+            if when == "now" else "stopping after the current step"
+        )
+
+    def action_focus_output(self) -> None:
+        """``enter``: focus the output of the selected step."""
+        self._show_step(self.query_one(StepTable).cursor_step_id)
+        self.query_one(OutputView).focus()
+
+    def action_focus_table(self) -> None:
+        """``escape``: back to the table (and close the filter)."""
+        filt = self.query_one("#filter", Input)
+        if filt.display:
+            filt.value = ""
+            filt.display = False
+            self.query_one(StepTable).set_filter("")
+        self.query_one(StepTable).focus()
+
+    def action_follow_running(self) -> None:
+        """``f``: select the running step and follow its output."""
+        self.follow_running = True
+        running = self.session.state.running_steps()
+        if not running:
+            self.show_message("no step is running; following the next one that starts")
+            return
+        table = self.query_one(StepTable)
+        table.move_cursor_to_step(running[0].step_id)
+        self._show_step(running[0].step_id)
+        self.query_one(OutputView).follow()
+
+    def action_toggle_detail(self) -> None:
+        """``d``: show or hide the step details."""
+        detail = self.query_one("#detail", Static)
+        detail.display = not detail.display
+        if detail.display and self.selected_step is not None:
+            self._update_detail(self.selected_step)
+
+    def action_filter(self) -> None:
+        """``/``: filter the table."""
+        filt = self.query_one("#filter", Input)
+        filt.display = True
+        filt.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.query_one(StepTable).set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.query_one(StepTable).focus()
+
+    def action_help(self) -> None:
+        """``?``: the help screen."""
+        self.push_screen(HelpScreen())
+
+    def action_quit_app(self) -> None:
+        """``q``: quit; a live run goes on."""
+        self._stop_polling.set()
+        self.exit(0)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for title, help_text, action in (
+            ("Run", "Run from the start index with the run tags (r)", self.action_run),
+            ("Continue", "Resume from the checkpoint (c)", self.action_continue_run),
+            ("Set start index", "Start at the selected step (s)", self.action_set_start),
+            ("Run tags", "Choose run / ignore tags (t)", self.action_tags),
+            ("Edit step", "Edit the selected step's kwargs (e)", self.action_edit),
+            ("Stop run", "Stop the live run (x)", self.action_stop),
+            ("Follow running step", "Show the running step's output (f)",
+             self.action_follow_running),
+            ("Toggle details", "Show the step details (d)", self.action_toggle_detail),
+            ("Help", "Keys and what they do (?)", self.action_help),
+        ):
+            yield SystemCommand(title, help_text, action)
+
+
+def run_app(target: Any, options: Any) -> int:
+    """Run the TUI on a resolved target; print how to come back to a live run."""
+    session = Session(target)
+    session.run_tags = list(getattr(options, "tags", []) or [])
+    session.ignore_tags = list(getattr(options, "ignore_tags", []) or [])
+    if getattr(options, "start_idx", None) is not None:
+        session.start_idx = options.start_idx
+    app = AwTuiApp(session)
+    code = app.run() or 0
+    if app.live_pid is not None:
+        sys.stdout.write(
+            f"aw-tui: the run goes on (pid {app.live_pid} on {app.live_host}). Watch it with "
+            f"`aw-tui status {target.path}` or reopen `aw-tui {target.path}`.\n"
+        )
+    return int(code)

@@ -1,0 +1,36 @@
+"""Messages the TUI's workers post to the app (all UI updates go through these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.message import Message
+
+__all__ = ["JournalUpdate", "LiveChanged", "StepsLoaded"]
+
+
+@dataclass
+class StepsLoaded(Message):
+    """The steps are loaded (or could not be: ``error``)."""
+
+    error: str | None = None
+
+
+@dataclass
+class JournalUpdate(Message):
+    """New journal events were applied to the session's state."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def can_replace(self, message: Message) -> bool:
+        """Never merged: each batch of events changes rows."""
+        return False
+
+
+@dataclass
+class LiveChanged(Message):
+    """A runner appeared or went away (``host``/``pid`` None when none is live)."""
+
+    host: str | None = None
+    pid: int | None = None

@@ -1,0 +1,190 @@
+"""Modal screens: confirm, stop, run tags, edit kwargs, help."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Markdown, Static, TextArea
+
+from aw_tui.tomlwrite import loads
+
+__all__ = ["ConfirmScreen", "EditScreen", "HelpScreen", "StopScreen", "TagsScreen"]
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question (y / n / escape)."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.question, classes="question")
+            with Horizontal(classes="buttons"):
+                yield Button("Yes (y)", id="yes", variant="primary")
+                yield Button("No (n)", id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+
+class StopScreen(ModalScreen[str | None]):
+    """Stop now, after the current step, or not at all."""
+
+    BINDINGS = [
+        Binding("n", "choose('now')", "Now"),
+        Binding("a", "choose('after_step')", "After step"),
+        Binding("escape,c", "choose(None)", "Cancel"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(
+                "Stop the live run?\n\n"
+                "[b]n[/b]  now: kill the running tool; that step is recorded as interrupted "
+                "and runs again on continue\n"
+                "[b]a[/b]  after the current step ends\n"
+                "[b]esc[/b]  keep running",
+                classes="question",
+            )
+            with Horizontal(classes="buttons"):
+                yield Button("Now (n)", id="now", variant="error")
+                yield Button("After step (a)", id="after_step", variant="warning")
+                yield Button("Cancel", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None if event.button.id == "cancel" else event.button.id)
+
+    def action_choose(self, value: str | None) -> None:
+        self.dismiss(value)
+
+
+class TagsScreen(ModalScreen[tuple[list[str], list[str]] | None]):
+    """Run tags and ignore tags for the next run."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, run_tags: list[str], ignore_tags: list[str], known: list[str]) -> None:
+        super().__init__()
+        self.run_tags = run_tags
+        self.ignore_tags = ignore_tags
+        self.known = known
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Run only steps with one of these tags (comma-separated; empty = all):")
+            yield Input(",".join(self.run_tags), id="run-tags")
+            yield Label("Never run steps with these tags (they win over the above):")
+            yield Input(",".join(self.ignore_tags), id="ignore-tags")
+            yield Static("Tags in this pipeline: " + ", ".join(self.known[:40]),
+                         classes="hint")
+            with Horizontal(classes="buttons"):
+                yield Button("Apply (enter)", id="apply", variant="primary")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def _result(self) -> tuple[list[str], list[str]]:
+        def split(text: str) -> list[str]:
+            return [t.strip() for t in text.split(",") if t.strip()]
+
+        return (split(self.query_one("#run-tags", Input).value),
+                split(self.query_one("#ignore-tags", Input).value))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(self._result())
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(self._result() if event.button.id == "apply" else None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class EditScreen(ModalScreen[dict[str, Any] | None]):
+    """Edit a step's kwargs as TOML; ctrl+s validates and saves, escape cancels."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", priority=True),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, title: str, text: str, note: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog editor"):
+            yield Static(self.title_text, classes="question")
+            yield TextArea(self.text, language=None, id="toml", show_line_numbers=True)
+            yield Static(self.note or "ctrl+s save · esc cancel", id="edit-status",
+                         classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one(TextArea).focus()
+
+    def action_save(self) -> None:
+        text = self.query_one(TextArea).text
+        try:
+            data = loads(text)
+        except ValueError as exc:
+            self.query_one("#edit-status", Static).update(
+                f"[b red]not saved:[/b red] {exc} — fix it, then ctrl+s (esc cancels)"
+            )
+            return
+        self.dismiss(data)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+HELP_TEXT = """\
+# aw-tui keys
+
+| key | what it does |
+| --- | --- |
+| `r` | **run** from the start index with the run tags (asks before redoing finished steps) |
+| `c` | **continue**: resume from the checkpoint (or from the start index if you set one) |
+| `s` | set the **start index** to the selected step |
+| `t` | run tags / ignore tags for the next run |
+| `e` | **edit** the selected step's kwargs (TOML); during a live run it applies when the step starts |
+| `x` | **stop** the live run: now, or after the current step |
+| `enter` | focus the selected step's output (`escape` goes back to the table) |
+| `f` | follow the running step |
+| `d` | show / hide the step details (kwargs, command line, error, warnings) |
+| `/` | filter steps by tag or text |
+| `j` `k` `g` `G` | move down, up, to the first, to the last step (arrows too) |
+| `ctrl+p` | command palette |
+| `?` | this help |
+| `q` | quit: a live run goes on; `aw-tui PROJECT` attaches to it again |
+
+Runs happen in a separate `aw-tui PROJECT --batch` process with its own session: closing
+this window, losing SSH or killing tmux never stops a run. Its log is `runner.log` in the
+run directory; each step's raw tool output is `steps/<id>.out`.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys and what they do."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog help"):
+            yield Markdown(HELP_TEXT)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
