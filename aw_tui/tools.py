@@ -117,6 +117,20 @@ def _install_hint(spec: ToolSpec) -> str:
     )
 
 
+def _which_all(name: str) -> list[str]:
+    """Every executable called ``name`` on PATH, in PATH order.
+
+    ``shutil.which`` stops at the first, but the first ``swarp`` may be Debian's X11 tool
+    while the real SWarp (a conda environment, /usr/local) comes later on PATH.
+    """
+    found: list[str] = []
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = shutil.which(name, path=folder or os.curdir)
+        if path is not None and path not in found:
+            found.append(path)
+    return found
+
+
 def find_tool(code: str, build_paths: dict[str, str] | None = None) -> ToolInfo:
     """Locate and verify the binary for ``code``.
 
@@ -141,12 +155,10 @@ def find_tool(code: str, build_paths: dict[str, str] | None = None) -> ToolInfo:
             )
         return info
     for name in spec.names:
-        path = shutil.which(name)
-        if path is None:
-            continue
-        info = probe(code, path)
-        if info is not None:
-            return info
+        for path in _which_all(name):
+            info = probe(code, path)
+            if info is not None:
+                return info
     raise ToolNotFoundError(
         f"{code} was not found on PATH (looked for {', '.join(spec.names)}): "
         + _install_hint(spec)
