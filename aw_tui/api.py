@@ -726,7 +726,8 @@ def _scamp_heads_from_pipeline(pipeline: Any) -> dict[str, str]:
         results = step.results if isinstance(step.results, dict) else None
         if not results:
             continue
-        for cat, head in (results.get("heads") or {}).items():
+        heads = results.get("heads")
+        for cat, head in (heads.items() if isinstance(heads, dict) else ()):
             catalog_to_head[os.path.abspath(cat)] = head
         if results.get("image") and results.get("catalogs"):
             image_to_catalogs.setdefault(os.path.abspath(results["image"]), []).extend(
@@ -744,7 +745,7 @@ def _scamp_heads_from_pipeline(pipeline: Any) -> dict[str, str]:
 
 def _scamp_ran(pipeline: Any) -> bool:
     return any(
-        isinstance(step.results, dict) and "heads" in step.results
+        isinstance(step.results, dict) and isinstance(step.results.get("heads"), dict)
         for step in getattr(pipeline, "steps", [])
     )
 
@@ -826,7 +827,7 @@ def run_swarp(
     Returns
     -------
     dict
-        The result, with ``image`` (the stack), ``weight`` and ``heads`` used.
+        The result, with ``image`` (the stack), ``weight`` and ``heads_used``.
     """
     images = [os.fspath(f) for f in _as_list(filenames)]
     api, config, _ = _prepare(pipeline, step_id, "SWarp", api_kwargs)
@@ -852,11 +853,31 @@ def run_swarp(
     result = _run(api, staged, None, config=config, companions=[suffix, ".head"])
     result["image"] = config["IMAGEOUT_NAME"]
     result["weight"] = config["WEIGHTOUT_NAME"]
-    result["heads"] = heads
+    result["heads_used"] = heads
     if result["status"] == "success" and not os.path.exists(result["image"]):
         result["status"] = "error"
         result["error_msg"] = f"SWarp ended without writing {result['image']}"
+    summary = result.get("summary")
+    if isinstance(summary, dict) and not summary.get("image_size"):
+        # SWarp's XML only records a size forced with IMAGE_SIZE: read the stack's header.
+        size = _image_size(result["image"])
+        if size:
+            summary["image_size"] = size
     return result
+
+
+def _image_size(path: str) -> list[int] | None:
+    """``[NAXIS1, NAXIS2]`` of the first image HDU of ``path``, or None."""
+    from astropy.io import fits
+
+    try:
+        with fits.open(path, memmap=True) as hdus:
+            for hdu in hdus:
+                if hdu.header.get("NAXIS", 0) >= 2:
+                    return [int(hdu.header["NAXIS1"]), int(hdu.header["NAXIS2"])]
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def psf_name(catalog: str, psf_dir: str | None, suffix: str = ".psf") -> str:

@@ -196,6 +196,8 @@ class RunState:
                 elif not (resume and st.status in ("success", "unknown")):
                     st.status = "pending"
                     st.duration = None
+                    st.summary = {}
+                    st.error_msg = None
             return None
         if kind == "step_started" and step_id is not None:
             st = self.step(step_id)
