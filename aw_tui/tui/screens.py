@@ -117,7 +117,7 @@ class EditScreen(ModalScreen[dict[str, Any] | None]):
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", priority=True),
-        Binding("escape", "cancel", "Cancel"),
+        Binding("escape", "cancel", "Cancel", priority=True),
     ]
 
     def __init__(self, title: str, text: str, note: str = "") -> None:
