@@ -445,6 +445,10 @@ def _syntax_error(display: str, text: str, message: str) -> str:
     if match:
         line, col = int(match.group(1)), int(match.group(2))
         message = message[: match.start()]
+        if "overwrite" in message:
+            keys = [key for at, _, key in _Locator(text).duplicates if at == line]
+            if keys:
+                message += f": '{keys[0]}' is given a second time here"
     else:
         message = re.sub(r"\s*\(at end of document\)\s*$", "", message)
         duplicates = _Locator(text).duplicates if "overwrite" in message else []
@@ -1378,6 +1382,8 @@ class _Loader:
                        "write each step as a [[steps]] table")
             return []
         name = entry.get("name")
+        if isinstance(name, str) and self.step_names.get(name, position) != position:
+            name = None  # a duplicate name, reported already
         errors_before = len(self.errors)
 
         def failed() -> list[ExpandedStep]:
