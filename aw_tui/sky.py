@@ -207,10 +207,10 @@ def _moffat(r2: np.ndarray, alpha: float, beta: float) -> np.ndarray:
 def pixelized_fwhm(fwhm: float, beta: float, oversample: int = 3) -> float:
     """FWHM of a Moffat profile integrated over unit pixels, as rendered by :func:`make_sky`.
 
-    The profile is averaged over ``oversample`` x ``oversample`` sub-pixels exactly like the
-    renderer, then the radius at half maximum of that pixel-response profile is found on a fine
-    grid (the star centred on a pixel corner-to-centre average is not needed: the integration
-    over a pixel is a convolution with a unit box, evaluated here on a continuous grid).
+    Averaging the profile over a pixel (``oversample`` x ``oversample`` sub-pixels, exactly like
+    the renderer) is a convolution with the pixel box; this evaluates that convolved profile on
+    a fine grid through the centre and returns twice the radius where it drops to half its peak.
+    A PSF model fitted to the pixels (PSFEx's ``FWHM_Mean``) measures this width.
 
     Parameters
     ----------
