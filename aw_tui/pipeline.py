@@ -471,7 +471,13 @@ class Pipeline:
             if (not run_tags or any(tag in run_tags for tag in step.tags))
             and not any(tag in ignore_tags for tag in step.tags)
         ]
-        return [self._canonical(step) for step in chosen]
+        # The objects of ``steps`` (a reloaded list may hold copies), found in one pass:
+        # _canonical per step would scan ``steps`` each time (quadratic in the steps).
+        own = {id(step) for step in self.steps}
+        by_id = {step.step_id: step for step in reversed(self.steps)}
+        return [
+            step if id(step) in own else by_id.get(step.step_id, step) for step in chosen
+        ]
 
     def run(
         self,
