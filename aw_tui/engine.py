@@ -308,6 +308,11 @@ class RunEngine:
     def _run_serial(self, idx: int) -> None:
         pipeline = self.pipeline
         step = pipeline.run_steps[idx]
+        if step.step_id in pipeline._completed:
+            # A member of a group that finished before the run stopped (resumed without a
+            # parallel executor): finished steps never run again.
+            pipeline.run_step_idx = idx + 1
+            return
         self._journal_step_started(step, idx)
         outcome = self._make_call(step)()
         self._finish_step(step, idx, outcome, advance_to=idx + 1)
