@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import datetime
 import difflib
+import functools
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -203,6 +204,15 @@ def parse_template(text: str) -> list[str | Expr]:
     InterpolationError
         On an unmatched brace, an empty or malformed reference, or an unknown filter.
     """
+    return list(_parse_cached(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(text: str) -> tuple[str | Expr, ...]:
+    return tuple(_parse(text))
+
+
+def _parse(text: str) -> list[str | Expr]:
     parts: list[str | Expr] = []
     buf: list[str] = []
     i, n = 0, len(text)
@@ -490,7 +500,7 @@ def render(template: str, resolve: Callable[[Ref], Any]) -> Any:
     """
     if not has_refs(template):
         return template
-    parts = parse_template(template)
+    parts = _parse_cached(template)
     if len(parts) == 1 and isinstance(parts[0], Expr):
         expr = parts[0]
         value = apply_filters(resolve(expr.ref), expr.filters, expr.text)
