@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo-run
+DEMO_SIZE ?= 2048
 STAMP := $(VENV)/.installed
 
 .PHONY: demo demo-batch test lint bench setup tools
@@ -19,10 +20,10 @@ tools:
 	@bash scripts/install-tools.sh || [ "$${CI:-}" != "true" ]
 
 demo: setup
-	$(BIN)/aw-tui demo $(DEMO_DIR)
+	$(BIN)/aw-tui demo $(DEMO_DIR) --size $(DEMO_SIZE)
 
 demo-batch: setup
-	$(BIN)/aw-tui demo $(DEMO_DIR) --batch
+	$(BIN)/aw-tui demo $(DEMO_DIR) --size $(DEMO_SIZE) --batch
 
 test: setup
 	$(BIN)/ruff check aw_tui tests
