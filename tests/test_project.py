@@ -452,11 +452,11 @@ def test_independent_and_group_settings(tmp_path: Path) -> None:
 
 
 def test_glob_list_recursive_and_field_name(tmp_path: Path) -> None:
-    touch(tmp_path, "d/a/1.cat", "d/b/2.cat", "d/b/skip.cat", "other/3.cat")
+    touch(tmp_path, "d/a/1.cat", "d/b/2.cat", "d/b/skip.cat", "other/3.cat", "other/4.cat")
     path = write_project(tmp_path, """
         [inputs.cats]
         glob = ["d/**/*.cat", "other/*.cat"]
-        exclude = ["skip*"]
+        exclude = ["skip*", "other/4*"]
         field = "catalog"
         [[steps]]
         func = "aw_tui.testing_funcs:succeed"
@@ -1265,3 +1265,21 @@ def test_project_loader_never_imports_textual(full: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_array_of_item_tables_and_error_lines(tmp_path: Path) -> None:
+    touch(tmp_path, "a.fits")
+    path = write_project(tmp_path, """\
+        [inputs.s]
+        [[inputs.s.items]]
+        image = "a.fits"
+        [[inputs.s.items]]
+        image = "b.fits"
+        wtmap = "b.wtmap.fits"
+        [[steps]]
+        func = "aw_tui.testing_funcs:succeed"
+        foreach = "s"
+    """)
+    error = one_error(path, "inputs.s.items[1].wtmap", "file not found")
+    assert error.startswith(f"{path}:6: ")
+    assert one_error(path, "inputs.s.items[1].image").startswith(f"{path}:5: ")
