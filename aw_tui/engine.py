@@ -8,6 +8,7 @@ checkpoint at the start and at every end of a run, control requests from viewers
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import time
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aw_tui import process
+from aw_tui.atomic import atomic_write_text
 from aw_tui.pipeline import (
     PipelineError,
     PipelineStep,
@@ -28,7 +30,13 @@ from aw_tui.pipeline import (
 from aw_tui.stepcontext import StepContext, step_context
 from aw_tui.store import RunStore
 
-__all__ = ["RunEngine", "StepCall", "StepOutcome"]
+__all__ = ["WORKER_LOST", "RunEngine", "StepCall", "StepOutcome"]
+
+#: ``step_interrupted`` reason of a step whose worker died (a killed Dask worker, a batch
+#: job that reached its walltime): the step did not finish and ``resume`` runs it again.
+WORKER_LOST = "worker lost"
+#: Seconds between two looks at the ``steps/<id>.started`` markers of a running group.
+MARKER_POLL = 0.25
 
 
 @dataclass
@@ -43,6 +51,9 @@ class StepOutcome:
     host: str | None = None
     worker: str | None = None
     started: float | None = None
+    #: Set by an executor when the step did not finish because the worker running it was
+    #: lost (e.g. :data:`WORKER_LOST`); ``error`` then holds what the executor saw.
+    lost: str | None = None
 
 
 @dataclass
@@ -61,6 +72,12 @@ class StepCall:
         The run directory.
     worker : str, optional
         A label of where the call runs, set by the executor.
+    marker_path : str, optional
+        ``steps/<id>.started``: when set, the call writes there (atomically) where and when
+        it started (``step_id``, ``host``, ``pid``, ``worker``, ``time``, ``attempt``), so the
+        runner can journal ``step_started`` when a remote worker really starts the step. A
+        marker already present means an earlier attempt of this call died with its worker:
+        ``attempt`` counts up and the output file starts afresh.
     """
 
     pipeline: Any
@@ -69,6 +86,7 @@ class StepCall:
     log_dir: str | None = None
     worker: str | None = None
     listeners: list[Any] = field(default_factory=list)
+    marker_path: str | None = None
 
     def __call__(self) -> StepOutcome:
         import socket
@@ -76,6 +94,8 @@ class StepCall:
         outcome = StepOutcome(self.step.step_id, host=socket.gethostname(), worker=self.worker)
         outcome.started = time.time()
         start = time.monotonic()
+        if self.marker_path:
+            self._mark_started(outcome)
         context = StepContext(
             step_id=self.step.step_id,
             output_path=self.output_path,
@@ -90,6 +110,28 @@ class StepCall:
             outcome.traceback = format_exception(exc)
         outcome.duration = time.monotonic() - start
         return outcome
+
+    def _mark_started(self, outcome: StepOutcome) -> None:
+        assert self.marker_path is not None
+        attempt = 1
+        try:
+            with open(self.marker_path, encoding="utf-8") as handle:
+                attempt = int(json.load(handle).get("attempt") or 1) + 1
+        except (OSError, ValueError, TypeError, AttributeError):
+            pass
+        if attempt > 1 and self.output_path:
+            with contextlib.suppress(OSError):
+                os.truncate(self.output_path, 0)
+        marker = {
+            "step_id": self.step.step_id,
+            "host": outcome.host,
+            "pid": os.getpid(),
+            "worker": self.worker,
+            "time": outcome.started,
+            "attempt": attempt,
+        }
+        with contextlib.suppress(OSError):
+            atomic_write_text(self.marker_path, json.dumps(marker), fsync=False)
 
 
 class ControlWatcher(threading.Thread):
@@ -142,6 +184,10 @@ class RunEngine:
         self._stop_after_step = False
         self._stop_now = False
         self._running: dict[int, int] = {}
+        # Group members whose start was journalled: step id -> (attempt, worker); and the
+        # (inode, mtime) of the marker last read for each.
+        self._started: dict[int, tuple[int, str | None]] = {}
+        self._marker_seen: dict[int, tuple[int, int]] = {}
 
     # -- stop requests ------------------------------------------------------------------
     def request_stop(self, when: str) -> None:
@@ -271,7 +317,9 @@ class RunEngine:
             batch.append(step)
         return batch
 
-    def _make_call(self, step: PipelineStep, worker: str | None = None) -> StepCall:
+    def _make_call(
+        self, step: PipelineStep, worker: str | None = None, marker: bool = False
+    ) -> StepCall:
         store = self.store
         return StepCall(
             pipeline=self.pipeline,
@@ -280,7 +328,12 @@ class RunEngine:
             log_dir=store.log_dir if store else None,
             worker=worker,
             listeners=self.listeners,
+            marker_path=self._marker_path(step.step_id) if store and marker else None,
         )
+
+    def _marker_path(self, step_id: int) -> str:
+        assert self.store is not None
+        return os.path.join(self.store.steps_dir, f"{step_id}.started")
 
     def _journal_step_started(
         self, step: PipelineStep, index: int, host: str | None = None, worker: str | None = None
@@ -293,6 +346,7 @@ class RunEngine:
         with contextlib.suppress(FileNotFoundError):
             # A rerun starts a fresh output file.
             os.unlink(self.store.step_output_path(step.step_id))
+        self._started.pop(step.step_id, None)
         self.store.append_event(
             "step_started",
             step_id=step.step_id,
@@ -318,7 +372,14 @@ class RunEngine:
         self._finish_step(step, idx, outcome, advance_to=idx + 1)
 
     def _run_group(self, batch: list[PipelineStep]) -> None:
-        """Run a group of independent steps on the executor; all end before moving on."""
+        """Run a group of independent steps on the executor; all end before moving on.
+
+        A member is journalled as started when its ``steps/<id>.started`` marker appears
+        (the worker really began it, with that worker's host and name), not when it is
+        handed to the executor, which may queue it. A member whose worker was lost is
+        journalled as interrupted (``worker lost``): like an error, no further member
+        starts, the running ones end, and the run stops; ``resume`` runs it again.
+        """
         pipeline = self.pipeline
         base = pipeline.run_step_idx
         todo = [
@@ -338,19 +399,22 @@ class RunEngine:
                         break
                     self._apply_control()
                     index, step = queue.pop(0)
-                    call = self._make_call(step)
-                    self._journal_step_started(
-                        step, index, host=None, worker=getattr(self.executor, "label", None)
-                    )
-                    pending[self.executor.submit(call)] = (index, step)
+                    pending[self._submit(step, index)] = (index, step)
                 if not pending:
                     break
-                done = self.executor.wait_any(list(pending), timeout=0.5)
+                done = self.executor.wait_any(list(pending), timeout=MARKER_POLL)
+                for future, (index, step) in pending.items():
+                    if future not in done:
+                        self._check_started(step, index)
                 for future in done:
                     index, step = pending.pop(future)
                     outcome = self.executor.outcome(future, step)
+                    self._check_started(step, index, outcome)
                     try:
-                        self._finish_step(step, index, outcome, advance_to=None)
+                        if outcome.lost:
+                            self._lose_step(step, index, outcome)
+                        else:
+                            self._finish_step(step, index, outcome, advance_to=None)
                     except PipelineError as exc:
                         if failure is None:
                             failure = exc
@@ -372,6 +436,112 @@ class RunEngine:
                 steps=[s.step_id for s in batch],
                 run_step_idx=pipeline.run_step_idx,
             )
+
+    def _submit(self, step: PipelineStep, index: int) -> Any:
+        """Hand one member to the executor, with a fresh output file and no old marker."""
+        self._running[step.step_id] = index
+        self._started.pop(step.step_id, None)
+        self._marker_seen.pop(step.step_id, None)
+        call = self._make_call(step, marker=True)
+        for path in (call.output_path, call.marker_path):
+            if path:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        return self.executor.submit(call)
+
+    def _read_marker(self, step_id: int) -> dict[str, Any] | None:
+        """The step's ``.started`` marker if it changed since it was last read."""
+        path = self._marker_path(step_id)
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        stamp = (st.st_ino, st.st_mtime_ns)
+        if self._marker_seen.get(step_id) == stamp:
+            return None
+        try:
+            with open(path, encoding="utf-8") as handle:
+                marker = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        self._marker_seen[step_id] = stamp
+        return marker if isinstance(marker, dict) else None
+
+    def _check_started(
+        self, step: PipelineStep, index: int, outcome: StepOutcome | None = None
+    ) -> None:
+        """Journal ``step_started`` for a member a worker began (again, after a lost worker)."""
+        if self.store is None:
+            return
+        marker = self._read_marker(step.step_id)
+        seen = self._started.get(step.step_id)
+        if marker is None:
+            if seen is None and outcome is not None:
+                # Ended before its marker was seen, or no marker could be written.
+                marker = {
+                    "host": outcome.host,
+                    "worker": outcome.worker,
+                    "time": outcome.started,
+                    "pid": None,
+                    "attempt": 1,
+                }
+            else:
+                return
+        try:
+            attempt = int(marker.get("attempt") or 1)
+        except (TypeError, ValueError):
+            attempt = 1
+        if seen is not None and attempt <= seen[0]:
+            return
+        worker = marker.get("worker")
+        self._started[step.step_id] = (attempt, worker)
+        if seen is not None:
+            self._warn(
+                step,
+                f"Step {step.step_id} (run_step_idx {index}) started again on {worker} "
+                f"(attempt {attempt}): the worker that ran it ({seen[1]}) was lost",
+            )
+        self.store.append_event(
+            "step_started",
+            step_id=step.step_id,
+            index=index,
+            func=step.func_name,
+            tags=step.tags,
+            host=marker.get("host"),
+            pid=marker.get("pid"),
+            worker=worker,
+            started=marker.get("time"),
+            attempt=attempt,
+            run_step_idx=self.pipeline.run_step_idx,
+        )
+
+    def _lose_step(self, step: PipelineStep, index: int, outcome: StepOutcome) -> None:
+        """Record a member whose worker died: interrupted, not finished; raise to stop."""
+        self._running.pop(step.step_id, None)
+        exc = outcome.error
+        detail = f"{type(exc).__name__}: {exc}" if exc is not None else str(outcome.lost)
+        where = outcome.worker or (self._started.get(step.step_id) or (None, None))[1]
+        failure = PipelineError(
+            f"Step {step.step_id} ({step.func_name}, run_step_idx {index}) did not finish: "
+            f"{outcome.lost}{f' ({where})' if where else ''}: {detail}. The steps that "
+            "finished are kept; resume to run it again"
+        )
+        if exc is not None:
+            failure.__cause__ = exc
+        if self.store is not None:
+            self.store.append_event(
+                "step_interrupted",
+                step_id=step.step_id,
+                index=index,
+                reason=outcome.lost,
+                error_msg=detail,
+                host=outcome.host,
+                worker=where,
+            )
+            self.store.append_event(
+                "run_failed", step_id=step.step_id, index=index, error_msg=str(failure)
+            )
+        raise failure
 
     # -- results ------------------------------------------------------------------------
     def _effective(self, run_level: bool | None, step_level: bool) -> bool:
