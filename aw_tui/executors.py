@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import threading
 from typing import Any
 
 from aw_tui.engine import StepCall, StepOutcome
@@ -35,8 +36,7 @@ class LocalExecutor:
 
     def submit(self, call: StepCall) -> cf.Future:
         """Start ``call`` on a free thread."""
-        call.worker = f"{os.uname().nodename}/thread"
-        return self._pool.submit(call)
+        return self._pool.submit(_run_in_thread, call)
 
     def wait_any(self, futures: list[cf.Future], timeout: float) -> list[cf.Future]:
         """The futures that finished within ``timeout`` seconds."""
@@ -57,6 +57,12 @@ class LocalExecutor:
     def close(self) -> None:
         """Release the threads."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_in_thread(call: StepCall) -> StepOutcome:
+    # The journal says which of the threads ran the step (host/aw-tui-step_2).
+    call.worker = f"{os.uname().nodename}/{threading.current_thread().name}"
+    return call()
 
 
 def executor_from_config(config: dict[str, Any]) -> Any:
