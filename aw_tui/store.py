@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import stat
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -235,6 +236,9 @@ class RunStore:
         self.host = socket.gethostname()
         self._journal: Any = None
         self._seq: int | None = None
+        # The control watcher thread journals stop requests while the main thread journals
+        # steps: one lock keeps seq unique and the lines in seq order.
+        self._journal_lock = threading.Lock()
         self._locked = False
         os.makedirs(self.steps_dir, exist_ok=True)
 
@@ -329,7 +333,11 @@ class RunStore:
         return self._seq
 
     def append_event(self, event: str, **fields: Any) -> dict[str, Any]:
-        """Append one event (a whole line in one write) and return it."""
+        """Append one event (a whole line in one write) and return it (thread-safe)."""
+        with self._journal_lock:
+            return self._append_event(event, fields)
+
+    def _append_event(self, event: str, fields: dict[str, Any]) -> dict[str, Any]:
         if self._journal is None:
             self._journal = open(self.journal_path, "ab", buffering=0)  # noqa: SIM115
             # A runner killed mid-line leaves a fragment: start on a fresh line.
@@ -426,10 +434,11 @@ class RunStore:
 
     def close(self) -> None:
         """Flush and close the journal and drop the lock."""
-        if self._journal is not None:
-            self.sync_journal()
-            self._journal.close()
-            self._journal = None
+        with self._journal_lock:
+            if self._journal is not None:
+                self.sync_journal()
+                self._journal.close()
+                self._journal = None
         self.release_lock()
 
 
