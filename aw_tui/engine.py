@@ -218,10 +218,13 @@ class RunEngine:
             with interrupt_signals(self._on_signal):
                 if self.store is not None:
                     self._journal_run_started()
-                    self.store.write_checkpoint(pipeline)
-                    assert watcher is not None
-                    watcher.start()
                 try:
+                    if self.store is not None:
+                        # Inside the try: a Ctrl-C during this (long) write ends the run
+                        # in the journal too.
+                        self.store.write_checkpoint(pipeline)
+                        assert watcher is not None
+                        watcher.start()
                     self._loop()
                 except KeyboardInterrupt as exc:
                     self._record_interrupt(getattr(exc, "reason", "SIGINT"))
@@ -239,7 +242,13 @@ class RunEngine:
                     self.store.append_event(
                         "run_finished", status="success", duration=time.monotonic() - started
                     )
-                self._checkpoint()
+                try:
+                    self._checkpoint()
+                except KeyboardInterrupt:
+                    # Every step ran: save that before stopping, or dill.load would give
+                    # the state at the start of the run (a second signal still wins).
+                    self._checkpoint()
+                    raise
         finally:
             if watcher is not None:
                 watcher.halt()
