@@ -392,3 +392,66 @@ def test_sys_exit_inside_a_step_leaves_the_checkpoint_on_that_step(tmp_path):
     bare.steps[1].func = record
     bare.run(resume=True)
     assert [int(x) for x in Path(side).read_text().split()] == [0, 1, 1, 2]
+
+
+def test_ctrl_c_while_the_start_checkpoint_is_written_ends_the_run_in_the_journal(
+    tmp_path, monkeypatch
+):
+    # The start checkpoint of a big pipeline takes seconds: a Ctrl-C then must still end
+    # the run in the journal (a viewer would otherwise show it running forever).
+    from aw_tui.journal import RunState
+    from aw_tui.store import RunStore
+
+    side = str(tmp_path / "side")
+    log = tmp_path / "log"
+    pipeline = Pipeline({"temp": str(tmp_path / "temp"), "log": str(log)}, create_paths=True)
+    pipeline.add_step(record, side=side)
+    real_write = RunStore.write_checkpoint
+    calls = []
+
+    def write_checkpoint(self, pipeline):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        real_write(self, pipeline)
+
+    monkeypatch.setattr(RunStore, "write_checkpoint", write_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run()
+    state = RunState.from_events(read_events(str(log)))
+    assert state.state == "interrupted" and state.reason == "SIGINT"
+    assert not (log / "lock").exists() and not Path(side).exists()
+    monkeypatch.undo()
+    resumed = load_pipeline(str(log))
+    resumed.run(resume=True)
+    assert side_ids(Path(side)) == [0]
+
+
+def test_ctrl_c_while_the_final_checkpoint_is_written_still_saves_the_finished_run(
+    tmp_path, monkeypatch
+):
+    from aw_tui.store import RunStore
+
+    side = str(tmp_path / "side")
+    log = tmp_path / "log"
+    pipeline = Pipeline({"temp": str(tmp_path / "temp"), "log": str(log)}, create_paths=True)
+    for _ in range(3):
+        pipeline.add_step(record, side=side)
+    real_write = RunStore.write_checkpoint
+    calls = []
+
+    def write_checkpoint(self, pipeline):
+        calls.append(1)
+        if len(calls) == 2:  # the checkpoint at the end of the run
+            raise KeyboardInterrupt
+        real_write(self, pipeline)
+
+    monkeypatch.setattr(RunStore, "write_checkpoint", write_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run()
+    monkeypatch.undo()
+    with open(log / "pipeline.p", "rb") as handle:
+        bare = dill.load(handle)
+    assert bare.run_step_idx == 3  # not the state at the start of the run
+    bare.run(resume=True)
+    assert side_ids(Path(side)) == [0, 1, 2]  # nothing ran twice

@@ -19,6 +19,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -30,7 +31,7 @@ from astropy.table import Table
 from aw_tui import Pipeline, PipelineError, PipelineStep, load_pipeline
 from aw_tui.journal import read_events
 from aw_tui.pipeline import PipelineWarning, check_path, create_paths, str_2_bool
-from aw_tui.store import CheckpointError, RunLockedError, write_control_request
+from aw_tui.store import CheckpointError, RunLockedError, RunStore, write_control_request
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "run-directory.md"
@@ -1090,6 +1091,27 @@ def test_journal_events_and_fields_are_the_documented_ones(tmp_path):
     for step in pipeline.steps:
         with open(log / "steps" / f"{step.step_id}.result.p", "rb") as handle:
             assert dill.load(handle)["status"] == step.results["status"]
+
+
+def test_journal_seq_stays_unique_when_two_threads_append(tmp_path):
+    # The runner's control-watcher thread journals stop requests while the main thread
+    # journals steps: seq must still number the events 1, 2, 3, ... without repeats.
+    store = RunStore(str(tmp_path / "log"))
+
+    def append(tag):
+        for i in range(2000):
+            store.append_event("warning", step_id=None, message=f"{tag}{i}")
+
+    threads = [threading.Thread(target=append, args=(tag,)) for tag in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    store.close()
+    events = read_events(str(tmp_path / "log"))
+    assert len(events) == 4000
+    assert sorted(e["seq"] for e in events) == list(range(1, 4001))
+    assert [e["seq"] for e in events] == list(range(1, 4001))  # in file order too
 
 
 def test_control_edit_of_a_pending_step_while_the_run_is_live(tmp_path, runner):
