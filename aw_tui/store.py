@@ -37,6 +37,10 @@ __all__ = [
 ]
 
 LOCK_FILE = "lock"
+
+#: Run directories whose lock a live run of this process holds (a lock naming this pid is
+#: only stale when no run of this process holds it).
+_HELD_LOCKS: set[str] = set()
 STEPS_DIR = "steps"
 CONTROL_DIR = "control"
 
@@ -267,7 +271,8 @@ class RunStore:
                             os.unlink(self.lock_path)
                     time.sleep(0.1)
                     continue
-                if owner.is_local() and (owner.pid == os.getpid() or not owner.is_alive()):
+                ours = owner.pid == os.getpid() and self.log_dir not in _HELD_LOCKS
+                if owner.is_local() and (ours or not owner.is_alive()):
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(self.lock_path)
                     continue
@@ -277,6 +282,7 @@ class RunStore:
                 handle.flush()
                 os.fsync(handle.fileno())
             self._locked = True
+            _HELD_LOCKS.add(self.log_dir)
             self._remove_leftovers()
             return
         owner = read_lock(self.log_dir) or LockInfo("?", -1, time.time())
@@ -303,6 +309,7 @@ class RunStore:
         """Drop the lock if this process holds it."""
         if not self._locked:
             return
+        _HELD_LOCKS.discard(self.log_dir)
         owner = read_lock(self.log_dir)
         if owner is not None and owner.pid == os.getpid() and owner.host == self.host:
             with contextlib.suppress(FileNotFoundError):
