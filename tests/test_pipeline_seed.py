@@ -935,6 +935,45 @@ def test_a_second_runner_on_the_same_run_directory_is_refused(tmp_path, runner):
     assert values(side)[-1] == "second"
 
 
+def test_a_second_run_of_the_directory_in_the_same_process_is_refused(tmp_path):
+    # e.g. a notebook running one pipeline in a thread, then starting another on the same
+    # 'log': the lock names this very process, which is alive and running.
+    side, go, log = str(tmp_path / "side"), tmp_path / "go", tmp_path / "log"
+    first = make_pipeline(tmp_path)
+    first.add_step(wait_for_file, side=side, path=str(go))
+    errors = []
+    thread = threading.Thread(target=lambda: errors.extend(catch(first.run)))
+    thread.start()
+    try:
+        wait_until(lambda: ran(side) == [0], what="the first run's step 0")
+        second = make_pipeline(tmp_path)
+        second.add_step(record, side=side, value="second")
+        with pytest.raises(RunLockedError, match=f"pid {os.getpid()}"):
+            second.run()
+        assert ran(side) == [0]
+    finally:
+        go.touch()
+        thread.join(timeout=30)
+    assert errors == [] and not (log / "lock").exists()
+    assert first.steps[0].results["status"] == "success"
+
+
+def wait_for_file(step_id, side, path):
+    record(step_id, side)
+    deadline = time.monotonic() + 30
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return {"status": "success" if os.path.exists(path) else "error"}
+
+
+def catch(func):
+    try:
+        func()
+    except BaseException as exc:
+        return [exc]
+    return []
+
+
 def dead_pid():
     proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
