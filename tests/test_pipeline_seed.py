@@ -728,6 +728,7 @@ def test_resume_after_ctrl_c_from_the_reloaded_checkpoint(tmp_path):
     pipeline = dill.load(open(log / "pipeline.p", "rb"))  # noqa: SIM115
     assert pipeline.run_step_idx == 2
     assert [s.results for s in pipeline.steps][2:] == [None, None]
+    assert_documented(read_events(str(log)))
     interrupted = events_of(log, "step_interrupted")
     assert [(e["step_id"], e["index"], e["reason"]) for e in interrupted] == [(2, 2, "SIGINT")]
     assert events_of(log, "run_interrupted")[0]["reason"] == "SIGINT"
@@ -789,6 +790,7 @@ def test_resume_after_sigterm_of_a_script_from_its_checkpoint(tmp_path):
     assert proc.returncode != 0
     assert b"RunInterrupted" in err
     assert not (log / "lock").exists()
+    assert_documented(read_events(str(log)))
     interrupted = events_of(log, "step_interrupted")
     assert [(e["step_id"], e["reason"]) for e in interrupted] == [(2, "SIGTERM")]
     assert events_of(log, "run_interrupted")[0]["reason"] == "SIGTERM"
@@ -814,7 +816,11 @@ def test_named_run_writes_pipeline_run_name_p(tmp_path):
     assert not (log / "pipeline.p").exists()
     loaded = dill.load(open(log / "pipeline-night1.p", "rb"))  # noqa: SIM115
     assert (loaded.run_name, loaded.run_step_idx) == ("night1", 1)
-    for again in (load_pipeline(str(log), run_name="night1"), load_pipeline(str(log))):
+    for again in (
+        load_pipeline(str(log), run_name="night1"),
+        load_pipeline(str(log)),  # the only checkpoint there
+        load_pipeline(str(log / "pipeline-night1.p")),  # or the file itself
+    ):
         assert again.run_step_idx == 1 and again.steps[0].results["status"] == "success"
     assert events_of(log, "run_started")[0]["run_name"] == "night1"
     with pytest.raises(CheckpointError, match="night2"):
