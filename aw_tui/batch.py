@@ -272,11 +272,22 @@ def run_batch(target_path: str, options: BatchOptions, out: IO[str] | None = Non
 
 
 def make_executor(pipeline: Any, options: BatchOptions, target: Any) -> Any:
-    """The executor for ``--jobs`` / the project's ``[executor]`` table (None: serial)."""
-    config = dict(getattr(getattr(target, "project", None), "executor_config", None) or {})
-    if options.jobs is not None:
-        config.setdefault("kind", "local" if options.jobs > 1 else "serial")
-        config["jobs"] = options.jobs
+    """The executor for ``--jobs`` / the project's ``[executor]`` table (None: serial).
+
+    ``--jobs N`` (else ``[pipeline] jobs`` of a project without ``[executor]``) runs up to N
+    steps at once: N threads here, or with ``[executor] kind = "dask"`` N steps in flight on
+    the cluster (its ``jobs`` are batch jobs, which ``--jobs`` leaves alone).
+    """
+    project = getattr(target, "project", None)
+    config = dict(getattr(project, "executor_config", None) or {})
+    jobs = options.jobs
+    if jobs is None and not config:
+        jobs = getattr(project, "jobs", None)
+    if jobs is not None and config.get("kind") == "dask":
+        config["capacity"] = jobs
+    elif jobs is not None:
+        config.setdefault("kind", "local" if jobs > 1 else "serial")
+        config["jobs"] = jobs
     kind = config.get("kind", "serial")
     if kind == "serial" or not config:
         return None
