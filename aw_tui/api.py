@@ -553,9 +553,23 @@ def _files_dict(files: Any) -> dict[str, Any]:
 
 
 def _check_inputs(code: str, paths: Iterable[str]) -> str | None:
-    missing = [p for p in paths if p and not os.path.exists(split_frame(p)[0])]
+    """Why the tool could not read one of its input files, before running it."""
+    problems = []
+    missing = []
+    for path in paths:
+        if not path:
+            continue
+        base = split_frame(path)[0]
+        if not os.path.exists(base):
+            missing.append(path)
+        elif os.path.isdir(base):
+            problems.append(f"{path} is a folder, not a file")
+        elif not os.access(base, os.R_OK):
+            problems.append(f"{path} cannot be read (permission denied)")
     if missing:
-        return f"{code}: input file(s) not found: {', '.join(missing)}"
+        problems.insert(0, f"input file(s) not found: {', '.join(missing)}")
+    if problems:
+        return f"{code}: {'; '.join(problems)}"
     return None
 
 
@@ -629,7 +643,9 @@ def run_sex(
     if "CATALOG_NAME" not in config:
         config["CATALOG_NAME"] = default_catalog_name(image, api.temp_path)
     missing = _check_inputs("SExtractor", [image, *_as_list(config.get("WEIGHT_IMAGE")),
-                                           *_as_list(config.get("FLAG_IMAGE"))])
+                                           *_as_list(config.get("FLAG_IMAGE")),
+                                           *_as_list(config.get("PARAMETERS_NAME")),
+                                           *_as_list(config.get("PSF_NAME"))])
     if missing:
         return _error_result("SExtractor", missing, image=image)
     api.config = config
