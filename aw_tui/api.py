@@ -95,6 +95,21 @@ def _as_list(value: Any) -> list[Any]:
     return [value]
 
 
+#: Values of file keywords that are not file names.
+_NOT_FILES = {"", "STDOUT", "NONE", "NULL"}
+
+
+def _absolute(name: str) -> str:
+    """``name`` made absolute against the current folder (``[n]`` and ``@`` kept)."""
+    if name.strip().upper() in _NOT_FILES:
+        return name
+    at = "@" if name.startswith("@") else ""
+    base, frame = split_frame(name[len(at):])
+    if os.path.isabs(base):
+        return name
+    return at + os.path.abspath(base) + frame
+
+
 def _input_fixer(safe: SafeNames) -> Any:
     """``safe.input`` for a name that may select an extension (``weight.fits[2]``): the
     file is linked, the ``[n]`` kept for the tool."""
@@ -241,23 +256,30 @@ class Astromatic:
         self, filenames: list[str], used: dict[str, Any], safe: SafeNames,
         companions: list[str] | None = None,
     ) -> tuple[list[str], dict[str, Any]]:
-        """Rewrite file names the tool would mangle (see :mod:`aw_tui.argsafe`)."""
+        """Rewrite file names the tool would mangle (see :mod:`aw_tui.argsafe`).
+
+        Relative names are made absolute first: they are relative to the caller's working
+        folder, while the tool runs in the temp folder.
+        """
         config = dict(used["config"])
         inputs = INPUT_KEYS.get(self.code, set())
         outputs = OUTPUT_KEYS.get(self.code, set())
         for key in list(config):
             value = config[key]
             if key in DIR_KEYS and isinstance(value, str):
-                config[key] = safe.folder_arg(value, key)
+                config[key] = safe.folder_arg(_absolute(value), key)
             elif key in inputs | outputs:
                 items = _as_list(value)
                 if not all(isinstance(v, str) for v in items):
                     continue
                 fix = safe.output if key in outputs else _input_fixer(safe)
-                config[key] = [fix(v) for v in items] if isinstance(value, list) else fix(value)
+                config[key] = (
+                    [fix(_absolute(v)) for v in items] if isinstance(value, list)
+                    else fix(_absolute(value))
+                )
         files = []
         for name in filenames:
-            base, frame = split_frame(name)
+            base, frame = split_frame(_absolute(name))
             if companions:
                 linked = safe.input_with_companions(base, companions)
             else:
@@ -266,7 +288,7 @@ class Astromatic:
         used = dict(used)
         used["config"] = config
         if used.get("config_file"):
-            used["config_file"] = safe.input(os.fspath(used["config_file"]))
+            used["config_file"] = safe.input(_absolute(os.fspath(used["config_file"])))
         return files, used
 
     def run(

@@ -70,8 +70,7 @@ def diagnose(
         for _match in _MISSING_CONFIG.finditer(text):
             problems.append(
                 f"{code} did not find its config file {config_file} and ran with its internal "
-                "defaults instead: fix config_file (the path is relative to the tool's working "
-                "folder, the pipeline's temp path; give an absolute path)"
+                "defaults instead: fix config_file"
             )
             break
     if xml_error:

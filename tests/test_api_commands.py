@@ -323,10 +323,47 @@ def test_result_keys_and_warnings_table(tmp_path: Path) -> None:
     assert {"status", "error_msg", "warnings", "summary", "argv", "returncode", "duration",
             "output"} <= set(result)
     assert result["status"] == "success" and result["returncode"] == 0
-    assert result["argv"][:2] == [fake, "a.fits"]
+    assert result["argv"][:2] == [fake, os.path.abspath("a.fits")]
     assert result["duration"] > 0
     assert list(result["warnings"]["Msg"]) == ["NTHREADS != 1 ignored"]
     assert result["warnings"].meta["filename"] == xml
+
+
+_CHECKS_FILES = """
+import os.path
+names = [a for a in argv if a.endswith((".fits", ".param", ".sex"))]
+missing = [n for n in names if not os.path.exists(n.split("[")[0]) and "CATALOG" not in n]
+if missing:
+    os.write(2, ("> *Error*: cannot open " + missing[0] + "\\n").encode())
+    sys.exit(1)
+if "-CATALOG_NAME" in argv:
+    open(argv[argv.index("-CATALOG_NAME") + 1], "w").close()
+"""
+
+
+def test_relative_names_are_relative_to_the_callers_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tools run in the temp folder; names the user gives relative to their own working
+    # folder (and relative pipeline paths) must still reach the right files.
+    fake = make_fake(tmp_path / "bin", "source-extractor", extra=_CHECKS_FILES)
+    work = tmp_path / "work"
+    (work / "images").mkdir(parents=True)
+    for name in ("a.fits", "a.wtmap.fits", "a.dqmask.fits"):
+        (work / "images" / name).write_bytes(b"")
+    (work / "my.sex").write_text("FILTER N\n")
+    monkeypatch.chdir(work)
+    pipeline = Pipeline({"temp": "temp", "log": "log"}, create_paths=True,
+                        build_paths={"SExtractor": fake})
+    files = {"image": "images/a.fits", "wtmap": "images/a.wtmap.fits",
+             "dqmask": "images/a.dqmask.fits"}
+    result = api.run_sex(pipeline, 0, files, {"params": ["NUMBER"], "config_file": "my.sex",
+                                              "config": {"CATALOG_NAME": "cats/../a.cat"}})
+    assert result["status"] == "success", result["error_msg"]
+    assert (work / "a.cat").exists()
+    assert not (work / "temp" / "a.cat").exists()
+    assert result["argv"][1] == str(work / "images" / "a.fits")
+    assert result["xml"] == os.path.join("log", "0.sex.log.xml")
 
 
 # -- raw output -------------------------------------------------------------------------------
