@@ -682,6 +682,30 @@ def run_sex(
     return result
 
 
+def config_file_value(config_file: str | None, key: str) -> str | None:
+    """``key``'s value in an AstrOmatic config file (comments stripped), or None."""
+    if not config_file:
+        return None
+    try:
+        with open(config_file, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        words = line.split("#", 1)[0].split(None, 1)
+        if words and words[0] == key:
+            return words[1].strip() if len(words) > 1 else ""
+    return None
+
+
+def _setting(api: Astromatic, config: dict[str, Any], key: str, default: str) -> str:
+    """The value the tool will use: the command line, else the config file, else the
+    tool's default."""
+    if key in config:
+        return format_value(config[key])
+    return config_file_value(api.config_file, key) or default
+
+
 def head_name(catalog: str, suffix: str = ".head") -> str:
     """Where SCAMP writes the header of ``catalog``: its extension replaced by ``.head``."""
     return os.path.splitext(catalog)[0] + suffix
@@ -720,7 +744,7 @@ def run_scamp(
     missing = _check_inputs("SCAMP", catalogs)
     if missing:
         return _error_result("SCAMP", missing)
-    suffix = str(config.get("HEADER_SUFFIX", ".head"))
+    suffix = _setting(api, config, "HEADER_SUFFIX", ".head")
     before = {c: _mtime(head_name(c, suffix)) for c in catalogs}
     api.config = config
     result = _run(api, catalogs, None, config=config, companions=None)
@@ -790,6 +814,7 @@ def _scamp_ran(pipeline: Any) -> bool:
 
 def _stage_swarp_inputs(
     pipeline: Any, step_id: Any, images: list[str], temp: str | None, weight_suffix: str,
+    head_suffix: str = ".head",
 ) -> tuple[list[str], list[str], str | None]:
     """Give SWarp each image with SCAMP's head beside it.
 
@@ -813,7 +838,7 @@ def _stage_swarp_inputs(
     folder = os.path.join(temp or ".", f"{step_id}.swarp-inputs")
     for index, image in enumerate(images):
         base, frame = split_frame(image)
-        beside = os.path.splitext(base)[0] + ".head"
+        beside = os.path.splitext(base)[0] + head_suffix
         if os.path.exists(beside):
             staged.append(image)
             used.append(beside)
@@ -830,7 +855,7 @@ def _stage_swarp_inputs(
         for src, dst in (
             (base, link_stem + ".fits"),
             (os.path.splitext(base)[0] + weight_suffix, link_stem + weight_suffix),
-            (head, link_stem + ".head"),
+            (head, link_stem + head_suffix),
         ):
             if os.path.lexists(dst):
                 os.unlink(dst)
@@ -881,14 +906,17 @@ def run_swarp(
     missing = _check_inputs("SWarp", images)
     if missing:
         return _error_result("SWarp", missing)
-    suffix = str(config.get("WEIGHT_SUFFIX", ".weight.fits"))
+    # The suffixes may come from the config file: the links must use the tool's names.
+    suffix = _setting(api, config, "WEIGHT_SUFFIX", ".weight.fits")
+    head_suffix = _setting(api, config, "HEADER_SUFFIX", ".head")
     if frames:
         images = [f"{img}[{frames[0]}]" for img in images] if len(list(frames)) == 1 else images
-    staged, heads, error = _stage_swarp_inputs(pipeline, step_id, images, temp, suffix)
+    staged, heads, error = _stage_swarp_inputs(pipeline, step_id, images, temp, suffix,
+                                               head_suffix)
     if error:
         return _error_result("SWarp", error, image=config["IMAGEOUT_NAME"])
     api.config = config
-    result = _run(api, staged, None, config=config, companions=[suffix, ".head"])
+    result = _run(api, staged, None, config=config, companions=[suffix, head_suffix])
     result["image"] = config["IMAGEOUT_NAME"]
     result["weight"] = config["WEIGHTOUT_NAME"]
     result["heads_used"] = heads
@@ -951,7 +979,7 @@ def run_psfex(
         return _error_result("PSFEx", missing)
     api.config = config
     result = _run(api, catalogs, None, config=config)
-    suffix = str(config.get("PSF_SUFFIX", ".psf"))
+    suffix = _setting(api, config, "PSF_SUFFIX", ".psf")
     psfs = {}
     links = result.get("safe_links") or {}
     for catalog in catalogs:
