@@ -123,9 +123,22 @@ class SafeNames:
         return link
 
     def output(self, path: str) -> str:
-        """A name to give the tool for the output ``path``; moved into place by :meth:`finish`."""
+        """A name to give the tool for the output ``path``; moved into place by :meth:`finish`.
+
+        Raises
+        ------
+        UnsafeNameError
+            When ``path``'s folder does not exist or cannot be written: the tool would have
+            failed to write it, and a safe name must not turn that into a success that
+            creates folders.
+        """
         if unsafe_char(path) is None:
             return path
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise UnsafeNameError(f"cannot write {path!r}: the folder {folder!r} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise UnsafeNameError(f"cannot write {path!r}: the folder {folder!r} is not writable")
         self._ensure_folder()
         temp = os.path.join(self.folder, "out_" + _safe_basename(path))
         self.moves.append((temp, path))
