@@ -280,6 +280,10 @@ class Pipeline:
         self._store: RunStore | None = None
         for key, value in kwargs.items():
             setattr(self, key, value)
+        if not isinstance(self.steps, StepList):  # Pipeline(..., steps=[...]) as in the seed
+            self.steps = StepList(self.steps or [])
+            if self.steps:
+                self.next_id = max(self.next_id, max(s.step_id for s in self.steps) + 1)
         for path in self.paths.values():
             check_path(path, self.create_paths)
         if "temp" not in self.paths:
