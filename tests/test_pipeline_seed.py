@@ -1070,6 +1070,7 @@ def test_the_documented_journal_table_is_parsed():
     assert set(documented_fields()) == {
         "run_started", "step_started", "step_finished", "step_interrupted", "edit_applied",
         "stop_requested", "run_finished", "run_failed", "run_interrupted", "warning",
+        "group_finished",
     }
     assert documented_fields()["step_finished"] == [
         "seq", "time", "event", "step_id", "index", "status", "duration", "summary",
