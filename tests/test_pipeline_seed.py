@@ -1074,7 +1074,7 @@ def test_the_documented_journal_table_is_parsed():
     }
     assert documented_fields()["step_finished"] == [
         "seq", "time", "event", "step_id", "index", "status", "duration", "summary",
-        "error_msg", "ignored", "host", "worker",
+        "error_msg", "ignored", "host", "worker", "run_step_idx", "completed",
     ]
 
 
