@@ -56,8 +56,8 @@ class Session:
     def missing_paths(self) -> list[str]:
         """Folders of the project that do not exist (the engine would ask to create them)."""
         project = self.target.project
-        if project is None or self.has_checkpoint():
-            return []
+        if project is None or self.has_checkpoint() or getattr(project, "create_paths", False):
+            return []  # the engine creates them without asking
         paths = dict(getattr(project, "paths", {}) or {})
         return [p for p in paths.values() if isinstance(p, str) and not os.path.exists(p)]
 
