@@ -113,6 +113,10 @@ class AwTuiApp(App[int]):
             self.load_steps(create_paths=False)
         self.set_interval(1.0, self.update_header)
 
+    def on_unmount(self) -> None:
+        """However the app ends (q, ctrl+q, a test's teardown), end the polling thread."""
+        self._stop_polling.set()
+
     def _after_paths_answer(self, create: bool | None) -> None:
         if create:
             self.load_steps(create_paths=True)
