@@ -14,9 +14,11 @@ What it understands:
 - CSI cursor movement ``A`` (up), ``B`` (down), ``C`` (right), ``D`` (left), ``G`` (column),
   line editing ``M`` (delete lines), ``L`` (insert lines), ``K`` (erase in line: 0, 1, 2) and
   ``J`` with parameter 0 (erase below).
-- SGR (``ESC[...m``) is kept in the text of the line where it was written, so a view can
-  render colours (e.g. with ``rich.text.Text.from_ansi``). An SGR state that is still active at
-  a line break is repeated at the start of the next line written, so each line renders alone.
+- SGR (``ESC[...m``) is kept: every character is drawn in the SGR state in effect when it was
+  written (overwriting recolours, as on a terminal), and a line holds an SGR change just
+  before the characters it applies to, so a view can render colours line by line (e.g. with
+  ``rich.text.Text.from_ansi``). A state still active at a line break applies to the next
+  line too.
 - Every other escape sequence (other CSI, OSC, two-character escapes) is dropped, and so is
   BEL. Other C0 controls and DEL become their visible Unicode "control pictures" (e.g.
   ``\\x00`` shows as ``␀``), C1 controls become U+FFFD, bytes that are not UTF-8 become U+FFFD.
@@ -73,12 +75,15 @@ _GENERIC = (
     r"|(?P<ctl>[\x00-\x09\x0b-\x1a\x1c-\x1f\x7f-\x9f])"
 )
 _TOKEN = re.compile(f"(?P<prog>{_PROGRESS})|{_GENERIC}")
+# Whole plain lines after a line break, appended in one go when the cursor is on a new row.
+_LINES = re.compile(rf"(?:[^{_CONTROL_CLASS}]*\n)+").match
 _TOKEN_GENERIC = re.compile(_GENERIC)
 
 # An escape sequence cut by the end of the data received so far.
 _INCOMPLETE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*|[ -/]*)?")
 
-_SGR_SPLIT = re.compile(r"(\x1b\[[0-?]*[ -/]*m)")
+_SGR_SPLIT = re.compile(r"(\x1b\[[0-?]*[ -/]*m)").split
+_SGR_FIND = re.compile(r"\x1b\[[0-?]*[ -/]*m").findall
 _SGR_SUB = re.compile(r"\x1b\[[0-?]*[ -/]*m").sub
 
 # Visible replacements for control characters that are not interpreted.
@@ -146,88 +151,148 @@ def _erase_mode(params: str) -> int:
     return int(params) if params.isdigit() else -1
 
 
-def _splice(row: str, col: int, text: str, insert: str = "") -> str:
-    """Overwrite the visible columns ``col .. col + len(text)`` of a row holding SGR codes.
+_MAX_PEN = 256
+"""Longest SGR state kept (a runaway sequence of attributes stops growing it)."""
 
-    SGR codes inside the overwritten range are kept (after the new text) so the attributes of
-    the columns after it do not change; `insert` (an SGR code) is placed just before `text`.
+_RESET = "\x1b[0m"
+
+
+def _next_pen(pen: str, params: str, sequence: str) -> str:
+    """Return the SGR state after one SGR sequence.
+
+    The state ("pen") is the concatenation of the SGR sequences received since the last
+    reset; the same rule is used when reading a row back, so rows stay canonical.
 
     Parameters
     ----------
-    row : str
-        The row, with SGR sequences embedded.
-    col : int
-        The first visible column to overwrite; it must be within the row.
-    text : str
-        Plain text (no controls) to write there.
-    insert : str, optional
-        An escape sequence to insert at `col`, before `text`.
+    pen : str
+        The current state.
+    params : str
+        The parameter bytes of the sequence.
+    sequence : str
+        The whole sequence.
 
     Returns
     -------
     str
-        The new row.
+        The new state.
+    """
+    if params in ("", "0"):
+        return ""
+    if len(pen) < _MAX_PEN:
+        return pen + sequence
+    return pen
+
+
+def _pen_change(old: str, new: str) -> str:
+    """Return the SGR text that turns state `old` into state `new`.
+
+    Parameters
+    ----------
+    old : str
+        The state in effect.
+    new : str
+        The wanted state (different from `old`).
+
+    Returns
+    -------
+    str
+        The sequences to emit.
+    """
+    if new.startswith(old):
+        return new[len(old) :]
+    return _RESET + new
+
+
+def _sgr_params(sequence: str) -> str:
+    """Return the parameter bytes of an SGR sequence (intermediate bytes removed)."""
+    return sequence[2:-1].rstrip(" !\"#$%&'()*+,-./")
+
+
+def _end_pen(row: str) -> str:
+    """Return the SGR state in effect at the end of a row.
+
+    Parameters
+    ----------
+    row : str
+        A row as built by `TerminalText`.
+
+    Returns
+    -------
+    str
+        The state.
+    """
+    pen = ""
+    for sequence in _SGR_FIND(row):
+        pen = _next_pen(pen, _sgr_params(sequence), sequence)
+    return pen
+
+
+def _cells(row: str) -> list[tuple[str, str]]:
+    """Split a row into cells: (character, SGR state it is drawn with).
+
+    Parameters
+    ----------
+    row : str
+        A row as built by `TerminalText`.
+
+    Returns
+    -------
+    list of tuple
+        One (character, state) pair per column.
     """
     if "\x1b" not in row:
-        return row[:col] + insert + text + row[col + len(text) :]
-    end_col = col + len(text)
-    before: list[str] = []
-    kept: list[str] = []
-    after: list[str] = []
-    column = 0
-    for index, part in enumerate(_SGR_SPLIT.split(row)):
-        if index % 2:  # an SGR sequence
-            if column < col:
-                before.append(part)
-            elif column < end_col:
-                kept.append(part)
-            else:
-                after.append(part)
-            continue
-        start, stop = column, column + len(part)
-        column = stop
-        if stop <= col:
-            before.append(part)
-        elif start >= end_col:
-            after.append(part)
+        return [(char, "") for char in row]
+    cells: list[tuple[str, str]] = []
+    pen = ""
+    for index, part in enumerate(_SGR_SPLIT(row)):
+        if index % 2:
+            pen = _next_pen(pen, _sgr_params(part), part)
         else:
-            if start < col:
-                before.append(part[: col - start])
-            if stop > end_col:
-                after.append(part[end_col - start :])
-    return "".join(before) + insert + text + "".join(kept) + "".join(after)
+            cells.extend((char, pen) for char in part)
+    return cells
 
 
 def _truncate(row: str, col: int) -> str:
-    """Keep the visible columns before `col` of a row (and the SGR codes among them).
+    """Keep the first `col` columns of a row.
 
     Parameters
     ----------
     row : str
-        The row, with SGR sequences embedded.
+        A row as built by `TerminalText`.
     col : int
-        The first visible column to remove.
+        Number of columns to keep.
 
     Returns
     -------
     str
-        The shortened row.
+        The canonical text of the shortened row.
     """
     if "\x1b" not in row:
         return row[:col]
+    return _join_cells(_cells(row)[:col])
+
+
+def _join_cells(cells: list[tuple[str, str]]) -> str:
+    """Build the canonical row text of some cells (the inverse of `_cells`).
+
+    Parameters
+    ----------
+    cells : list of tuple
+        (character, state) pairs.
+
+    Returns
+    -------
+    str
+        The row, with an SGR change only where the state changes.
+    """
     out: list[str] = []
-    column = 0
-    for index, part in enumerate(_SGR_SPLIT.split(row)):
-        if index % 2:
-            if column < col:
-                out.append(part)
-            continue
-        if column + len(part) <= col:
-            out.append(part)
-            column += len(part)
-        else:
-            out.append(part[: col - column])
-            break
+    pen = ""
+    for char, cell_pen in cells:
+        if cell_pen != pen:
+            out.append(_pen_change(pen, cell_pen))
+            pen = cell_pen
+        out.append(char)
     return "".join(out)
 
 
@@ -400,6 +465,7 @@ class TerminalText:
         self._y = 0
         self._x = 0
         self._pen = ""
+        self._end_cache = ("", "")  # a row and the SGR state at its end
         self._blocks: list[_Block] = []
         self._done: list[str] = []
         self._stored_chars = 0
@@ -541,21 +607,19 @@ class TerminalText:
         wrap = self.wrap_width
         live2 = 2 * self.live_rows
         pos = 0
-        for match in pattern.finditer(text):
+        search = pattern.search
+        while (match := search(text, pos)) is not None:
             start = match.start()
             if start != pos:
                 # Plain text: append at the end of the row when the cursor is there.
                 run = text[pos:start]
                 y = self._y
                 x = self._x
-                if x == widths[y] and x + len(run) <= wrap:
-                    row = rows[y]
-                    if not row and self._pen:
-                        row = self._pen
+                row = rows[y]
+                if x == widths[y] and x + len(run) <= wrap and not self._pen and "\x1b" not in row:
                     rows[y] = row + run
-                    x += len(run)
-                    widths[y] = x
-                    self._x = x
+                    widths[y] = x + len(run)
+                    self._x = x + len(run)
                 else:
                     self._put(run)
             pos = match.end()
@@ -569,6 +633,18 @@ class TerminalText:
                     widths.append(0)
                     if y >= live2:
                         self._commit()
+                    if not self._pen and (lines := _LINES(text, pos)) is not None:
+                        # Whole plain lines follow: append them in one go.
+                        parts = lines.group().split("\n")
+                        lengths = list(map(len, parts))
+                        if max(lengths) <= wrap:
+                            y = self._y
+                            rows[y:] = parts
+                            widths[y:] = lengths
+                            self._y = len(rows) - 1
+                            if len(rows) > live2:
+                                self._commit(self._steady_length(len(rows)))
+                            pos = lines.end()
             elif kind == "final":
                 self._csi(match.group("params"), match.group("final"), match.group())
             elif kind == "prog":
@@ -577,7 +653,7 @@ class TerminalText:
                 if len(msg) <= wrap and (
                     y == len(rows) - 1 or (y == len(rows) - 2 and rows[-1] == "")
                 ):
-                    rows[y:] = [self._pen + msg if self._pen else msg, ""]
+                    rows[y:] = [self._pen + msg if self._pen and msg else msg, ""]
                     widths[y:] = [len(msg), 0]
                     self._x = 0
                     if len(rows) > live2:
@@ -590,21 +666,13 @@ class TerminalText:
                 self._control(match.group())
             # kind == "esc": other escape sequences are dropped
         if pos < len(text):
-            run = text[pos:]
-            y = self._y
-            x = self._x
-            if x == widths[y] and x + len(run) <= wrap:
-                row = rows[y]
-                if not row and self._pen:
-                    row = self._pen
-                rows[y] = row + run
-                widths[y] = x + len(run)
-                self._x = x + len(run)
-            else:
-                self._put(run)
+            self._put(text[pos:])
 
     def _put(self, text: str) -> None:
-        """Write plain text at the cursor, overwriting, padding and wrapping as needed.
+        """Write plain text at the cursor, in the current SGR state.
+
+        Overwrites what is under the cursor, pads with spaces when the cursor is beyond the
+        end of the row, and wraps at `wrap_width`.
 
         Parameters
         ----------
@@ -614,6 +682,7 @@ class TerminalText:
         rows = self._rows
         widths = self._widths
         wrap = self.wrap_width
+        pen = self._pen
         while text:
             x = self._x
             if x >= wrap:
@@ -625,15 +694,27 @@ class TerminalText:
             row = rows[y]
             width = widths[y]
             if x >= width:
-                if not row and self._pen:
-                    row = self._pen
-                row = row + " " * (x - width) + piece
-                width = x + len(piece)
+                # Append: pad (in the row's own state), then change state, then the text.
+                if x > width:
+                    row += " " * (x - width)
+                if pen or "\x1b" in row:
+                    cached_row, end = self._end_cache
+                    if cached_row is not row:
+                        end = _end_pen(row)
+                    if end != pen:
+                        row += _pen_change(end, pen)
+                row += piece
+                rows[y] = row
+                widths[y] = x + len(piece)
+                self._end_cache = (row, pen)
+            elif not pen and "\x1b" not in row:
+                rows[y] = row[:x] + piece + row[x + len(piece) :]
+                widths[y] = max(width, x + len(piece))
             else:
-                row = _splice(row, x, piece)
-                width = max(width, x + len(piece))
-            rows[y] = row
-            widths[y] = width
+                cells = _cells(row)
+                cells[x : x + len(piece)] = [(char, pen) for char in piece]
+                rows[y] = _join_cells(cells)
+                widths[y] = len(cells)
             self._x = x + len(piece)
 
     def _newline(self) -> None:
@@ -687,21 +768,12 @@ class TerminalText:
         final : str
             Its final byte.
         sequence : str
-            The whole sequence (kept in the row for SGR).
+            The whole sequence (for SGR, added to the current state).
         """
         rows = self._rows
         widths = self._widths
         if final == "m":
-            if params in ("", "0"):
-                self._pen = ""
-            elif len(self._pen) < 256:
-                self._pen += sequence
-            y = self._y
-            x = self._x
-            if x >= widths[y]:
-                rows[y] += sequence
-            else:
-                rows[y] = _splice(rows[y], x, "", insert=sequence)
+            self._pen = _next_pen(self._pen, params, sequence)
         elif final == "A":
             self._y = max(self._y - _repeat(params), 0)
         elif final == "M":
@@ -724,7 +796,9 @@ class TerminalText:
             elif mode == 1:
                 count = min(x + 1, widths[y])
                 if count:
-                    rows[y] = _splice(rows[y], 0, " " * count)
+                    cells = _cells(rows[y])
+                    cells[:count] = [(" ", "")] * count
+                    rows[y] = _join_cells(cells)
             elif mode == 2:
                 rows[y] = ""
                 widths[y] = 0
@@ -755,10 +829,38 @@ class TerminalText:
             del widths[y + 1 :]
         # Any other CSI (cursor position, screen clear, modes...) is dropped.
 
-    def _commit(self) -> None:
-        """Move the rows above the live window to the completed lines."""
+    def _steady_length(self, length: int) -> int:
+        """Return how many rows one-by-one line feeds would have left live.
+
+        Feeding rows one at a time commits down to `live_rows` whenever there are more than
+        twice as many; this gives the row count that leaves for `length` rows fed in one go,
+        so that both ways end in the same state.
+
+        Parameters
+        ----------
+        length : int
+            Number of rows after appending them all, before committing.
+
+        Returns
+        -------
+        int
+            Number of rows to keep live.
+        """
+        live = self.live_rows
+        if length <= 2 * live:
+            return length
+        return live + (length - 2 * live - 1) % (live + 1)
+
+    def _commit(self, keep: int | None = None) -> None:
+        """Move the rows above the live window to the completed lines.
+
+        Parameters
+        ----------
+        keep : int or None, optional
+            Number of rows to leave live (default `live_rows`).
+        """
         rows = self._rows
-        count = len(rows) - self.live_rows
+        count = len(rows) - (self.live_rows if keep is None else keep)
         if count <= 0:
             return
         widths = self._widths

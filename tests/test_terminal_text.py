@@ -123,6 +123,38 @@ def test_chunk_invariance_with_small_live_window() -> None:
         assert feed_in_pieces(data, cuts, live_rows=4).lines == whole.lines
 
 
+def test_chunk_invariance_with_colours_and_overwrites() -> None:
+    rng = random.Random(11)
+    pieces = [
+        b"\x1b[7A",
+        b"\x1b[3A\x1b[1M",
+        b"x",
+        b"\x1b[9AZ\n",
+        progress(b"> p"),
+        b"\x1b[31mred\n",
+        b"\x1b[0m",
+        b"\x1b[1;4m",
+        b"\rab",
+        b"\x1b[2D\x1b[K",
+        b"\x1b[3D\x1b[1K",
+    ]
+    data = b"".join(
+        b"".join(b"l%d.%d\n" % (i, j) for j in range(rng.randrange(6))) + rng.choice(pieces)
+        for i in range(80)
+    )
+    for live_rows in (3, 64):
+        whole = feed_in_pieces(data, [], live_rows=live_rows).lines
+        assert feed_in_pieces(data, list(range(len(data))), live_rows=live_rows).lines == whole
+        for _ in range(40):
+            cuts = [rng.randrange(len(data)) for _ in range(25)]
+            assert feed_in_pieces(data, cuts, live_rows=live_rows).lines == whole
+
+
+def test_overwrite_uses_current_colour() -> None:
+    (line,) = render_final_lines(b"plain text\r\x1b[31mRED\x1b[0m")
+    assert line == "\x1b[31mRED\x1b[0min text"
+
+
 def test_sgr_is_kept() -> None:
     lines = render_final_lines(b"\x1b[7m Catalog \x1b[0m name\nplain\n")
     assert lines == ["\x1b[7m Catalog \x1b[0m name", "plain"]
@@ -131,7 +163,7 @@ def test_sgr_is_kept() -> None:
 
 def test_sgr_state_carries_to_next_line() -> None:
     lines = render_final_lines(b"\x1b[31mred\nstill red\x1b[0m\nplain\n")
-    assert lines == ["\x1b[31mred", "\x1b[31mstill red\x1b[0m", "plain"]
+    assert lines == ["\x1b[31mred", "\x1b[31mstill red", "plain"]
 
 
 def test_only_sgr_sequences_survive() -> None:
