@@ -153,6 +153,10 @@ async def test_switching_files(tmp_path: Path) -> None:
         view.show_file(first)
         await wait_for(pilot, lambda: len(view.lines) == 2)
         assert view.lines == ["first file", "late line for the first file"]
+        view.show_file(first)  # the same file: nothing to do
+        assert view.lines == ["first file", "late line for the first file"]
+        view.reload()
+        await wait_for(pilot, lambda: len(view.lines) == 2)
         view.show_file(None)
         await pilot.pause()
         assert view.lines == ["no output to show"]

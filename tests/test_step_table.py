@@ -215,6 +215,22 @@ async def test_cursor_keeps_step_across_set_rows_and_filter() -> None:
         await pilot.pause()
 
 
+@sync
+async def test_empty_table() -> None:
+    app = TableApp([])
+    async with app.run_test(size=(80, 10)) as pilot:
+        table = app.query_one(StepTable)
+        table.focus()
+        await pilot.press("j", "G", "pagedown", "enter")
+        assert table.cursor_step is None and table.row_count == 0
+        assert "status" in screen_lines(table)[0]
+        table.update_row(7, StepRow(index=0, step_id=7, func="run_sex"))
+        await pilot.pause()
+        assert table.cursor_step_id == 7
+        assert "run_sex" in screen_lines(table)[1]
+        assert app.selected == []
+
+
 @pytest.mark.parametrize("width", [30, 50, 80, 120, 200])
 @sync
 async def test_columns_adapt_to_width(width: int) -> None:

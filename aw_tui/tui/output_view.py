@@ -422,19 +422,27 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         """Every line shown, as a new list (for tests and copying; O(number of lines))."""
         return [self.get_line(i) for i in range(self.line_count)]
 
-    def show_file(self, path: str | os.PathLike[str] | None) -> None:
+    def show_file(self, path: str | os.PathLike[str] | None, *, reload: bool = False) -> None:
         """Show another file (or nothing, with None), following its end.
+
+        Showing the file already shown does nothing (the place in it is kept) unless
+        `reload` is true.
 
         Parameters
         ----------
         path : str, Path or None
             The file; it may not exist yet.
+        reload : bool, optional
+            Read the file again from its start even if it is the one shown.
         """
+        new_path = None if path is None else Path(path)
+        if new_path == self._path and not reload and self._state is not None:
+            return
         self._stop_reader()
         with self._slot_lock:
             self._generation += 1
             self._slot = None
-        self._path = None if path is None else Path(path)
+        self._path = new_path
         self._state = None
         self._cache.clear()
         self._set_following(True)
@@ -447,7 +455,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def reload(self) -> None:
         """Read the current file again from its start."""
-        self.show_file(self._path)
+        self.show_file(self._path, reload=True)
 
     def follow(self) -> None:
         """Scroll to the end of the output and keep following it."""
