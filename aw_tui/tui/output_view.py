@@ -8,7 +8,7 @@ screen (the Line API) with an LRU cache of rendered strips. The UI thread never 
 file.
 
 The view follows the end of the output unless the user scrolls up; it resumes when the user
-scrolls back to the bottom, presses ``end``/``G``/``f``, or the app calls `OutputView.follow`.
+scrolls back to the bottom, presses ``end``/``G``, or the app calls `OutputView.follow`.
 A file that does not exist yet shows a "waiting for output…" line and is picked up when it
 appears; a file that is truncated or replaced is read again from the start. A big file opens
 at once: only its last `max_initial_bytes` are interpreted, at most about `max_chars`
@@ -284,7 +284,6 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         Binding("right,l", "scroll_right", "Scroll right", show=False),
         Binding("home,g", "top", "Top", show=False),
         Binding("end,G", "follow", "Follow", show=False),
-        Binding("f", "follow", "Follow"),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
     ]
@@ -467,7 +466,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self.scroll_to(0, 0, animate=False, immediate=True, force=True)
 
     def action_follow(self) -> None:
-        """Follow the end of the output (``end``, ``G``, ``f``)."""
+        """Follow the end of the output (``end``, ``G``)."""
         self.follow()
 
     # ------------------------------------------------------------------ lifecycle
