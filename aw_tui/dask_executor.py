@@ -212,6 +212,12 @@ def build_cluster(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         ``maximum``), and ``threads`` (worker threads of one job or worker).
     """
     name = config.get("cluster", "local")
+    if not isinstance(name, str):
+        raise _fail(
+            f"cluster must be a name, got {type(name).__name__}",
+            'write cluster = "slurm" (or "local", "pbs" ...) and put the settings of the '
+            "cluster in [executor.cluster_options]",
+        )
     options = config.get("cluster_options") or {}
     if not isinstance(options, dict):
         raise _fail("cluster_options must be a table", "write [executor.cluster_options]")
@@ -273,6 +279,12 @@ def build_cluster(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
             "use 'local' or one of "
             + ", ".join(repr(n) for n in JOBQUEUE_CLUSTERS)
             + ' (or address = "tcp://host:8786" for a running scheduler)',
+        )
+    misplaced = [key for key in ("workers", "threads_per_worker") if key in config]
+    if misplaced:
+        raise _fail(
+            f"{', '.join(misplaced)} only apply to cluster = 'local'",
+            "a batch-job cluster has jobs = N (or adapt) and cluster_options.cores threads per job",
         )
     if adapt is None and count is None:
         raise _fail(

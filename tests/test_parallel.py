@@ -123,8 +123,12 @@ def build_sex_pipeline(root: Path, sky, slow: bool = False) -> Pipeline:
     pipeline = Pipeline(paths, pipeline_name="parallel", create_paths=True)
     if slow:
         pipeline.add_step(
-            tf.print_lines, ["slow"], independent=True, group="detect",
-            lines=SLOW_LINES, delay=0.1,
+            tf.print_lines,
+            ["slow"],
+            independent=True,
+            group="detect",
+            lines=SLOW_LINES,
+            delay=0.1,
         )
     catalogs = []
     for i, exposure in enumerate(sky.exposures):
@@ -182,7 +186,8 @@ def serial_reference(sky, tmp_path_factory):
 
 def starts(events, step_id=None):
     return [
-        e for e in events
+        e
+        for e in events
         if e["event"] == "step_started" and (step_id is None or e["step_id"] == step_id)
     ]
 
@@ -211,8 +216,9 @@ def test_parallel_run_gives_the_serial_products(kind, sky, serial_reference, tmp
     worker_pids = set(client.run(os.getpid).values()) if client else {os.getpid()}
     for step_id in group:
         (started,) = starts(events, step_id)
-        (finished,) = [e for e in events if e["event"] == "step_finished"
-                       and e["step_id"] == step_id]
+        (finished,) = [
+            e for e in events if e["event"] == "step_finished" and e["step_id"] == step_id
+        ]
         # The journal says where it ran: this host, a worker process (dask) or a thread.
         assert started["host"] == finished["host"] == HOST
         assert started["worker"] == finished["worker"]
@@ -221,8 +227,9 @@ def test_parallel_run_gives_the_serial_products(kind, sky, serial_reference, tmp
             assert started["worker"].startswith("tcp://")
             assert started["pid"] != os.getpid()
         else:
-            assert re.fullmatch(rf"{re.escape(os.uname().nodename)}/aw-tui-step_\d+",
-                                started["worker"])
+            assert re.fullmatch(
+                rf"{re.escape(os.uname().nodename)}/aw-tui-step_\d+", started["worker"]
+            )
         # The worker wrote the tool's raw output and the XML log into the run directory.
         out = (log / "steps" / f"{step_id}.out").read_bytes()
         assert b"SExtractor" in out or b"Source Extractor" in out
@@ -238,22 +245,29 @@ def test_parallel_run_gives_the_serial_products(kind, sky, serial_reference, tmp
 
 
 # -- the seed's semantics, with both executors ---------------------------------------------------
-def semantics_pipeline(tmp_path: Path, side: Path, fail_member: int | None = 1,
-                       ignore: bool = False) -> Pipeline:
+def semantics_pipeline(
+    tmp_path: Path, side: Path, fail_member: int | None = 1, ignore: bool = False
+) -> Pipeline:
     side.mkdir(exist_ok=True)
     paths = {"temp": str(tmp_path / "temp"), "log": str(tmp_path / "log")}
     pipeline = Pipeline(paths, pipeline_name="semantics", create_paths=True)
     for i in range(6):
         tags = ["g", f"m{i}"]
         if i == fail_member:
-            pipeline.add_step(tf.fail, tags, ignore_errors=ignore, independent=True, group="g",
-                              message=f"m{i} fails")
+            pipeline.add_step(
+                tf.fail,
+                tags,
+                ignore_errors=ignore,
+                independent=True,
+                group="g",
+                message=f"m{i} fails",
+            )
         elif i == 0:
-            pipeline.add_step(tf.touch, tags, independent=True, group="g",
-                              path=str(side / "0"), seconds=1.0)
+            pipeline.add_step(
+                tf.touch, tags, independent=True, group="g", path=str(side / "0"), seconds=1.0
+            )
         else:
-            pipeline.add_step(tf.touch, tags, independent=True, group="g",
-                              path=str(side / str(i)))
+            pipeline.add_step(tf.touch, tags, independent=True, group="g", path=str(side / str(i)))
     pipeline.add_step(tf.succeed, ["after"], i=6)
     return pipeline
 
@@ -293,9 +307,7 @@ def test_error_stops_the_group_after_running_members_and_resume_reruns_only_the_
     assert resumed.run_step_idx == 7
 
 
-def test_results_land_in_each_member_and_run_step_idx_moves_at_the_group_end(
-    executor, tmp_path
-):
+def test_results_land_in_each_member_and_run_step_idx_moves_at_the_group_end(executor, tmp_path):
     paths = {"temp": str(tmp_path / "temp"), "log": str(tmp_path / "log")}
     pipeline = Pipeline(paths, pipeline_name="results", create_paths=True)
     for i in range(8):
@@ -332,8 +344,12 @@ def test_dask_tasks_carry_a_light_pipeline(dask_client, tmp_path):
     paths = {"temp": str(tmp_path / "temp"), "log": str(tmp_path / "log")}
     pipeline = Pipeline(paths, pipeline_name="big", create_paths=True)
     for i in range(10_000):
-        pipeline.add_step(tf.succeed, ["big"], independent=True,
-                          files={"image": f"/data/exp{i:05d}.fits", "wtmap": f"w{i}.fits"})
+        pipeline.add_step(
+            tf.succeed,
+            ["big"],
+            independent=True,
+            files={"image": f"/data/exp{i:05d}.fits", "wtmap": f"w{i}.fits"},
+        )
     for step in pipeline.steps[:3]:
         step.results = {"status": "success", "catalog": f"/cat/{step.step_id}.ldac"}
     light = light_pipeline(pipeline)
@@ -355,14 +371,35 @@ def test_dask_tasks_carry_a_light_pipeline(dask_client, tmp_path):
     assert executor.last_context_size < 20_000
 
 
+def test_dask_executor_on_a_running_scheduler(dask_client, tmp_path):
+    address = dask_client.scheduler.address
+    executor = DaskExecutor.from_config({"kind": "dask", "address": address, "capacity": 3})
+    assert executor.label == f"dask {address}" and executor.capacity == 3
+    paths = {"temp": str(tmp_path / "temp"), "log": str(tmp_path / "log")}
+    pipeline = Pipeline(paths, pipeline_name="address", create_paths=True)
+    for i in range(4):
+        pipeline.add_step(tf.succeed, ["g"], independent=True, i=i)
+    try:
+        pipeline.run(executor=executor)
+    finally:
+        executor.close()
+    assert [s.results["summary"]["i"] for s in pipeline.steps] == [0, 1, 2, 3]
+    (run,) = [e for e in read_events(str(tmp_path / "log")) if e["event"] == "run_started"]
+    assert run["executor"] == f"dask {address}"
+    assert len(dask_client.nthreads()) == 2  # closing the executor left the cluster alone
+
+
 def test_dask_config_errors_are_reported_before_anything_starts():
     with pytest.raises(ValueError, match="unknown key"):
         DaskExecutor.from_config({"kind": "dask", "clusterr": "local"})
     with pytest.raises(ValueError, match="needs jobs = N"):
         DaskExecutor.from_config(
-            {"kind": "dask", "cluster": "slurm",
-             "cluster_options": {"cores": 4, "memory": "8GB"}}
+            {"kind": "dask", "cluster": "slurm", "cluster_options": {"cores": 4, "memory": "8GB"}}
         )
+    with pytest.raises(ValueError, match=r"cluster_options\]"):
+        DaskExecutor.from_config({"kind": "dask", "cluster": {"queue": "short"}})
+    with pytest.raises(ValueError, match="only apply to cluster = 'local'"):
+        DaskExecutor.from_config({"kind": "dask", "cluster": "pbs", "workers": 3, "jobs": 1})
     with pytest.raises(ValueError, match="not known"):
         DaskExecutor.from_config({"kind": "dask", "cluster": "slurmm", "jobs": 1})
     with pytest.raises(ValueError, match="cannot go with address"):
@@ -413,9 +450,7 @@ def slow_output_is_one_clean_attempt(log: Path, step_id: int) -> None:
 
 
 @pytest.mark.tools
-def test_killed_worker_mid_step_is_rescheduled_with_nothing_lost(
-    sky, serial_reference, tmp_path
-):
+def test_killed_worker_mid_step_is_rescheduled_with_nothing_lost(sky, serial_reference, tmp_path):
     cluster, client = start_cluster()  # Dask's default: a step survives 3 worker deaths
     executor = DaskExecutor(client, owns_client=False)
     pipeline = build_sex_pipeline(tmp_path, sky, slow=True)
@@ -447,8 +482,13 @@ def test_killed_worker_mid_step_is_rescheduled_with_nothing_lost(
 @pytest.mark.tools
 def test_worker_lost_step_is_interrupted_and_resume_finishes_it(sky, serial_reference, tmp_path):
     executor = DaskExecutor.from_config(
-        {"kind": "dask", "cluster": "local", "workers": 2, "threads_per_worker": 1,
-         "allowed_failures": 0}
+        {
+            "kind": "dask",
+            "cluster": "local",
+            "workers": 2,
+            "threads_per_worker": 1,
+            "allowed_failures": 0,
+        }
     )
     try:
         assert executor.capacity == 2 and executor.label.startswith("dask LocalCluster tcp://")
@@ -538,7 +578,11 @@ def batch_project(tmp_path: Path, sky, executor: str = "") -> Path:
 def run_batch_command(*argv: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "aw_tui", *argv, "--batch"],
-        capture_output=True, text=True, timeout=300, check=False, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -551,8 +595,9 @@ def test_batch_jobs_lines_say_where_steps_ran(sky, tmp_path):
     started = re.findall(r"^\[(\d+)/(\d+)\] detect started on (\S+)$", proc.stdout, re.M)
     assert sorted(int(i) for i, _, _ in started) == list(range(1, N_EXPOSURES + 1))
     workers = {w for _, _, w in started}
-    assert all(re.fullmatch(rf"{re.escape(os.uname().nodename)}/aw-tui-step_[0-3]", w)
-               for w in workers), workers
+    assert all(
+        re.fullmatch(rf"{re.escape(os.uname().nodename)}/aw-tui-step_[0-3]", w) for w in workers
+    ), workers
     assert len(workers) > 1
     assert len(re.findall(r"^\[\d+/\d+\] detect ok ", proc.stdout, re.M)) == N_EXPOSURES
 
@@ -566,8 +611,9 @@ def test_batch_with_a_dask_executor_table(sky, tmp_path):
     project = batch_project(tmp_path, sky, executor)
     proc = run_batch_command(str(project))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    started = re.findall(r"^\[\d+/\d+\] detect started on (tcp://\S+) \((\d+)\)$",
-                         proc.stdout, re.M)
+    started = re.findall(
+        r"^\[\d+/\d+\] detect started on (tcp://\S+) \((\d+)\)$", proc.stdout, re.M
+    )
     assert len(started) == N_EXPOSURES, proc.stdout
     assert {name for _, name in started} <= {"0", "1"}
     events = read_events(str(tmp_path / "work" / "log"))
@@ -602,8 +648,14 @@ def test_slurm_dask_sample_project_checks_and_renders_its_job(tmp_path):
     finally:
         cluster.close()
     assert plan["adapt"] == {"minimum": 0, "maximum": 20} and plan["threads"] == 8
-    for line in ("#SBATCH -A myproject", "#SBATCH -p normal", "#SBATCH --cpus-per-task=8",
-                 "#SBATCH -t 04:00:00", "module load astromatic", "--nthreads 8"):
+    for line in (
+        "#SBATCH -A myproject",
+        "#SBATCH -p normal",
+        "#SBATCH --cpus-per-task=8",
+        "#SBATCH -t 04:00:00",
+        "module load astromatic",
+        "--nthreads 8",
+    ):
         assert line in script, script
 
     (images / "exp2.dqmask.fits").unlink()
