@@ -485,7 +485,7 @@ class RunEngine:
         marker = self._read_marker(step.step_id)
         seen = self._started.get(step.step_id)
         if marker is None:
-            if seen is None and outcome is not None:
+            if seen is None and outcome is not None and outcome.started and not outcome.lost:
                 # Ended before its marker was seen, or no marker could be written.
                 marker = {
                     "host": outcome.host,
