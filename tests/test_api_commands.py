@@ -240,7 +240,8 @@ def test_a_missing_tool_names_the_debian_and_conda_forge_packages(
     assert "apt-get install swarp" in str(info.value)
     assert "conda-forge astromatic-swarp" in str(info.value)
 
-    pipeline = Pipeline({"temp": str(tmp_path / "temp")}, create_paths=True)
+    pipeline = Pipeline({"temp": str(tmp_path / "temp"), "log": str(tmp_path / "log")},
+                        create_paths=True)
     result = api.run_sex(pipeline, 0, image, params=["NUMBER"])
     assert result["status"] == "error"
     assert "apt-get install source-extractor" in result["error_msg"]

@@ -372,7 +372,8 @@ def test_hostile_folder_arguments_are_refused_up_front(catalogs, tmp_path: Path)
     assert result.get("returncode") is None  # the tool never ran
     assert not list(psf_dir.iterdir())
     # A temp folder the tools would split is refused when a name must be linked through it.
-    pipeline = Pipeline({"temp": str(tmp_path / "my temp")}, create_paths=True)
+    pipeline = Pipeline({"temp": str(tmp_path / "my temp"), "log": str(tmp_path / "log")},
+                        create_paths=True)
     result = api.run_psfex(pipeline, 1, str(Path(catalogs["psfex"])), {
         "config_file": PSFEX, "config": {"XML_NAME": str(tmp_path / "x=1.xml")}})
     assert result["status"] == "error" and "a space" in result["error_msg"]
