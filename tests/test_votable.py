@@ -128,7 +128,7 @@ def test_sextractor_xml(chain: Chain, monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert ext["ndetect"] >= ext["nsextracted"]
     assert abs(ext["background_mean"] - 1000.0) < 10.0
     assert abs(ext["background_stdev"] - 32.0) < 2.0
-    assert ext["threshold"] == pytest.approx(1.5 * ext["background_stdev"], rel=0.01)
+    assert ext["threshold"] == pytest.approx(3.0 * ext["background_stdev"], rel=0.01)
     assert list(log.warnings.colnames) == ["Date", "Time", "Msg"] and len(log.warnings) == 0
     _json_ok(log)
 
