@@ -25,6 +25,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from aw_tui.errors import HintedError
+
 __all__ = [
     "BUILTIN_FUNCS",
     "FuncRef",
@@ -50,21 +52,8 @@ def builtin_names() -> list[str]:
     return list(BUILTIN_FUNCS)
 
 
-class FuncRefError(Exception):
-    """A ``func`` that cannot be parsed, imported or found.
-
-    Parameters
-    ----------
-    message : str
-        What is wrong.
-    hint : str
-        How to fix it.
-    """
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+class FuncRefError(HintedError):
+    """A ``func`` that cannot be parsed, imported or found. (``message`` and ``hint``, see :class:`HintedError`)."""
 
 
 def _builtin_of(spec: str) -> str | None:

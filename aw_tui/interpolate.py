@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aw_tui.errors import HintedError
+
 __all__ = [
     "ALL",
     "FILTERS",
@@ -44,21 +46,8 @@ __all__ = [
 ]
 
 
-class InterpolationError(Exception):
-    """A template that cannot be parsed or evaluated.
-
-    Parameters
-    ----------
-    message : str
-        What is wrong.
-    hint : str
-        How to fix it.
-    """
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+class InterpolationError(HintedError):
+    """A template that cannot be parsed or evaluated. (``message`` and ``hint``, see :class:`HintedError`)."""
 
 
 class _All:
