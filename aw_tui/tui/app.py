@@ -8,6 +8,7 @@ workers that post messages. Quitting leaves a live run going.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -358,7 +359,16 @@ class AwTuiApp(App[int]):
 
     @work(thread=True, group="runner")
     def _watch_runner_exit(self, proc: Any) -> None:
-        code = proc.wait()
+        # Never block in wait(): asyncio waits for executor threads when the app exits, so
+        # quitting with a live run would hang until the run ends.
+        code = None
+        while code is None:
+            if self._stop_polling.is_set():
+                return
+            try:
+                code = proc.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                continue
         if code not in (0, 1, 130):
             self.call_from_thread(
                 self.show_message,
