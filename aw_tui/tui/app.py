@@ -32,6 +32,8 @@ from aw_tui.tui.step_table import StepTable
 
 __all__ = ["AwTuiApp", "run_app"]
 
+_RUN_ENDS = ("run_finished", "run_failed", "run_interrupted")
+
 
 def _clock(seconds: float | None) -> str:
     if seconds is None:
@@ -82,6 +84,7 @@ class AwTuiApp(App[int]):
         self.selected_step: int | None = None
         self.message_line = ""
         self._stop_polling = threading.Event()
+        self._recheck_live = threading.Event()
         self._loaded = False
 
     # -- layout -------------------------------------------------------------------------
@@ -150,11 +153,17 @@ class AwTuiApp(App[int]):
             if events:
                 self.post_message(JournalUpdate(events))
             now = time.monotonic()
-            if now - last_lock_check > 0.5:
+            # A runner that started and ended between two lock checks is never seen here:
+            # after the app's own runner exits, or when the journal says a run ended, the
+            # state is checked and reported whatever it was before.
+            ended = any(e.get("event") in _RUN_ENDS for e in events)
+            forced = self._recheck_live.is_set() or ended
+            if forced or now - last_lock_check > 0.5:
+                self._recheck_live.clear()
                 last_lock_check = now
                 lock = self.session.lock()
                 live = (lock.host, lock.pid) if lock else (None, None)
-                if live != last_live:
+                if live != last_live or forced:
                     last_live = live
                     self.post_message(LiveChanged(*live))
             self._stop_polling.wait(self.poll_interval)
@@ -369,6 +378,7 @@ class AwTuiApp(App[int]):
                 code = proc.wait(timeout=0.2)
             except subprocess.TimeoutExpired:
                 continue
+        self._recheck_live.set()
         if code not in (0, 1, 130):
             self.call_from_thread(
                 self.show_message,
