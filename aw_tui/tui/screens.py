@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -112,6 +114,32 @@ class TagsScreen(ModalScreen[tuple[list[str], list[str]] | None]):
         self.dismiss(None)
 
 
+_AT_LINE = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
+_AT_END = re.compile(r"\s*\(at end of document\)")
+
+
+def toml_error_position(text: str, error: ValueError) -> tuple[str, int, int]:
+    """The message of a TOML syntax error and its 1-based line and column.
+
+    ``tomllib`` says "(at end of document)" instead of a line and column for errors at the
+    end (an unfinished value, an unclosed string or array): those get the position of the
+    end of the text, so the user is always told where.
+    """
+    message = str(error)
+    line, column = getattr(error, "lineno", None), getattr(error, "colno", None)
+    found = _AT_LINE.search(message)
+    if found:
+        line, column = int(found[1]), int(found[2])
+        message = message[: found.start()]
+    elif _AT_END.search(message):
+        message = _AT_END.sub("", message)
+        line = text.count("\n") + 1
+        column = len(text.rsplit("\n", 1)[-1]) + 1
+    if line is None or column is None:
+        return message, 1, 1
+    return message, int(line), int(column)
+
+
 class EditScreen(ModalScreen[dict[str, Any] | None]):
     """Edit a step's kwargs as TOML; ctrl+s validates and saves, escape cancels."""
 
@@ -141,9 +169,13 @@ class EditScreen(ModalScreen[dict[str, Any] | None]):
         try:
             data = loads(text)
         except ValueError as exc:
+            message, line, column = toml_error_position(text, exc)
             self.query_one("#edit-status", Static).update(
-                f"[b red]not saved:[/b red] {exc} — fix it, then ctrl+s (esc cancels)"
+                f"[b red]not saved:[/b red] {escape(message)} at line {line}, column {column}"
+                " — fix it, then ctrl+s (esc cancels)"
             )
+            area = self.query_one(TextArea)
+            area.move_cursor((line - 1, column - 1))
             return
         self.dismiss(data)
 
