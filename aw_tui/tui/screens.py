@@ -6,11 +6,12 @@ import re
 from typing import Any
 
 from rich.markup import escape
+from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Markdown, Static, TextArea
+from textual.widgets import Button, Input, Label, Static, TextArea
 
 from aw_tui.tomlwrite import loads
 
@@ -183,30 +184,39 @@ class EditScreen(ModalScreen[dict[str, Any] | None]):
         self.dismiss(None)
 
 
-HELP_TEXT = """\
-# aw-tui keys
+HELP_KEYS: list[tuple[str, str]] = [
+    ("r", "[b]run[/b] from the start index with the run tags (confirms)"),
+    ("c", "[b]continue[/b]: resume from the checkpoint or start index"),
+    ("s", "set (again: clear) the [b]start index[/b] at this step"),
+    ("t", "run tags / ignore tags for the next run"),
+    ("e", "[b]edit[/b] the step's kwargs as TOML (live run: at its start)"),
+    ("x", "[b]stop[/b] the live run: now, or after the current step"),
+    ("enter", "focus the step's output (escape: back to the table)"),
+    ("f", "follow the running step"),
+    ("d", "show / hide details (kwargs, command line, errors)"),
+    ("/", "filter the steps by tag or text (escape clears)"),
+    ("j k g G", "down, up, first, last step (arrows, home, end too)"),
+    ("ctrl+p", "command palette"),
+    ("?", "this help (escape closes)"),
+    ("q", "quit: a live run goes on (aw-tui PROJECT attaches again)"),
+]
+"""The help screen's keys: (key, what it does) with Rich markup."""
 
-| key | what it does |
-| --- | --- |
-| `r` | **run** from the start index with the run tags (asks before redoing finished steps) |
-| `c` | **continue**: resume from the checkpoint (or from the start index if you set one) |
-| `s` | set the **start index** to the selected step |
-| `t` | run tags / ignore tags for the next run |
-| `e` | **edit** the selected step's kwargs (TOML); during a live run it applies when the step starts |
-| `x` | **stop** the live run: now, or after the current step |
-| `enter` | focus the selected step's output (`escape` goes back to the table) |
-| `f` | follow the running step |
-| `d` | show / hide the step details (kwargs, command line, error, warnings) |
-| `/` | filter steps by tag or text |
-| `j` `k` `g` `G` | move down, up, to the first, to the last step (arrows too) |
-| `ctrl+p` | command palette |
-| `?` | this help |
-| `q` | quit: a live run goes on; `aw-tui PROJECT` attaches to it again |
+HELP_NOTE = (
+    "Runs happen in a separate [b]aw-tui PROJECT --batch[/b] process: closing this window, "
+    "losing SSH or killing tmux never stops them. Its log is runner.log in the run "
+    "directory; each step's raw tool output is steps/<id>.out."
+)
 
-Runs happen in a separate `aw-tui PROJECT --batch` process with its own session: closing
-this window, losing SSH or killing tmux never stops a run. Its log is `runner.log` in the
-run directory; each step's raw tool output is `steps/<id>.out`.
-"""
+
+def help_table() -> Table:
+    """The keys as a two-column table, one key per row (fits 80x24)."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for key, text in HELP_KEYS:
+        table.add_row(escape(key), text)
+    return table
 
 
 class HelpScreen(ModalScreen[None]):
@@ -216,7 +226,9 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog help"):
-            yield Markdown(HELP_TEXT)
+            yield Static("[b]aw-tui keys[/b]", classes="question")
+            yield Static(help_table())
+            yield Static(HELP_NOTE, classes="hint note")
 
     def action_close(self) -> None:
         self.dismiss(None)
