@@ -232,6 +232,13 @@ class Session:
         store = RunStore(self.log_dir, self.pipeline.run_name)
         store.acquire_lock()
         try:
+            if self.has_checkpoint():
+                # The pipeline loaded when the app opened knows nothing of the runs since
+                # (finished steps, run_step_idx): writing it back would make a resume run
+                # them again. Take the run directory's state, then apply the edit.
+                from aw_tui.pipeline import load_pipeline
+
+                self.pipeline = load_pipeline(self.target.checkpoint or self.log_dir)
             step = self.pipeline.get_step(step_id)
             step.func_kwargs = func_kwargs
             store.write_kwargs(step_id, func_kwargs)
