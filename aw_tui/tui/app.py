@@ -81,6 +81,7 @@ class AwTuiApp(App[int]):
         self.live_host: str | None = None
         self.live_pid: int | None = None
         self.follow_running = True
+        self._auto_cursor: int | None = None  # the step the app itself moved the cursor to
         self.selected_step: int | None = None
         self.message_line = ""
         self._stop_polling = threading.Event()
@@ -184,7 +185,13 @@ class AwTuiApp(App[int]):
         table = self.query_one(StepTable)
         if running:
             table.move_cursor_to_step(running[0].step_id)
+        self._auto_cursor = table.cursor_step_id
         self._show_step(table.cursor_step_id)
+
+    def _move_to(self, step_id: int) -> None:
+        """Move the cursor for the user (following the run), not as a user's move."""
+        self._auto_cursor = step_id
+        self.query_one(StepTable).move_cursor_to_step(step_id)
 
     def on_journal_update(self, message: JournalUpdate) -> None:
         if not self._loaded:
@@ -203,7 +210,7 @@ class AwTuiApp(App[int]):
                 table.update_row(step_id, self.session.row_for(step, order))
         for event in message.events:
             if event.get("event") == "step_started" and self.follow_running:
-                table.move_cursor_to_step(event["step_id"])
+                self._move_to(event["step_id"])
                 self._show_step(event["step_id"])
             if event.get("event") == "run_failed":
                 self.show_message(f"[b red]failed:[/b red] {event.get('error_msg')}")
@@ -218,6 +225,12 @@ class AwTuiApp(App[int]):
         self.update_header()
 
     def on_step_table_highlighted(self, message: StepTable.Highlighted) -> None:
+        if message.step_id != self._auto_cursor and self.follow_running:
+            # The user moved the cursor: stop pulling it to each step that starts.
+            self.follow_running = False
+            if self.live_pid is not None:
+                self.show_message("not following the run any more: f follows the running step")
+        self._auto_cursor = None
         self._show_step(message.step_id)
 
     def on_step_table_selected(self, message: StepTable.Selected) -> None:
@@ -488,8 +501,7 @@ class AwTuiApp(App[int]):
         if not running:
             self.show_message("no step is running; following the next one that starts")
             return
-        table = self.query_one(StepTable)
-        table.move_cursor_to_step(running[0].step_id)
+        self._move_to(running[0].step_id)
         self._show_step(running[0].step_id)
         self.query_one(OutputView).follow()
 
