@@ -15,10 +15,14 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from rich.segment import Segment
+from rich.style import Style
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.color import Color
 from textual.containers import Vertical
+from textual.filter import Monochrome
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
@@ -42,6 +46,23 @@ def _clock(seconds: float | None) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class _Monochrome(Monochrome):
+    """Textual's NO_COLOR filter, made to accept segments without a style.
+
+    Textual 8.2's ``Monochrome`` raises ``AttributeError`` on a segment whose style is None
+    (rich's ``Text.render`` yields those for unstyled text), which crashed the app under
+    ``NO_COLOR``.
+    """
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        null = Style.null()
+        return super().apply(
+            [Segment(text, null if style is None else style, control)
+             for text, style, control in segments],
+            background,
+        )
 
 
 class AwTuiApp(App[int]):
@@ -76,6 +97,7 @@ class AwTuiApp(App[int]):
 
     def __init__(self, session: Session, poll_interval: float = 0.2) -> None:
         super().__init__()
+        self._filters = [_Monochrome() if type(f) is Monochrome else f for f in self._filters]
         self.session = session
         self.poll_interval = poll_interval
         self.live_host: str | None = None
