@@ -12,7 +12,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from rich.segment import Segment
@@ -160,10 +162,11 @@ class AwTuiApp(App[int]):
         try:
             self.session.load(create_paths=create_paths)
             self.session.poll()
+            rows = self.session.rows()  # O(steps): here, not on the UI thread
         except Exception as exc:  # shown to the user, never a traceback
             self.post_message(StepsLoaded(error=f"{type(exc).__name__}: {exc}"))
             return
-        self.post_message(StepsLoaded())
+        self.post_message(StepsLoaded(rows=rows))
         self.watch_run_directory()
 
     @work(thread=True, exclusive=True, group="watch")
@@ -198,7 +201,7 @@ class AwTuiApp(App[int]):
             return
         self._loaded = True
         table = self.query_one(StepTable)
-        table.set_rows(self.session.rows())
+        table.set_rows(message.rows)
         self._select_initial()
         self.update_header()
 
@@ -325,7 +328,7 @@ class AwTuiApp(App[int]):
             run = "[b]finished[/b]"
         else:
             run = "idle"
-        counts = session.counts() if self._loaded else {}
+        counts = Counter(row.status for row in self.query_one(StepTable).rows)
         done = counts.get("success", 0) + counts.get("unknown", 0)
         elapsed = None
         if state.started:
@@ -431,8 +434,12 @@ class AwTuiApp(App[int]):
         if index is None:
             self.show_message("this step is not in the current selection (see tags, t)")
             return
-        self.session.start_idx = None if self.session.start_idx == index else index
-        table.set_rows(self.session.rows())
+        start = None if self.session.start_idx == index else index
+        self.session.start_idx = start
+        changed = [row for row in table.rows if row.is_start != (start is not None
+                                                                 and row.index == start)]
+        for old in changed:  # two rows at most, instead of rebuilding every row
+            table.update_row(old.step_id, replace(old, is_start=not old.is_start))
         self.show_message(
             f"start index {self.session.start_idx}" if self.session.start_idx is not None
             else "start index cleared"

@@ -12,9 +12,10 @@ __all__ = ["JournalUpdate", "LiveChanged", "StepsLoaded"]
 
 @dataclass
 class StepsLoaded(Message):
-    """The steps are loaded (or could not be: ``error``)."""
+    """The steps are loaded, with their table rows (or could not be: ``error``)."""
 
     error: str | None = None
+    rows: list[Any] = field(default_factory=list)
 
 
 @dataclass
