@@ -366,6 +366,8 @@ class RunEngine:
             pid=os.getpid(),
             worker=worker,
             run_step_idx=self.pipeline.run_step_idx,
+            started=time.time(),
+            attempt=1,
         )
 
     def _run_serial(self, idx: int) -> None:
