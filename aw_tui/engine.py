@@ -183,6 +183,7 @@ class RunEngine:
         self.store: RunStore | None = None
         self._stop_after_step = False
         self._stop_now = False
+        self._interrupting = False
         self._running: dict[int, int] = {}
         # Group members whose start was journalled: step id -> (attempt, worker); and the
         # (inode, mtime) of the marker last read for each.
@@ -196,12 +197,16 @@ class RunEngine:
             self.store.append_event("stop_requested", when=when)
         if when == "now":
             self._stop_now = True
-            process.terminate_all()
+            # Interrupt first: the main thread then raises as soon as the killed tool's
+            # output ends, before it can record the tool's death as an error result.
             interrupt_main_thread()
+            process.terminate_all()
         else:
             self._stop_after_step = True
 
-    def _on_signal(self, reason: str) -> str:
+    def _on_signal(self, reason: str) -> str | None:
+        if self._interrupting:
+            return None
         return "stop" if self._stop_now else reason
 
     # -- the run ------------------------------------------------------------------------
@@ -227,6 +232,7 @@ class RunEngine:
                         watcher.start()
                     self._loop()
                 except KeyboardInterrupt as exc:
+                    self._interrupting = True
                     self._record_interrupt(getattr(exc, "reason", "SIGINT"))
                     raise
                 except PipelineError:
@@ -566,6 +572,9 @@ class RunEngine:
     def _finish_step(
         self, step: PipelineStep, index: int, outcome: StepOutcome, advance_to: int | None
     ) -> None:
+        if self._stop_now:
+            # The tool was killed by a stop request: interrupted, not failed.
+            raise RunInterrupted("stop")
         pipeline = self.pipeline
         self._running.pop(step.step_id, None)
         ignored = False

@@ -622,8 +622,11 @@ def format_exception(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def interrupt_signals(on_signal: Callable[[str], None] | None = None):
+def interrupt_signals(on_signal: Callable[[str], str | None] | None = None):
     """Turn SIGTERM and SIGHUP into :class:`RunInterrupted` in the main thread.
+
+    ``on_signal(name)`` may rename the reason, or return None to ignore the signal (the run
+    is already stopping).
 
     Outside the main thread (where Python cannot install handlers) this does nothing.
     """
@@ -633,9 +636,11 @@ def interrupt_signals(on_signal: Callable[[str], None] | None = None):
     previous: dict[int, Any] = {}
 
     def handler(signum: int, frame: Any) -> None:
-        reason = signal.Signals(signum).name
+        reason: str | None = signal.Signals(signum).name
         if on_signal is not None:
-            reason = on_signal(reason) or reason
+            reason = on_signal(reason)
+            if reason is None:  # already stopping: let the rescue checkpoint finish
+                return
         raise RunInterrupted(reason)
 
     for sig in (signal.SIGTERM, signal.SIGHUP):

@@ -489,12 +489,7 @@ async def test_x_stop_now_kills_the_running_tool(tmp_path, runners):
         await pilot.pause(0.5)
         assert out.read_bytes().count(b"\n") == lines  # the tool is gone
         assert statuses(app)[1] == "pending"  # nothing ran after the stop
-        if statuses(app)[0] != "interrupted":
-            # Known engine race (aw_tui/engine.py RunEngine.request_stop): terminate_all()
-            # waits for the killed tool before interrupt_main_thread(), so the step returns
-            # its error result first and the run is journalled as failed, not interrupted.
-            pytest.xfail(f"engine: stop now during a tool recorded the step as "
-                         f"{statuses(app)[0]!r}, not 'interrupted'")
+        assert statuses(app)[0] == "interrupted"
         await wait_header(pilot, "interrupted (stop)", 5)
 
 
