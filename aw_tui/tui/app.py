@@ -39,6 +39,7 @@ from aw_tui.tui.step_table import StepTable
 __all__ = ["AwTuiApp", "run_app"]
 
 _RUN_ENDS = ("run_finished", "run_failed", "run_interrupted")
+_ALL_ROWS_CHANGE = ("run_started", "edit_applied")
 
 
 def _clock(seconds: float | None) -> str:
@@ -161,7 +162,7 @@ class AwTuiApp(App[int]):
         """Load the steps and the journal in a thread, then start following."""
         try:
             self.session.load(create_paths=create_paths)
-            self.session.poll()
+            self.session.poll(keep=False)
             rows = self.session.rows()  # O(steps): here, not on the UI thread
         except Exception as exc:  # shown to the user, never a traceback
             self.post_message(StepsLoaded(error=f"{type(exc).__name__}: {exc}"))
@@ -177,7 +178,10 @@ class AwTuiApp(App[int]):
         while not self._stop_polling.is_set():
             events = self.session.poll()
             if events:
-                self.post_message(JournalUpdate(events))
+                rows = None
+                if any(e.get("event") in _ALL_ROWS_CHANGE for e in events):
+                    rows = self.session.rows()  # O(steps): in this thread, not the UI's
+                self.post_message(JournalUpdate(events, rows))
             now = time.monotonic()
             # A runner that started and ended between two lock checks is never seen here:
             # after the app's own runner exits, or when the journal says a run ended, the
@@ -223,8 +227,8 @@ class AwTuiApp(App[int]):
             return
         table = self.query_one(StepTable)
         order = self.session.run_order()
-        if any(e.get("event") in ("run_started", "edit_applied") for e in message.events):
-            table.set_rows(self.session.rows())
+        if message.rows is not None:
+            table.set_rows(message.rows)
         else:
             changed = {e.get("step_id") for e in message.events if e.get("step_id") is not None}
             for step_id in changed:
