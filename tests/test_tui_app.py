@@ -878,3 +878,51 @@ def test_snapshot_help_screen(finished_demo, snap_compare):
 
     assert snap_compare(snapshot_app(finished_demo), terminal_size=SIZE,
                         run_before=open_help)
+
+
+# -- loading a run directory ------------------------------------------------------------------
+def test_session_load_skips_the_replay_only_when_the_checkpoint_is_current(tmp_path, runners,
+                                                                           monkeypatch):
+    """Session.load reads just the journal's tail when the checkpoint includes it all, and
+    replays it (as load_pipeline does) after a kill -9 left newer events."""
+    import aw_tui.replay
+
+    project = write_project(tmp_path, "".join(step(SLEEP, [f"s{i}"], seconds=0.3)
+                                              for i in range(6)))
+    log = log_dir(project)
+    proc = start_runner(str(project), str(log), RunRequest(start_idx=0))
+    runners.append(proc)
+    deadline = time.monotonic() + 30
+    while sum(e["event"] == "step_finished" for e in read_events(str(log))) < 2:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)  # the checkpoint is the one of the run's start
+    proc.wait(timeout=10)
+    replays: list[str] = []
+    real_replay = aw_tui.replay.replay_journal
+
+    def counting(pipeline: Any, folder: str) -> int:
+        replays.append(folder)
+        return real_replay(pipeline, folder)
+
+    monkeypatch.setattr(aw_tui.replay, "replay_journal", counting)
+    session = Session(resolve_target(str(project)))
+    session.load()
+    assert replays, "newer events than the checkpoint were not replayed"
+    expected = load_pipeline(str(log))
+    assert session.pipeline._completed == expected._completed
+    assert len(session.pipeline._completed) >= 2
+    assert session.pipeline.run_step_idx == expected.run_step_idx
+    # resume to the end: the final checkpoint includes the whole journal
+    resumed = start_runner(str(project), str(log), RunRequest(resume=True,
+                                                              use_checkpoint=True))
+    runners.append(resumed)
+    assert resumed.wait(timeout=30) == 0
+    replays.clear()
+    session = Session(resolve_target(str(project)))
+    session.load()
+    session.poll(keep=False)
+    assert replays == []
+    assert session.pipeline._completed == set(range(6))
+    assert session.state.state == "finished"
+    assert {row.status for row in session.rows()} == {"success"}
