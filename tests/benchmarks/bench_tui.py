@@ -1,0 +1,362 @@
+"""Benchmarks of the whole TUI app (issue 5): first paint of big projects, streaming output.
+
+Run ``python tests/benchmarks/bench_tui.py`` from the repository root (about 2 minutes; add
+``--quick`` for a smaller run). Every measurement runs in a fresh subprocess, so import time
+and peak memory are its own. Figures:
+
+1. **First paint** of a project of 10,000 and 50,000 steps (a TOML ``foreach`` over that many
+   items running ``aw_tui.testing_funcs:succeed``), as ``aw-tui PROJECT`` does it: import,
+   ``resolve_target`` (parse, validate and expand the project), then the app under
+   ``run_test`` (80x24) until the step table shows rows. Inside the app, the load worker's
+   parts are timed: ``Session.load`` (build the pipeline or load the checkpoint), ``poll``
+   (read the journal) and ``rows``. Measured on a fresh project and again after a finished
+   ``--batch`` run of it (checkpoint + a journal of 2 events per step). Targets: < 1 s
+   (10,000) and < 2 s (50,000) from the start of the app's work (resolve + app) to rows on
+   screen; the peak RSS is reported too.
+2. **Streaming**: one step runs a tool-like child process that writes 20 MB of
+   SExtractor-shaped output (an ``os.write`` per progress update, as a C tool writing to
+   stderr does). The tool's time (measured inside the step, around ``run_command``) with
+   ``--batch`` alone versus with the TUI open on the project, started with ``r`` and following
+   that step's output (``--repeat`` runs each, medians). Target: the TUI slows the tool by
+   < 10 %, and the TUI process stays < 200 MB (VmHWM of the app's process). Also how long
+   the output pane needs, after the tool ends, to show its last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+T_PROCESS = time.perf_counter()
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+MB = 1_000_000
+SIZE = (80, 24)
+
+STEPS_PY = r'''
+"""Step functions for bench_tui.py."""
+import sys
+import time
+
+from aw_tui.process import run_command
+
+PRODUCER = r"""
+import os, sys, time
+total, rate = int(sys.argv[1]), float(sys.argv[2])  # bytes, bytes/s (0: flat out)
+start = time.monotonic()
+esc = b"\x1b"
+block = [b"----- Source Extractor 2.25.0 started on 2025-01-01 at 00:00:00 with 1 thread\n\n",
+         esc + b"[1M> Setting catalog parameters\n" + esc + b"[1A",
+         b"----- Measuring from: img.fits\n"]
+block += [esc + b"[1M> Line: %4d  Objects: %8d detected / %8d sextracted\n" % (y, y // 2, y // 3)
+          + esc + b"[1A" for y in range(0, 4096, 8)]
+block += [b"      Objects: detected 2048     / sextracted 1900            \n\n",
+          b"> All done (in 0.1 s: 19469.1 lines/s , 14811.0 detections/s)\n"]
+written = 0
+while written < total:
+    for piece in block:
+        os.write(2, piece)
+        written += len(piece)
+    if rate:
+        ahead = written / rate - (time.monotonic() - start)
+        if ahead > 0:
+            time.sleep(ahead)
+os.write(2, b"BENCH END\n")
+"""
+
+
+def spew(megabytes: float = 20.0, rate: float = 0.0) -> dict:
+    """Run a child process printing ``megabytes`` MB (at ``rate`` MB/s); report its time."""
+    start = time.monotonic()
+    result = run_command([sys.executable, "-c", PRODUCER, str(int(megabytes * 1_000_000)),
+                          str(rate * 1_000_000)])
+    return {"status": "success" if result.returncode == 0 else "error",
+            "summary": {"tool_s": round(time.monotonic() - start, 4)}}
+'''
+
+
+def vm_hwm_mb() -> float:
+    """Peak resident set size of this process (VmHWM), in MB."""
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ------------------------------------------------------------------------------ projects
+def write_big_project(folder: Path, steps: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    items = ", ".join(f'"f{i:06d}"' for i in range(steps))
+    project = folder / "project.toml"
+    project.write_text(
+        '[pipeline]\nname = "big"\ncreate_paths = true\n'
+        '[paths]\nlog = "work/log"\ntemp = "work/temp"\n'
+        f'[inputs.frames]\nitems = [{items}]\ntext_fields = ["image"]\n'
+        '[[steps]]\nname = "each"\nfunc = "aw_tui.testing_funcs:succeed"\nforeach = "frames"\n'
+        'tags = ["bench", "{item.image}"]\n[steps.kwargs]\nframe = "{item.image}"\n'
+    )
+    return project
+
+
+def write_stream_project(folder: Path, megabytes: float, rate: float) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bench_steps.py").write_text(STEPS_PY)
+    project = folder / "project.toml"
+    project.write_text(
+        '[pipeline]\nname = "stream"\ncreate_paths = true\n'
+        '[paths]\nlog = "work/log"\ntemp = "work/temp"\n'
+        '[[steps]]\nfunc = "bench_steps.py:spew"\ntags = ["spew"]\n'
+        f"[steps.kwargs]\nmegabytes = {megabytes}\nrate = {rate}\n"
+    )
+    return project
+
+
+# ------------------------------------------------------------------------------ children
+def screen_rows(app: Any) -> bool:
+    """Does the screen show at least one step row?"""
+    import io
+    import re
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(full=True,
+                                                      screen_stack=app._background_screens))
+    row = re.compile(r"^[» ]\s*\d* +\d+ \S (pending|running|success|error|unknown|skipped)")
+    return any(row.match(line) for line in console.export_text().splitlines()[1:])
+
+
+def child_paint(project: str) -> dict[str, Any]:
+    t_imports = time.perf_counter()
+    from aw_tui.target import resolve_target
+    from aw_tui.tui.app import AwTuiApp
+    from aw_tui.tui.session import Session
+    from aw_tui.tui.step_table import StepTable
+
+    t_imported = time.perf_counter()
+    target = resolve_target(project)
+    t_resolved = time.perf_counter()
+    session = Session(target)
+    parts: dict[str, float] = {}
+    for name in ("load", "poll", "rows"):
+        method = getattr(session, name)
+
+        def timed(*args: Any, _method: Any = method, _name: str = name, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return _method(*args, **kwargs)
+            finally:
+                parts.setdefault(_name, time.perf_counter() - start)
+
+        setattr(session, name, timed)
+
+    async def run() -> float:
+        app = AwTuiApp(session)
+        async with app.run_test(size=SIZE) as pilot:
+            deadline = time.monotonic() + 120
+            while not (app.query_one(StepTable).row_count and screen_rows(app)):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("no rows after 120 s")
+                await pilot.pause(0.005)
+            painted = time.perf_counter()
+            rows = app.query_one(StepTable).row_count
+        parts["rows_shown"] = rows
+        return painted
+
+    t_app = time.perf_counter()
+    painted = asyncio.run(run())
+    return {
+        "python_start_to_imports": t_imports - T_PROCESS,
+        "imports": t_imported - t_imports,
+        "resolve": t_resolved - t_imported,
+        "app_to_rows": painted - t_app,
+        "open": painted - t_imported,  # resolve + app: the target
+        "worker_load": parts.get("load"),
+        "worker_poll": parts.get("poll"),
+        "worker_rows": parts.get("rows"),
+        "rows_shown": parts.get("rows_shown"),
+        "peak_mb": vm_hwm_mb(),
+    }
+
+
+def child_stream_tui(project: str) -> dict[str, Any]:
+    from aw_tui.journal import read_events
+    from aw_tui.target import resolve_target
+    from aw_tui.tui.app import AwTuiApp
+    from aw_tui.tui.output_view import OutputView
+    from aw_tui.tui.session import Session
+
+    target = resolve_target(project)
+    log = target.log_dir or ""
+
+    async def run() -> dict[str, Any]:
+        app = AwTuiApp(Session(target))
+        async with app.run_test(size=SIZE) as pilot:
+            while not app._loaded:
+                await pilot.pause(0.01)
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            await pilot.press("r")
+            view = app.query_one(OutputView)
+            deadline = time.monotonic() + 600
+            tool_end = None
+            while True:
+                if tool_end is None and any(e["event"] == "step_finished"
+                                            for e in read_events(log)):
+                    tool_end = time.monotonic()
+                if tool_end is not None and view.line_count and "BENCH END" in view.get_line(
+                        view.line_count - 1):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the output pane never showed the end")
+                await pilot.pause(0.02)
+            shown = time.monotonic()
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            while app.live_pid is not None and time.monotonic() < deadline:
+                await pilot.pause(0.05)
+            lines = view.line_count
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return {"catch_up_s": shown - tool_end, "lines_shown": lines, "tui_cpu_s": cpu}
+
+    result = asyncio.run(run())
+    finished = [e for e in read_events(log) if e["event"] == "step_finished"]
+    result["tool_s"] = finished[-1]["summary"]["tool_s"]
+    result["peak_mb"] = vm_hwm_mb()
+    return result
+
+
+def run_child(*args: str) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True,
+                          text=True, timeout=900, cwd=str(ROOT))
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {args} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def batch(project: Path) -> float:
+    proc = subprocess.run([sys.executable, "-m", "aw_tui", str(project), "--batch"],
+                          capture_output=True, text=True, timeout=1800, cwd=str(ROOT))
+    if proc.returncode != 0:
+        raise RuntimeError(f"--batch failed: {proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    from aw_tui.journal import read_events
+
+    events = read_events(str(project.parent / "work" / "log"))
+    finished = [e for e in events if e["event"] == "step_finished"]
+    return float(finished[-1]["summary"].get("tool_s", 0.0))
+
+
+# ------------------------------------------------------------------------------ parent
+def bench_paint(sizes: list[int], after_run: bool, workdir: Path) -> list[dict[str, Any]]:
+    results = []
+    for steps in sizes:
+        project = write_big_project(workdir / f"big{steps}", steps)
+        target = 1.0 if steps <= 10_000 else 2.0
+        fresh = run_child("paint", str(project))
+        results.append({"case": f"{steps:,} steps, fresh project", "target": target, **fresh})
+        if after_run:
+            started = time.monotonic()
+            batch(project)
+            ran = time.monotonic() - started
+            again = run_child("paint", str(project))
+            results.append({"case": f"{steps:,} steps, after a finished run ({ran:.0f} s)",
+                            "target": target, **again})
+    return results
+
+
+def bench_stream(megabytes: float, rate: float, repeat: int, workdir: Path) -> dict[str, Any]:
+    project = write_stream_project(workdir / f"stream-{rate:g}", megabytes, rate)
+    log = project.parent / "work" / "log"
+    alone, with_tui, catch_up, peaks, cpu = [], [], [], [], []
+    for _ in range(repeat):
+        shutil.rmtree(log, ignore_errors=True)
+        alone.append(batch(project))
+        shutil.rmtree(log, ignore_errors=True)
+        result = run_child("stream", str(project))
+        with_tui.append(result["tool_s"])
+        catch_up.append(result["catch_up_s"])
+        peaks.append(result["peak_mb"])
+        cpu.append(result["tui_cpu_s"])
+    out_size = (log / "steps" / "0.out").stat().st_size
+    alone_s, tui_s = statistics.median(alone), statistics.median(with_tui)
+    return {
+        "rate": rate,
+        "megabytes": round(out_size / MB, 1),
+        "alone": alone, "with_tui": with_tui,
+        "alone_s": alone_s, "with_tui_s": tui_s,
+        "slowdown_pct": 100.0 * (tui_s / alone_s - 1.0),
+        "catch_up_s": statistics.median(catch_up),
+        "tui_cpu_s": statistics.median(cpu),
+        "tui_peak_mb": max(peaks),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, nargs="+", default=[10_000, 50_000])
+    parser.add_argument("--no-after-run", action="store_true",
+                        help="skip the paint after a finished --batch run")
+    parser.add_argument("--stream-mb", type=float, default=20.0)
+    parser.add_argument("--stream-rates", type=float, nargs="+", default=[0.0, 5.0],
+                        help="tool output rates in MB/s (0: as fast as it can write)")
+    parser.add_argument("--repeat", type=int, default=3, help="streaming runs of each kind")
+    parser.add_argument("--quick", action="store_true",
+                        help="10,000 steps, no after-run paint, one streaming run of each")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, project = args.child
+        result = child_paint(project) if kind == "paint" else child_stream_tui(project)
+        print(json.dumps(result))
+        return 0
+    if args.quick:
+        args.steps, args.no_after_run, args.repeat = [10_000], True, 2
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="aw-tui-bench-") as tmp:
+        workdir = Path(tmp)
+        print(f"First paint at {SIZE[0]}x{SIZE[1]} (seconds; open = resolve + app to rows)")
+        print(f"{'case':<44} {'import':>6} {'resolve':>7} {'load':>6} {'poll':>6} "
+              f"{'rows':>6} {'app':>6} {'open':>6} {'peak MB':>7}  target")
+        for r in bench_paint(args.steps, not args.no_after_run, workdir):
+            met = r["open"] < r["target"]
+            ok &= met
+            print(f"{r['case']:<44} {r['imports']:6.2f} {r['resolve']:7.2f} "
+                  f"{r['worker_load']:6.2f} {r['worker_poll']:6.2f} {r['worker_rows']:6.2f} "
+                  f"{r['app_to_rows']:6.2f} {r['open']:6.2f} {r['peak_mb']:7.0f}  "
+                  f"< {r['target']:.0f} s {'ok' if met else 'MISSED'}")
+        for rate in args.stream_rates:
+            stream = bench_stream(args.stream_mb, rate, args.repeat, workdir)
+            slow_ok = stream["slowdown_pct"] < 10.0
+            mem_ok = stream["tui_peak_mb"] < 200.0
+            ok &= slow_ok and mem_ok
+            pace = "as fast as it can write" if not rate else f"paced at {rate:g} MB/s"
+            print(f"\nStreaming {stream['megabytes']} MB of tool output, {pace} "
+                  f"(medians of {args.repeat} runs each)")
+            print(f"  tool alone (--batch):       {stream['alone_s']:.2f} s  "
+                  f"{sorted(round(x, 2) for x in stream['alone'])}")
+            print(f"  tool with the TUI open:     {stream['with_tui_s']:.2f} s  "
+                  f"{sorted(round(x, 2) for x in stream['with_tui'])}")
+            print(f"  slowdown:                   {stream['slowdown_pct']:+.1f} %  "
+                  f"(target < 10 %: {'ok' if slow_ok else 'MISSED'})")
+            print(f"  TUI CPU during the run:     {stream['tui_cpu_s']:.2f} s")
+            print(f"  output pane shows the end:  {stream['catch_up_s']:.2f} s after the tool")
+            print(f"  TUI peak RSS (VmHWM):       {stream['tui_peak_mb']:.0f} MB  "
+                  f"(target < 200 MB: {'ok' if mem_ok else 'MISSED'})")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
