@@ -646,17 +646,37 @@ def interrupt_signals(on_signal: Callable[[str], str | None] | None = None):
     for sig in (signal.SIGTERM, signal.SIGHUP):
         with contextlib.suppress(ValueError, OSError):
             previous[sig] = signal.signal(sig, handler)
+    _handlers_installed.append(handler)
     try:
         yield
     finally:
+        _handlers_installed.remove(handler)
         for sig, old in previous.items():
             with contextlib.suppress(ValueError, OSError):
                 signal.signal(sig, old)
 
 
-def interrupt_main_thread() -> None:
-    """Raise :class:`RunInterrupted` (reason from the handler) in the main thread."""
-    _thread.interrupt_main(signal.SIGTERM)
+#: The handlers :func:`interrupt_signals` has installed and not yet removed.
+_handlers_installed: list[Any] = []
+
+
+def interrupt_main_thread() -> bool:
+    """Raise :class:`RunInterrupted` in the main thread, waking it from a blocking call.
+
+    Only when :func:`interrupt_signals` handles SIGTERM there (a run in the main thread):
+    a real signal interrupts ``time.sleep``, ``os.read`` and the like at once. Returns
+    whether the main thread was signalled.
+    """
+    if not _handlers_installed or signal.getsignal(signal.SIGTERM) is not _handlers_installed[-1]:
+        return False
+    main = threading.main_thread().ident
+    if main is None:
+        return False
+    try:
+        signal.pthread_kill(main, signal.SIGTERM)
+    except (OSError, ValueError):
+        _thread.interrupt_main(signal.SIGTERM)
+    return True
 
 
 def elapsed_since(start: float) -> float:
