@@ -24,6 +24,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.color import Color
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.filter import Monochrome
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
@@ -316,6 +317,12 @@ class AwTuiApp(App[int]):
 
     def update_header(self) -> None:
         """The header line: project, run state, counts, elapsed and remaining time."""
+        try:
+            self._update_header()
+        except NoMatches:  # a timer tick while the app is closing: nothing to update
+            return
+
+    def _update_header(self) -> None:
         session = self.session
         state = session.state
         name = session.target.display_name
