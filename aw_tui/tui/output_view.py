@@ -17,9 +17,9 @@ characters of lines are kept, and the first line then says where the full output
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,7 +119,9 @@ class _Tail(threading.Thread):
         self.stop_event.set()
 
     def run(self) -> None:
-        """Read the file until stopped."""
+        """Read the file until stopped (at a lower CPU priority than the tools)."""
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         try:
             self._loop()
         except Exception as error:  # report, never kill the app from a thread
@@ -216,10 +218,9 @@ class _Tail(threading.Thread):
             if got or reported is None:
                 reported = ("ok", "")
                 self._publish(_TailState(self._epoch, text.snapshot(), "ok", "", skipped, position))
-            if got < budget:
-                stop.wait(self.poll_interval)
-            else:
-                time.sleep(0.001)  # let the UI thread have the interpreter for a moment
+            # Also after a full tick: a tool printing flat out is caught up with at most
+            # tick_bytes per poll interval, so the view never competes with it for the CPU.
+            stop.wait(self.poll_interval)
 
     def _replaced(self, fd: int, ident: tuple[int, int], position: int, head: bytes) -> bool:
         """Tell whether the file was truncated or replaced since it was opened.
