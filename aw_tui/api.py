@@ -87,6 +87,18 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def assemble_argv(
+    cmd: str, files: list[str], config_file: Any, config: dict[str, Any]
+) -> list[str]:
+    """``[cmd, *files, -c config_file, -KEY value ...]``: one argument per item, no shell."""
+    argv = [cmd, *files]
+    if config_file:
+        argv += ["-c", os.fspath(config_file)]
+    for key, value in config.items():
+        argv += [f"-{key}", format_value(value)]
+    return argv
+
+
 def _as_list(value: Any) -> list[Any]:
     if value is None:
         return []
@@ -170,12 +182,14 @@ class Astromatic:
             setattr(self, key, copy.deepcopy(value))
 
     # -- the command --------------------------------------------------------------------
-    def binary(self) -> str:
-        """The tool's binary: ``cmd``, else ``build_paths``, else found on PATH."""
+    def binary(self, build_paths: dict[str, str] | None = None) -> str:
+        """The tool's binary: ``cmd``, else ``build_paths`` (default: the attribute), else
+        found on PATH."""
         if self.cmd:
             return self.cmd
         try:
-            return find_tool(self.code, self.build_paths).path
+            return find_tool(self.code, self.build_paths if build_paths is None
+                             else build_paths).path
         except ToolNotFoundError as exc:
             raise AstromaticError(str(exc)) from None
 
@@ -189,14 +203,15 @@ class Astromatic:
             raise AstromaticError(f"'{path} -v' did not print a {self.code} version")
         return info.version, info.date
 
-    def _params_file(self, params: Sequence[str], tag: str) -> str:
-        if not self.temp_path:
+    @staticmethod
+    def _params_file(params: Sequence[str], tag: str, temp_path: str | None) -> str:
+        if not temp_path:
             raise AstromaticError(
                 "SExtractor needs either config PARAMETERS_NAME or a 'params' list and a "
                 "temp_path to write the parameters file into"
             )
         digest = hashlib.sha1("\n".join(params).encode()).hexdigest()[:8]
-        path = os.path.join(self.temp_path, f"{tag}.{digest}.param")
+        path = os.path.join(temp_path, f"{tag}.{digest}.param")
         atomic_write_text(path, "".join(f"{p}\n" for p in params), fsync=False)
         return path
 
@@ -228,28 +243,13 @@ class Astromatic:
                     "To run SExtractor supply a 'params' list of output parameters or a "
                     "config PARAMETERS_NAME pointing to a parameters file"
                 )
-            saved_temp, self.temp_path = self.temp_path, used.get("temp_path")
-            try:
-                config["PARAMETERS_NAME"] = self._params_file(
-                    list(params), used.get("tag") or "sex"
-                )
-            finally:
-                self.temp_path = saved_temp
+            config["PARAMETERS_NAME"] = self._params_file(
+                list(params), used.get("tag") or "sex", used.get("temp_path")
+            )
         used["config"] = config
-        cmd = used.get("cmd") or None
-        if cmd is None:
-            saved = self.build_paths
-            self.build_paths = used.get("build_paths") or {}
-            try:
-                cmd = self.binary()
-            finally:
-                self.build_paths = saved
-        argv = [cmd, *[os.fspath(f) for f in _as_list(filenames)]]
-        if used.get("config_file"):
-            argv += ["-c", os.fspath(used["config_file"])]
-        for key, value in config.items():
-            argv += [f"-{key}", format_value(value)]
-        return argv, used
+        cmd = used.get("cmd") or self.binary(used.get("build_paths") or {})
+        files = [os.fspath(f) for f in _as_list(filenames)]
+        return assemble_argv(cmd, files, used.get("config_file"), config), used
 
     # -- running ------------------------------------------------------------------------
     def _safe_argv(
@@ -340,11 +340,7 @@ class Astromatic:
             files, safe_used = self._safe_argv(files, used, safe, companions)
         except UnsafeNameError as exc:
             raise AstromaticError(str(exc)) from None
-        argv = [argv[0], *files]
-        if safe_used.get("config_file"):
-            argv += ["-c", safe_used["config_file"]]
-        for key, value in safe_used["config"].items():
-            argv += [f"-{key}", format_value(value)]
+        argv = assemble_argv(argv[0], files, safe_used.get("config_file"), safe_used["config"])
         if temp:
             os.makedirs(temp, exist_ok=True)
         try:

@@ -15,10 +15,8 @@ import datetime
 import inspect
 import os
 import signal
-import socket
 import sys
 import threading
-import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterable
@@ -611,11 +609,6 @@ def load_pipeline(path: str, run_name: str | None = None) -> Pipeline:
     return pipeline
 
 
-def host_label() -> str:
-    """This host's name."""
-    return socket.gethostname()
-
-
 def format_exception(exc: BaseException) -> str:
     """The traceback of ``exc`` as text."""
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -677,9 +670,3 @@ def interrupt_main_thread() -> bool:
     except (OSError, ValueError):
         _thread.interrupt_main(signal.SIGTERM)
     return True
-
-
-def elapsed_since(start: float) -> float:
-    """Seconds since ``start`` (a ``time.monotonic`` value)."""
-    return time.monotonic() - start
-

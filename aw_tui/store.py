@@ -7,7 +7,6 @@ documented in ``docs/run-directory.md``. Nothing here imports Textual.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import socket
@@ -453,12 +452,3 @@ def _status_of(results: Any) -> str:
     if isinstance(results, dict) and isinstance(results.get("status"), str):
         return results["status"]
     return "unknown"
-
-
-def ensure_dir(path: str) -> None:
-    """``os.makedirs`` that tolerates a concurrent creation."""
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as exc:
-        if exc.errno != errno.EEXIST:
-            raise
