@@ -362,18 +362,27 @@ class RunEngine:
             # A rerun starts a fresh output file.
             os.unlink(self.store.step_output_path(step.step_id))
         self._started.pop(step.step_id, None)
+        self._append_step_started(step, index, host or socket.gethostname(), os.getpid(),
+                                  worker, time.time(), 1)
+
+    def _append_step_started(
+        self, step: PipelineStep, index: int, host: str | None, pid: int | None,
+        worker: str | None, started: float | None, attempt: int,
+    ) -> None:
+        """The one place a ``step_started`` event is written (fields: docs/run-directory.md)."""
+        assert self.store is not None
         self.store.append_event(
             "step_started",
             step_id=step.step_id,
             index=index,
             func=step.func_name,
             tags=step.tags,
-            host=host or socket.gethostname(),
-            pid=os.getpid(),
+            host=host,
+            pid=pid,
             worker=worker,
             run_step_idx=self.pipeline.run_step_idx,
-            started=time.time(),
-            attempt=1,
+            started=started,
+            attempt=attempt,
         )
 
     def _run_serial(self, idx: int) -> None:
@@ -518,19 +527,8 @@ class RunEngine:
                 f"Step {step.step_id} (run_step_idx {index}) started again on {worker} "
                 f"(attempt {attempt}): the worker that ran it ({seen[1]}) was lost",
             )
-        self.store.append_event(
-            "step_started",
-            step_id=step.step_id,
-            index=index,
-            func=step.func_name,
-            tags=step.tags,
-            host=marker.get("host"),
-            pid=marker.get("pid"),
-            worker=worker,
-            started=marker.get("time"),
-            attempt=attempt,
-            run_step_idx=self.pipeline.run_step_idx,
-        )
+        self._append_step_started(step, index, marker.get("host"), marker.get("pid"), worker,
+                                  marker.get("time"), attempt)
 
     def _lose_step(self, step: PipelineStep, index: int, outcome: StepOutcome) -> None:
         """Record a member whose worker died: interrupted, not finished; raise to stop."""
