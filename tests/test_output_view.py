@@ -247,3 +247,70 @@ def test_snapshot_output_view(snap_compare, tmp_path: Path) -> None:  # type: ig
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@sync
+async def test_a_flood_shows_its_end_then_all_of_it(tmp_path: Path) -> None:
+    """A tool printing faster than the view reads: while it floods, the view shows the
+    end without interpreting the rest; once it settles, every line can be scrolled to."""
+    path = tmp_path / "flood.out"
+    path.write_bytes(b"start\n")
+    app = ViewApp(path, jump_bytes=4096, tail_bytes=1024, stream_interval=0.05, settle=0.4)
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: view.lines == ["start"])
+        saw_flood = False
+        written = 0
+        for burst in range(20):  # 20 x 1,000 lines, every 30 ms
+            append(path, b"".join(b"flood line %06d\n" % (burst * 1000 + i)
+                                  for i in range(1000)))
+            written += 1000
+            await pilot.pause(0.03)
+            if view.line_count and view.get_line(0).startswith("… output arriving fast"):
+                saw_flood = True
+                assert view.line_count < 200  # the end only, not 20,000 lines
+        assert saw_flood
+        last = f"flood line {written - 1:06d}"
+        await wait_for(pilot, lambda: view.line_count == written + 1, timeout=10)
+        assert view.lines[0] == "start" and view.lines[-1] == last
+        assert view.following
+        await pilot.pause()
+        assert visible(view)[-1] == last
+
+
+@sync
+async def test_scrolling_up_in_a_flood_fills_it_in_and_keeps_the_place(tmp_path: Path) -> None:
+    path = tmp_path / "flood.out"
+    path.write_bytes(b"")
+    app = ViewApp(path, jump_bytes=4096, tail_bytes=2048, stream_interval=0.05, settle=60)
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        view.focus()
+        await wait_for(pilot, lambda: "is empty" in view.get_line(0))
+        append(path, b"".join(b"line %05d\n" % i for i in range(5000)))
+        await wait_for(pilot, lambda: view.get_line(0).startswith("… output arriving fast"))
+        assert view.line_count < 300
+        await pilot.pause()
+        await pilot.press("k", "k", "k")  # the user scrolls up: read it all now
+        assert not view.following
+        in_sight = visible(view)
+        await wait_for(pilot, lambda: view.line_count == 5000)
+        await pilot.pause()
+        assert visible(view) == in_sight  # the same lines stay in sight
+        assert not view.following
+        await pilot.press("g")
+        assert visible(view)[0] == "line 00000"
+
+
+@sync
+async def test_a_big_finished_output_opens_at_its_end_then_fills_in(tmp_path: Path) -> None:
+    path = tmp_path / "big.out"
+    path.write_bytes(b"".join(b"row %06d\n" % i for i in range(100_000)))  # 1.1 MB
+    app = ViewApp(path, jump_bytes=64 * 1024, tail_bytes=4096)
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: view.line_count == 100_000, timeout=10)
+        assert not view.omitted
+        assert view.get_line(0) == "row 000000"
+        await pilot.pause()
+        assert visible(view)[-1] == "row 099999"

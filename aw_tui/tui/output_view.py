@@ -1,6 +1,6 @@
 """The output pane: a live, terminal-faithful view of a step's ``steps/<id>.out`` file.
 
-Built like toolong's log view: a background thread does all file I/O (``os.read`` in chunks
+Built like toolong's log view: a background thread does all file I/O (``os.pread`` in chunks
 of at most 64 KiB, a bounded number of bytes per tick) and interprets the bytes with
 `aw_tui.terminal_text.TerminalText`; it hands the UI an immutable snapshot of the lines and
 posts one coalescing message. The widget is a `ScrollView` that renders only the lines on
@@ -13,6 +13,10 @@ A file that does not exist yet shows a "waiting for output…" line and is picke
 appears; a file that is truncated or replaced is read again from the start. A big file opens
 at once: only its last `max_initial_bytes` are interpreted, at most about `max_chars`
 characters of lines are kept, and the first line then says where the full output is.
+
+A tool printing faster than anyone can read costs the view almost nothing: while the view
+follows, a flood is not interpreted byte by byte; the view shows its last lines, looks again
+a few times a second, and reads the skipped part in the background once the output settles.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +54,8 @@ class _TailState:
     Parameters
     ----------
     epoch : int
-        Incremented each time the file is (re)opened from its start.
+        Incremented each time the file is interpreted afresh from some byte (opened,
+        reopened, jumped to its end, or filled in).
     snapshot : TextSnapshot or None
         The lines read so far (None before the file is opened).
     status : str
@@ -57,9 +63,15 @@ class _TailState:
     message : str
         Detail for the ``error`` status.
     skipped_bytes : int
-        Bytes at the start of the file that were not read (the file was big when opened).
+        Bytes at the start of the file that were not read (the file was big when opened,
+        or the view jumped to the end of a flood of output).
     size : int
         Bytes read up to now, counted from the start of the file.
+    shift : int
+        With a new epoch that fills in output skipped by a jump: how many lines were put
+        in front of the lines shown before (0 otherwise).
+    streaming : bool
+        Output is arriving too fast to read: only its end is shown for now.
     """
 
     epoch: int
@@ -68,10 +80,68 @@ class _TailState:
     message: str = ""
     skipped_bytes: int = 0
     size: int = 0
+    shift: int = 0
+    streaming: bool = False
+
+
+class _Reading:
+    """One interpretation of the file, from byte `start` on.
+
+    Parameters
+    ----------
+    start : int
+        The first byte interpreted.
+    max_chars : int
+        Bound on the characters of lines kept (see `TerminalText`).
+    """
+
+    __slots__ = ("mark", "mark_lines", "position", "start", "text")
+
+    def __init__(self, start: int, max_chars: int) -> None:
+        self.start = start
+        self.position = start
+        self.text = TerminalText(max_chars=max_chars)
+        self.mark: int | None = None
+        """A byte at which to note the number of lines (`mark_lines`)."""
+        self.mark_lines = 0
+        """Lines (omitted ones included) interpreted when `position` reached `mark`."""
+
+    def advance(self, fd: int, budget: int, stop: threading.Event) -> int:
+        """Interpret up to `budget` more bytes of the file; return how many were read."""
+        got = 0
+        while got < budget and not stop.is_set():
+            want = min(READ_CHUNK, budget - got)
+            if self.mark is not None and self.position < self.mark:
+                want = min(want, self.mark - self.position)
+            data = os.pread(fd, want, self.position)
+            if not data:
+                break
+            self.text.feed(data)
+            self.position += len(data)
+            got += len(data)
+            if self.mark is not None and self.position == self.mark:
+                self.mark_lines = self.text.omitted_lines + self.text.line_count
+        return got
+
+
+def _line_start(fd: int, offset: int) -> int:
+    """The first byte of the first line that starts at or after `offset` (0 stays 0)."""
+    if offset <= 0:
+        return 0
+    probe = os.pread(fd, READ_CHUNK, offset - 1)
+    newline = probe.find(b"\n")
+    return offset + newline if newline != -1 else offset
 
 
 class _Tail(threading.Thread):
     """Background reader of one file for an `OutputView`.
+
+    While the view follows the end and the tool prints faster than the view reads, the
+    reader does not interpret the flood: it jumps to the last `tail_bytes` and reports at
+    most every `stream_interval` seconds, so a viewer costs a running tool almost no CPU.
+    Once the output has been quiet for `settle` seconds (or the user scrolls up), the
+    skipped part is interpreted in the background and swapped in, so the whole output
+    (up to `max_initial_bytes`) can be scrolled through.
 
     Parameters
     ----------
@@ -89,6 +159,14 @@ class _Tail(threading.Thread):
         When the file is larger than this when opened, only its end is read.
     max_chars : int
         Bound on the characters of lines kept (see `TerminalText`).
+    jump_bytes : int
+        While following, a backlog larger than this is skipped rather than interpreted.
+    tail_bytes : int
+        How much of the end is interpreted after such a jump.
+    stream_interval : float
+        Least seconds between two reports while output keeps coming.
+    settle : float
+        Seconds of quiet after which skipped output is filled in.
     """
 
     def __init__(
@@ -101,6 +179,10 @@ class _Tail(threading.Thread):
         tick_bytes: int,
         max_initial_bytes: int,
         max_chars: int,
+        jump_bytes: int,
+        tail_bytes: int,
+        stream_interval: float,
+        settle: float,
     ) -> None:
         super().__init__(name=f"aw-tui output reader {path.name}", daemon=True)
         self.view = view
@@ -110,6 +192,10 @@ class _Tail(threading.Thread):
         self.tick_bytes = tick_bytes
         self.max_initial_bytes = max_initial_bytes
         self.max_chars = max_chars
+        self.jump_bytes = jump_bytes
+        self.tail_bytes = tail_bytes
+        self.stream_interval = stream_interval
+        self.settle = settle
         self.stop_event = threading.Event()
         self._epoch = 0
         self._fd: int | None = None
@@ -145,7 +231,7 @@ class _Tail(threading.Thread):
         self.view._receive(self.generation, state)
 
     def _open(self) -> tuple[int, tuple[int, int], int, bytes]:
-        """Open the file and position it (near the end if it is big).
+        """Open the file and find where to start (near the end if it is big).
 
         Returns
         -------
@@ -156,14 +242,7 @@ class _Tail(threading.Thread):
         fd = os.open(self.path, flags)
         self._fd = fd
         stat = os.fstat(fd)
-        start = 0
-        if stat.st_size > self.max_initial_bytes:
-            start = stat.st_size - self.max_initial_bytes
-            probe = os.pread(fd, READ_CHUNK, start)
-            newline = probe.find(b"\n")
-            if newline != -1:
-                start += newline + 1
-        os.lseek(fd, start, os.SEEK_SET)
+        start = _line_start(fd, stat.st_size - self.max_initial_bytes)
         head = os.pread(fd, 64, 0)
         return fd, (stat.st_dev, stat.st_ino), start, head
 
@@ -172,15 +251,20 @@ class _Tail(threading.Thread):
         stop = self.stop_event
         fd: int | None = None
         ident = (0, 0)
-        position = 0
-        skipped = 0
         head = b""
-        text: TerminalText | None = None
+        shown: _Reading | None = None  # what the view shows
+        filling: _Reading | None = None  # a full reading that replaces a jumped one
+        full_start = 0  # where a full reading starts
+        jumped = False  # shown skipped output that a full reading would show
+        streaming = False  # ... because it arrived too fast (not because the file was big)
         reported: tuple[str, str] | None = None
+        pending = False  # shown changed since the last report
+        shift = 0
+        last_data = 0.0
         while not stop.is_set():
             if fd is None:
                 try:
-                    fd, ident, position, head = self._open()
+                    fd, ident, full_start, head = self._open()
                 except (FileNotFoundError, NotADirectoryError):
                     if reported != ("missing", ""):
                         reported = ("missing", "")
@@ -196,31 +280,51 @@ class _Tail(threading.Thread):
                     stop.wait(max(self.poll_interval, 0.5))
                     continue
                 self._epoch += 1
-                skipped = position
-                text = TerminalText(max_chars=self.max_chars)
-                reported = None
-            assert text is not None
-            got = 0
-            budget = self.tick_bytes
-            while got < budget and not stop.is_set():
-                data = os.read(fd, min(READ_CHUNK, budget - got))
-                if not data:
-                    break
-                text.feed(data)
-                got += len(data)
-            position += got
-            if got and len(head) < 64:
-                head = os.pread(fd, 64, 0)
-            if not got and self._replaced(fd, ident, position, head):
+                shown, filling, jumped, streaming, reported, pending = (
+                    _Reading(full_start, self.max_chars), None, False, False, None, True)
+            assert shown is not None
+            now = time.monotonic()
+            size = os.fstat(fd).st_size
+            following = self.view.following
+            if following and size - shown.position > self.jump_bytes:
+                # A flood (or a big file just opened): show its end at once; what nobody
+                # can read live is not interpreted now.
+                streaming = reported is not None
+                shown = _Reading(_line_start(fd, size - self.tail_bytes), self.max_chars)
+                self._epoch += 1
+                filling, jumped, pending, shift = None, True, True, 0
+            got = shown.advance(fd, self.tick_bytes, stop)
+            if got:
+                last_data, pending = now, True
+                if len(head) < 64:
+                    head = os.pread(fd, 64, 0)
+            settled = not streaming or now - last_data >= self.settle
+            if jumped and filling is None and (settled or not following):
+                filling = _Reading(_line_start(fd, max(full_start, size - self.max_initial_bytes)),
+                                   self.max_chars)
+                filling.mark = shown.start
+            if filling is not None and got < self.tick_bytes:
+                filling.advance(fd, self.tick_bytes - got, stop)
+                if filling.position >= shown.position:
+                    shift = 0
+                    if filling.start < shown.start:  # the lines shown move down by this
+                        shift = (filling.mark_lines + shown.text.omitted_lines
+                                 - filling.text.omitted_lines)
+                    shown, filling, jumped, streaming, pending = filling, None, False, False, True
+                    self._epoch += 1
+            if not got and self._replaced(fd, ident, shown.position, head):
                 self._close()
                 fd = None
                 continue
-            if got or reported is None:
-                reported = ("ok", "")
-                self._publish(_TailState(self._epoch, text.snapshot(), "ok", "", skipped, position))
-            # Also after a full tick: a tool printing flat out is caught up with at most
-            # tick_bytes per poll interval, so the view never competes with it for the CPU.
-            stop.wait(self.poll_interval)
+            if pending:
+                reported, pending = ("ok", ""), False
+                self._publish(_TailState(self._epoch, shown.text.snapshot(), "ok", "",
+                                         shown.start, shown.position, shift, streaming))
+                shift = 0
+            # While output keeps coming, look again only after stream_interval: reading
+            # (and redrawing) more often shows nothing a reader can follow and takes CPU
+            # from the tool. Reading at most tick_bytes per tick bounds it too.
+            stop.wait(self.stream_interval if got else self.poll_interval)
 
     def _replaced(self, fd: int, ident: tuple[int, int], position: int, head: bytes) -> bool:
         """Tell whether the file was truncated or replaced since it was opened.
@@ -268,6 +372,16 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         A file bigger than this when opened is read from this many bytes before its end.
     max_chars : int, optional
         At most about this many characters of lines are kept in memory.
+    jump_bytes : int, optional
+        While the view follows the end, output arriving faster than this many bytes per
+        check is not interpreted: the view jumps to the last `tail_bytes` of it.
+    tail_bytes : int, optional
+        How much of the end of a flood of output is shown while it comes.
+    stream_interval : float, optional
+        Seconds between two checks (and redraws) while output keeps coming.
+    settle : float, optional
+        Seconds of quiet (or the user scrolling up) after which output skipped by a jump is
+        read in the background and the whole output can be scrolled through again.
     name : str or None, optional
         Widget name.
     id : str or None, optional
@@ -339,6 +453,10 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         tick_bytes: int = 1024 * 1024,
         max_initial_bytes: int = 8 * 1024 * 1024,
         max_chars: int = 16_000_000,
+        jump_bytes: int = 512 * 1024,
+        tail_bytes: int = 64 * 1024,
+        stream_interval: float = 0.2,
+        settle: float = 0.5,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -349,6 +467,10 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self.tick_bytes = tick_bytes
         self.max_initial_bytes = max_initial_bytes
         self.max_chars = max_chars
+        self.jump_bytes = jump_bytes
+        self.tail_bytes = tail_bytes
+        self.stream_interval = stream_interval
+        self.settle = settle
         self._path: Path | None = None if path is None else Path(path)
         self._generation = 0
         self._reader: _Tail | None = None
@@ -494,6 +616,10 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             tick_bytes=self.tick_bytes,
             max_initial_bytes=self.max_initial_bytes,
             max_chars=self.max_chars,
+            jump_bytes=self.jump_bytes,
+            tail_bytes=self.tail_bytes,
+            stream_interval=self.stream_interval,
+            settle=self.settle,
         )
         self._reader.start()
 
@@ -560,11 +686,16 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             last = old.snapshot.omitted + old.snapshot.line_count
             for absolute in range(first, last):
                 self._cache.discard((state.epoch, absolute))
+        notes_before = len(self._notes)
         self._state = state
         self._update_notes()
         self._update_virtual_size()
         if self._following:
             self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+        elif state.shift:
+            # Skipped output was filled in above the lines in sight: keep them in sight.
+            moved = state.shift + len(self._notes) - notes_before
+            self.scroll_to(y=self.scroll_y + moved, animate=False, immediate=True, force=True)
         self.refresh()
 
     def _text_line_count(self) -> int:
@@ -588,7 +719,10 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         elif state.status == "error":
             notes.append(f"cannot read {path}: {state.message}")
         elif state.snapshot is not None:
-            if state.skipped_bytes or state.snapshot.omitted:
+            if state.streaming:
+                notes.append(f"… output arriving fast: its end is shown, all of it once it "
+                             f"settles (see {path})")
+            elif state.skipped_bytes or state.snapshot.omitted:
                 notes.append(f"… earlier output omitted, see {path}")
             if not state.snapshot.line_count and not state.skipped_bytes:
                 notes.append(f"waiting for output… ({path} is empty)")
