@@ -8,6 +8,7 @@ know what each step is doing. See ``docs/run-directory.md`` for the event format
 from __future__ import annotations
 
 import json
+import mmap
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ __all__ = [
     "RunState",
     "StepState",
     "read_events",
+    "read_run_header",
 ]
 
 EVENTS_FILE = "events.jsonl"
@@ -175,17 +177,7 @@ class RunState:
         kind = event.get("event")
         step_id = event.get("step_id")
         if kind == "run_started":
-            self.state = "running"
-            self.run_name = event.get("run_name")
-            self.pipeline_name = event.get("pipeline_name")
-            self.host = event.get("host")
-            self.pid = event.get("pid")
-            self.started = event.get("time")
-            self.ended = None
-            self.failed_step = self.failed_index = None
-            self.error_msg = self.reason = self.stop_requested = None
-            self.run_steps = list(event.get("run_steps") or [])
-            self.start_idx = int(event.get("start_idx") or 0)
+            self._begin_run(event)
             resume = bool(event.get("resume"))
             for index, sid in enumerate(self.run_steps):
                 st = self.step(sid)
@@ -247,30 +239,126 @@ class RunState:
             self.reason = event.get("reason")
         return None
 
+    def _begin_run(self, event: dict[str, Any]) -> None:
+        """The run-level fields of a ``run_started`` event (steps untouched)."""
+        self.state = "running"
+        self.run_name = event.get("run_name")
+        self.pipeline_name = event.get("pipeline_name")
+        self.host = event.get("host")
+        self.pid = event.get("pid")
+        self.started = event.get("time")
+        self.ended = None
+        self.failed_step = self.failed_index = None
+        self.error_msg = self.reason = self.stop_requested = None
+        self.run_steps = list(event.get("run_steps") or [])
+        self.start_idx = int(event.get("start_idx") or 0)
+
+    # The views below may run in another thread than the one applying events: they read
+    # with ``get`` and copy containers first, so they never change the state or trip over
+    # a change.
+    def _status(self, step_id: int) -> str:
+        found = self.steps.get(step_id)
+        return "pending" if found is None else found.status
+
     def counts(self) -> dict[str, int]:
         """Number of steps of the current run in each status."""
         counts = dict.fromkeys(STEP_STATUSES, 0)
-        for sid in self.run_steps:
-            status = self.step(sid).status
+        for sid in list(self.run_steps):
+            status = self._status(sid)
             counts[status] = counts.get(status, 0) + 1
         return counts
 
     def running_steps(self) -> list[StepState]:
         """The steps that are running now (several with a parallel executor)."""
-        return [st for st in self.steps.values() if st.status == "running"]
+        return [st for st in list(self.steps.values()) if st.status == "running"]
 
     def estimate_remaining(self, now: float) -> float | None:
         """Seconds left, from the mean duration of the finished steps of this run."""
+        steps = [self.steps.get(s) for s in list(self.run_steps)]
         done = [
-            self.step(s).duration
-            for s in self.run_steps
-            if self.step(s).status in ("success", "unknown", "error")
-            and self.step(s).duration is not None
+            st.duration
+            for st in steps
+            if st is not None and st.status in ("success", "unknown", "error")
+            and st.duration is not None
         ]
-        left = sum(1 for s in self.run_steps if self.step(s).status in ("pending", "running"))
+        left = sum(1 for st in steps if st is None or st.status in ("pending", "running"))
         if not done or self.state != "running":
             return None
         mean = sum(done) / len(done)
         running = self.running_steps()
         elapsed_running = sum(max(0.0, now - (st.started or now)) for st in running)
         return max(0.0, mean * left - elapsed_running)
+
+
+_RUN_STARTED = json.dumps({"event": "run_started"})[1:-1].encode()
+"""How a ``run_started`` event's kind appears in a journal line (see ``RunStore``)."""
+
+_RUN_ENDS = ("run_finished", "run_failed", "run_interrupted")
+
+
+def _line_around(data: mmap.mmap, pos: int, end: int) -> dict[str, Any] | None:
+    """Parse the journal line holding byte ``pos`` (lines end before ``end``)."""
+    start = data.rfind(b"\n", 0, pos) + 1
+    stop = data.find(b"\n", pos, end)
+    try:
+        event = json.loads(data[start : stop if stop != -1 else end])
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def read_run_header(path: str) -> RunState | None:
+    """The newest run's run-level state, read from the end of the journal only.
+
+    A viewer can show a finished 50,000-step run's header (state, host, start and end,
+    failed step) at once and fold the 100,000 events for the per-step states afterwards.
+    The result has no per-step states (:attr:`RunState.steps` is empty).
+
+    Parameters
+    ----------
+    path : str
+        The journal file, or the run directory that holds it.
+
+    Returns
+    -------
+    RunState or None
+        None when there is no journal or no complete event in it.
+    """
+    if os.path.isdir(path):
+        path = os.path.join(path, EVENTS_FILE)
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below, mmap needs the descriptor
+    except OSError:
+        return None
+    with handle:
+        try:
+            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except (ValueError, OSError):  # empty, or a file system without mmap
+            return None
+        with data:
+            end = data.rfind(b"\n")  # what follows the last newline is not complete
+            if end <= 0:
+                return None
+            last = _line_around(data, end - 1, end)
+            started = None
+            limit = end
+            while started is None:
+                pos = data.rfind(_RUN_STARTED, 0, limit)
+                if pos == -1:
+                    break
+                event = _line_around(data, pos, end)
+                if event is not None and event.get("event") == "run_started":
+                    started = event
+                limit = pos
+    state = RunState()
+    if started is not None:
+        state._begin_run(started)
+        state.last_seq = int(started.get("seq", 0) or 0)
+        state.last_time = started.get("time")
+    if last is not None:
+        newer = int(last.get("seq", 0) or 0) > state.last_seq
+        if last.get("event") in _RUN_ENDS and newer:
+            state.apply(last)
+        state.last_seq = max(state.last_seq, int(last.get("seq", 0) or 0))
+        state.last_time = last.get("time", state.last_time)
+    return state

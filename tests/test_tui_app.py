@@ -767,6 +767,13 @@ SEX_OUTPUT = (
     "\x1b[1M> Closing files\n\x1b[1A\x1b[1M> \n\x1b[1A> All done (in 0.4 s: 673.2 lines/s , "
     "287.1 detections/s)\n"
 )
+SCAMP_OUTPUT = (
+    "----- SCAMP 2.10.0 started on 2023-11-14 at 22:13:24 with 1 thread\n\n"
+    "----- 3 input catalogs:\n"
+    "\x1b[1M> Loading reference catalog\n\x1b[1A"
+    "Astrometric matching...\n"
+    "> All done (in 0.6 s)\n"
+)
 
 
 def _scrub(value: Any, real: str) -> Any:
@@ -822,6 +829,8 @@ def finished_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
                    "status": "success", "duration": now + 0.02 - T0})
     (log / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     (log / "steps" / f"{steps[0].step_id}.out").write_bytes(SEX_OUTPUT.encode())
+    # (the edit dialog's snapshot has step 3 selected: its pane must not show a temp path)
+    (log / "steps" / f"{steps[3].step_id}.out").write_bytes(SCAMP_OUTPUT.encode())
     pipeline.run_steps = steps
     pipeline.run_step_idx = len(steps)
     pipeline._completed = {s.step_id for s in steps}
@@ -858,7 +867,9 @@ def test_snapshot_edit_dialog(finished_demo, snap_compare):
 
     async def open_editor(pilot: Any) -> None:
         await _main_screen_ready(pilot)
-        await pilot.press("j", "j", "j", "e")
+        await pilot.press("j", "j", "j")
+        await _until(pilot, lambda: "SCAMP 2.10.0" in screen_text(pilot.app), "step 3 output")
+        await pilot.press("e")
         await _until(pilot, lambda: isinstance(pilot.app.screen, EditScreen), "editor")
         from textual.widgets import TextArea
 
@@ -921,7 +932,9 @@ def test_session_load_skips_the_replay_only_when_the_checkpoint_is_current(tmp_p
     replays.clear()
     session = Session(resolve_target(str(project)))
     session.load()
-    session.poll(keep=False)
+    assert session.state.state == "finished"  # the header, from the end of the journal
+    assert {row.status for row in session.rows()} == {"success"}  # from the checkpoint
+    session.catch_up()
     assert replays == []
     assert session.pipeline._completed == set(range(6))
     assert session.state.state == "finished"

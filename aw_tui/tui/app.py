@@ -160,44 +160,61 @@ class AwTuiApp(App[int]):
     # -- workers ------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="load")
     def load_steps(self, create_paths: bool) -> None:
-        """Load the steps and the journal in a thread, then start following."""
+        """Load the steps in a thread; `on_steps_loaded` shows them and starts the watcher.
+
+        The first rows come from the checkpoint (and the newest run's header from the end
+        of the journal); the watcher then folds the whole journal and refreshes them.
+        """
         try:
             self.session.load(create_paths=create_paths)
-            self.session.poll(keep=False)
             rows = self.session.rows()  # O(steps): here, not on the UI thread
         except Exception as exc:  # shown to the user, never a traceback
             self.post_message(StepsLoaded(error=f"{type(exc).__name__}: {exc}"))
             return
         self.post_message(StepsLoaded(rows=rows))
-        self.watch_run_directory()
 
     @work(thread=True, exclusive=True, group="watch")
     def watch_run_directory(self) -> None:
         """Poll the journal and the lock; post what changed."""
-        last_live: tuple[str | None, int | None] = (None, None)
-        last_lock_check = 0.0
+        # The app starts with nothing live: say so only when a runner is (a run the app
+        # itself just started must not be reported gone before its runner holds the lock).
+        last_live = self._check_live((None, None), forced=False)
+        last_lock_check = time.monotonic()
+        if not self.session.caught_up:
+            self.session.catch_up()
+            self.post_message(JournalUpdate([], self.session.rows(), caught_up=True))
+        ended = False
         while not self._stop_polling.is_set():
+            now = time.monotonic()
+            # The lock is read before the journal, so a step is never shown running before
+            # the app knows that its run is live. A runner that started and ended between
+            # two lock checks is never seen here: after the app's own runner exits, or when
+            # the journal says a run ended, the state is checked and reported whatever it
+            # was before.
+            forced = self._recheck_live.is_set() or ended
+            if forced or now - last_lock_check > 0.5:
+                self._recheck_live.clear()
+                last_lock_check = now
+                last_live = self._check_live(last_live, forced)
             events = self.session.poll()
             if events:
                 rows = None
                 if any(e.get("event") in _ALL_ROWS_CHANGE for e in events):
                     rows = self.session.rows()  # O(steps): in this thread, not the UI's
                 self.post_message(JournalUpdate(events, rows))
-            now = time.monotonic()
-            # A runner that started and ended between two lock checks is never seen here:
-            # after the app's own runner exits, or when the journal says a run ended, the
-            # state is checked and reported whatever it was before.
             ended = any(e.get("event") in _RUN_ENDS for e in events)
-            forced = self._recheck_live.is_set() or ended
-            if forced or now - last_lock_check > 0.5:
-                self._recheck_live.clear()
-                last_lock_check = now
-                lock = self.session.lock()
-                live = (lock.host, lock.pid) if lock else (None, None)
-                if live != last_live or forced:
-                    last_live = live
-                    self.post_message(LiveChanged(*live))
-            self._stop_polling.wait(self.poll_interval)
+            if not ended:
+                self._stop_polling.wait(self.poll_interval)
+
+    def _check_live(
+        self, last: tuple[str | None, int | None] | None = None, forced: bool = True
+    ) -> tuple[str | None, int | None]:
+        """Read the lock; post `LiveChanged` when the live runner changed (or `forced`)."""
+        lock = self.session.lock()
+        live = (lock.host, lock.pid) if lock else (None, None)
+        if live != last or forced:
+            self.post_message(LiveChanged(*live))
+        return live
 
     # -- messages -----------------------------------------------------------------------
     def on_steps_loaded(self, message: StepsLoaded) -> None:
@@ -209,6 +226,9 @@ class AwTuiApp(App[int]):
         table.set_rows(message.rows)
         self._select_initial()
         self.update_header()
+        # Follow the run directory once these rows are on screen: catching up with a big
+        # journal would otherwise compete with the first paint.
+        self.call_after_refresh(self.watch_run_directory)
 
     def _select_initial(self) -> None:
         running = self.session.state.running_steps()
@@ -238,6 +258,11 @@ class AwTuiApp(App[int]):
                 except KeyError:
                     continue
                 table.update_row(step_id, self.session.row_for(step, order))
+        if message.caught_up and self.follow_running:
+            running = self.session.state.running_steps()
+            if running:  # a live run: show its running step, as when a step starts
+                self._move_to(running[0].step_id)
+                self._show_step(running[0].step_id)
         for event in message.events:
             if event.get("event") == "step_started" and self.follow_running:
                 self._move_to(event["step_id"])

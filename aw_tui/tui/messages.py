@@ -21,10 +21,12 @@ class StepsLoaded(Message):
 @dataclass
 class JournalUpdate(Message):
     """New journal events were applied to the session's state (``rows``: every row again,
-    built by the worker, when the events change them all, e.g. a run started)."""
+    built by the worker, when the events change them all, e.g. a run started;
+    ``caught_up``: the whole journal was folded for the first time)."""
 
     events: list[dict[str, Any]] = field(default_factory=list)
     rows: list[Any] | None = None
+    caught_up: bool = False
 
     def can_replace(self, message: Message) -> bool:
         """Never merged: each batch of events changes rows."""

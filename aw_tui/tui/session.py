@@ -14,7 +14,7 @@ from typing import Any
 
 import dill
 
-from aw_tui.journal import EVENTS_FILE, JournalReader, RunState
+from aw_tui.journal import EVENTS_FILE, JournalReader, RunState, read_run_header
 from aw_tui.runner import RunRequest, request_edit, request_stop, start_runner
 from aw_tui.store import LockInfo, RunStore, read_lock
 from aw_tui.summary import format_summary
@@ -76,6 +76,8 @@ class Session:
         self.run_tags: list[str] = []
         self.ignore_tags: list[str] = []
         self.load_error: str | None = None
+        self.caught_up = False
+        """Whether :attr:`state` holds the whole journal (else only the newest run's header)."""
         self._results: dict[int, dict[str, Any]] = {}
 
     # -- loading ------------------------------------------------------------------------
@@ -92,14 +94,40 @@ class Session:
         return bool(self.target.checkpoint) and os.path.isfile(self.target.checkpoint or "")
 
     def load(self, create_paths: bool = False) -> None:
-        """Load the steps: the checkpoint's (with edits) if any, else built from the project."""
+        """Load the steps: the checkpoint's (with edits) if any, else built from the project.
+
+        Of the journal, only the newest run's header is read (from the end of the file):
+        the rows show the checkpoint's results until :meth:`catch_up` has folded the
+        journal, which for a big finished run takes longer than everything else.
+        """
         if self.has_checkpoint() or self.target.project is None:
             self.pipeline = self._load_checkpoint(self.target.checkpoint or self.log_dir or "")
         else:
             self.pipeline = build_from_project(self.target, create_paths=create_paths or None)
         if self.reader is not None:
-            self.state = RunState()
+            self.state = read_run_header(self.log_dir or "") or RunState()
             self.reader = JournalReader(self.log_dir or "")
+            self.caught_up = False
+
+    def catch_up(self) -> None:
+        """Fold the whole journal into a new :attr:`state` (then :meth:`poll` goes on).
+
+        The new state replaces the header-only one in one assignment, so a thread showing
+        the state never sees it half-built.
+        """
+        if self.reader is None:
+            self.caught_up = True
+            return
+        reader = JournalReader(self.log_dir or "")
+        state = RunState()
+        while True:
+            events = reader.read_new()
+            if reader.reset:
+                state = RunState()
+            if not events:
+                break
+            self._apply(events, state)
+        self.reader, self.state, self.caught_up = reader, state, True
 
     def _load_checkpoint(self, source: str) -> Any:
         """``load_pipeline(source)``, without reading the journal when there is nothing newer.
@@ -122,9 +150,12 @@ class Session:
             replay_journal(pipeline, folder)
         return pipeline
 
-    def poll(self, keep: bool = True) -> list[dict[str, Any]]:
-        """Apply the journal's new events to :attr:`state`; return them (``keep=False``:
-        return none and hold only one read's worth of events at a time)."""
+    def poll(self) -> list[dict[str, Any]]:
+        """Apply the journal's new events to :attr:`state` and return them (the first call
+        after :meth:`load` catches up with the whole journal and returns none)."""
+        if not self.caught_up:
+            self.catch_up()
+            return []
         if self.reader is None:
             return []
         kept: list[dict[str, Any]] = []
@@ -135,13 +166,12 @@ class Session:
                 kept = []
             if not events:
                 return kept
-            self._apply(events)
-            if keep:
-                kept.extend(events)
+            self._apply(events, self.state)
+            kept.extend(events)
 
-    def _apply(self, events: list[dict[str, Any]]) -> None:
+    def _apply(self, events: list[dict[str, Any]], state: RunState) -> None:
         for event in events:
-            self.state.apply(event)
+            state.apply(event)
             kind = event.get("event")
             step_id = event.get("step_id")
             if kind in ("step_finished", "step_started") and step_id is not None:
