@@ -20,17 +20,18 @@ from typing import Any
 from rich.segment import Segment
 from rich.style import Style
 from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.color import Color
 from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.filter import Monochrome
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from aw_tui.summary import format_summary
 from aw_tui.tomlwrite import TomlWriteError, dumps
+from aw_tui.tui.key_bar import KeyBar
 from aw_tui.tui.messages import JournalUpdate, LiveChanged, StepsLoaded
 from aw_tui.tui.output_view import OutputView
 from aw_tui.tui.screens import ConfirmScreen, EditScreen, HelpScreen, StopScreen, TagsScreen
@@ -123,7 +124,7 @@ class AwTuiApp(App[int]):
             yield OutputView(id="output")
         yield Input(placeholder="filter: tag or text (enter applies, esc clears)", id="filter")
         yield Static("", id="message")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
@@ -181,7 +182,8 @@ class AwTuiApp(App[int]):
         last_live = self._check_live((None, None), forced=False)
         last_lock_check = time.monotonic()
         if not self.session.caught_up:
-            self.session.catch_up()
+            if not self.session.catch_up(self._stop_polling):
+                return  # the app is closing
             self.post_message(JournalUpdate([], self.session.rows(), caught_up=True))
         ended = False
         while not self._stop_polling.is_set():
@@ -296,6 +298,12 @@ class AwTuiApp(App[int]):
     def _show_step(self, step_id: int | None) -> None:
         if step_id is None:
             return
+        try:
+            self._show_step_now(step_id)
+        except (NoMatches, ScreenStackError):  # handled while the app closes: nothing to show
+            return
+
+    def _show_step_now(self, step_id: int) -> None:
         if step_id != self.selected_step:
             self.selected_step = step_id
             self.query_one(OutputView).show_file(self.session.output_path(step_id))
