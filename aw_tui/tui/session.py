@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 import dill
 
+from aw_tui.gcpause import gc_paused
 from aw_tui.journal import EVENTS_FILE, JournalReader, RunState, read_run_header
 from aw_tui.runner import RunRequest, request_edit, request_stop, start_runner
 from aw_tui.store import LockInfo, RunStore, read_lock
@@ -100,34 +102,51 @@ class Session:
         the rows show the checkpoint's results until :meth:`catch_up` has folded the
         journal, which for a big finished run takes longer than everything else.
         """
-        if self.has_checkpoint() or self.target.project is None:
-            self.pipeline = self._load_checkpoint(self.target.checkpoint or self.log_dir or "")
-        else:
-            self.pipeline = build_from_project(self.target, create_paths=create_paths or None)
+        with gc_paused():
+            if self.has_checkpoint() or self.target.project is None:
+                self.pipeline = self._load_checkpoint(
+                    self.target.checkpoint or self.log_dir or "")
+            else:
+                self.pipeline = build_from_project(
+                    self.target, create_paths=create_paths or None)
         if self.reader is not None:
             self.state = read_run_header(self.log_dir or "") or RunState()
             self.reader = JournalReader(self.log_dir or "")
             self.caught_up = False
 
-    def catch_up(self) -> None:
+    def catch_up(self, stop: threading.Event | None = None) -> bool:
         """Fold the whole journal into a new :attr:`state` (then :meth:`poll` goes on).
 
         The new state replaces the header-only one in one assignment, so a thread showing
         the state never sees it half-built.
+
+        Parameters
+        ----------
+        stop : threading.Event, optional
+            When set (the app is closing), give up between two reads of at most 1 MiB.
+
+        Returns
+        -------
+        bool
+            Whether the journal was folded (False: stopped).
         """
         if self.reader is None:
             self.caught_up = True
-            return
-        reader = JournalReader(self.log_dir or "")
+            return True
+        reader = JournalReader(self.log_dir or "", max_bytes=1024 * 1024)
         state = RunState()
-        while True:
-            events = reader.read_new()
-            if reader.reset:
-                state = RunState()
-            if not events:
-                break
-            self._apply(events, state)
+        with gc_paused():
+            while True:
+                if stop is not None and stop.is_set():
+                    return False
+                events = reader.read_new()
+                if reader.reset:
+                    state = RunState()
+                if not events:
+                    break
+                self._apply(events, state)
         self.reader, self.state, self.caught_up = reader, state, True
+        return True
 
     def _load_checkpoint(self, source: str) -> Any:
         """``load_pipeline(source)``, without reading the journal when there is nothing newer.
@@ -236,8 +255,9 @@ class Session:
 
     def rows(self) -> list[StepRow]:
         """Every step's row, in the pipeline's order."""
-        order = self.run_order()
-        return [self.row_for(step, order) for step in self.steps()]
+        with gc_paused():
+            order = self.run_order()
+            return [self.row_for(step, order) for step in self.steps()]
 
     def output_path(self, step_id: int) -> str | None:
         """``steps/<id>.out`` of a step."""
