@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from textual.command import CommandPalette
 
 from aw_tui import load_pipeline
 from aw_tui.journal import read_events
@@ -320,6 +321,57 @@ async def test_s_sets_the_start_marker_and_r_starts_there(tmp_path, runners):
         assert statuses(app) == {0: "skipped", 1: "skipped", 2: "success", 3: "success",
                                  4: "success"}
     assert [p.exists() for p in sides] == [False, False, True, True, True]
+
+
+@sync
+async def test_c_with_a_start_index_continues_from_there(tmp_path, runners):
+    """After a finished run, s on step 3 then c: steps 3 and 4 run again (resume=True,
+    start_idx=3), steps 0-2 keep their results and are not run."""
+    sides = [tmp_path / f"side{i}.txt" for i in range(5)]
+    project = write_project(tmp_path, "".join(step(TOUCH, [f"t{i}"], path=str(p))
+                                              for i, p in enumerate(sides)))
+    async with opened(project) as (app, pilot):
+        await pilot.press("r")
+        await wait_header(pilot, "finished")
+        await pilot.press("g", "j", "j", "j", "s")
+        await wait_until(pilot, lambda: table_rows(app)[3]["mark"] == "»", 5, "marker")
+        await pilot.press("c")
+        await wait_until(pilot, lambda: kinds(project).count("run_finished") == 2, 30,
+                         "second run")
+        await wait_header(pilot, "finished")
+        assert statuses(app) == dict.fromkeys(range(5), "success")
+    assert [p.read_text().count("\n") for p in sides] == [1, 1, 1, 2, 2]
+    started = [e for e in events_of(project) if e["event"] == "run_started"]
+    assert (started[-1]["resume"], started[-1]["start_idx"]) == (True, 3)
+
+
+@sync
+async def test_the_command_palette_runs_the_actions(tmp_path, runners):
+    project = write_project(tmp_path, five_sleeps(0.05, lines=3))
+    async with opened(project) as (app, pilot):
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), 5, "palette")
+        await type_text(pilot, "Set start")
+        await wait_until(pilot, lambda: "Start at the selected step" in screen_text(app), 5,
+                         "the command is offered")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: table_rows(app)[0]["mark"] == "»", 5, "marker")
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), 5, "palette")
+        await type_text(pilot, "Run tags")
+        await wait_until(pilot, lambda: "Choose run / ignore tags" in screen_text(app), 5,
+                         "the command is offered")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, TagsScreen), 5, "tags dialog")
+        await pilot.press("escape")
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), 5, "palette")
+        await type_text(pilot, "Run")
+        await wait_until(pilot, lambda: "Run from the start index" in screen_text(app), 5,
+                         "the command is offered")
+        await pilot.press("enter")
+        await wait_header(pilot, "finished")
+        assert statuses(app) == dict.fromkeys(range(6), "success")
 
 
 # -- t: tags -----------------------------------------------------------------------------
