@@ -36,11 +36,15 @@ __all__ = [
     "InterpolationError",
     "Ref",
     "apply_filters",
+    "bind_template",
+    "compile_template",
+    "copy_value",
     "did_you_mean",
     "has_refs",
     "navigate",
     "parse_template",
     "render",
+    "render_parts",
     "stringify",
     "type_name",
 ]
@@ -450,7 +454,7 @@ FILTERS: dict[str, _FilterSpec] = {
 
 def _apply_one(value: Any, filt: Filter, text: str) -> Any:
     spec = FILTERS[filt.name]
-    if spec.elementwise:
+    if spec.elementwise and type(value) is not str:
         if isinstance(value, list):
             return [_apply_one(v, filt, text) for v in value]
         if isinstance(value, os.PathLike):
@@ -489,16 +493,129 @@ def render(template: str, resolve: Callable[[Ref], Any]) -> Any:
     """
     if not has_refs(template):
         return template
-    parts = _parse_cached(template)
+    return render_parts(_parse_cached(template), resolve)
+
+
+def compile_template(text: str) -> tuple[str | Expr, ...] | None:
+    """Parse a template once, to evaluate it many times with :func:`render_parts`.
+
+    Returns
+    -------
+    tuple or None
+        None for a string without braces (it renders as itself), else the parts of
+        :func:`parse_template` (shared, do not modify).
+
+    Raises
+    ------
+    InterpolationError
+        As :func:`parse_template`.
+    """
+    if not has_refs(text):
+        return None
+    return _parse_cached(text)
+
+
+#: Types :func:`copy.deepcopy` returns unchanged: skip its dispatch for them.
+_ATOMIC = frozenset((str, int, float, bool, type(None)))
+
+
+def copy_value(value: Any) -> Any:
+    """``copy.deepcopy(value)``, quicker for plain values and flat arrays and tables of them.
+
+    A plain value (text, number, boolean, None) is returned as it is (``deepcopy`` does the
+    same); a list or dict holding only plain values is copied by ``list``/``dict``.
+    """
+    kind = type(value)
+    if kind in _ATOMIC:
+        return value
+    if kind is list and all(type(v) in _ATOMIC for v in value):
+        return list(value)
+    if kind is dict and all(type(k) in _ATOMIC and type(v) in _ATOMIC
+                            for k, v in value.items()):
+        return dict(value)
+    return copy.deepcopy(value)
+
+
+def render_parts(parts: Sequence[str | Expr], resolve: Callable[[Ref], Any]) -> Any:
+    """Evaluate a parsed template (see :func:`compile_template`), as :func:`render` does.
+
+    Parameters
+    ----------
+    parts : sequence
+        Literal text and :class:`Expr` parts, as :func:`parse_template` gives them.
+    resolve : callable
+        Maps a :class:`Ref` to its value; raises :class:`InterpolationError` when it cannot.
+
+    Returns
+    -------
+    object
+        As :func:`render`.
+    """
     if len(parts) == 1 and isinstance(parts[0], Expr):
         expr = parts[0]
-        value = apply_filters(resolve(expr.ref), expr.filters, expr.text)
-        return copy.deepcopy(value)
+        value = resolve(expr.ref)
+        if expr.filters:
+            value = apply_filters(value, expr.filters, expr.text)
+        return copy_value(value)
     out = []
     for part in parts:
         if isinstance(part, str):
             out.append(part)
-        else:
-            value = apply_filters(resolve(part.ref), part.filters, part.text)
-            out.append(stringify(value, f"{{{part.text}}}"))
+            continue
+        value = resolve(part.ref)
+        if part.filters:
+            value = apply_filters(value, part.filters, part.text)
+        out.append(value if type(value) is str else stringify(value, f"{{{part.text}}}"))
     return "".join(out)
+
+
+def bind_template(
+    parts: Sequence[str | Expr], bind: Callable[[Ref], Callable[[Any], Any]]
+) -> Callable[[Any], Any]:
+    """Make a function that evaluates parsed template parts, as :func:`render_parts` does.
+
+    Parameters
+    ----------
+    parts : sequence
+        Literal text and :class:`Expr` parts (see :func:`compile_template`).
+    bind : callable
+        Called once per reference with its :class:`Ref`; gives a function that maps a context
+        (whatever the caller passes at each evaluation) to the value of that reference, or
+        raises :class:`InterpolationError`.
+
+    Returns
+    -------
+    callable
+        ``evaluate(context)``: the value of the template, with the same typing rules, copies
+        and errors as :func:`render_parts` with a ``resolve`` giving the same values.
+    """
+    if len(parts) == 1 and isinstance(parts[0], Expr):
+        return _bind_single(parts[0], bind(parts[0].ref))
+    pieces: list[str | tuple[Callable[[Any], Any], tuple[Filter, ...], str, str]] = [
+        part if isinstance(part, str)
+        else (bind(part.ref), part.filters, part.text, f"{{{part.text}}}")
+        for part in parts
+    ]
+
+    def joined(context: Any) -> str:
+        out = []
+        for piece in pieces:
+            if isinstance(piece, str):
+                out.append(piece)
+                continue
+            get, filters, text, where = piece
+            value = get(context)
+            if filters:
+                value = apply_filters(value, filters, text)
+            out.append(value if type(value) is str else stringify(value, where))
+        return "".join(out)
+
+    return joined
+
+
+def _bind_single(expr: Expr, get: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """:func:`bind_template` of a template that is one reference: its value, copied."""
+    filters, text = expr.filters, expr.text
+    if not filters:
+        return lambda context: copy_value(get(context))
+    return lambda context: copy_value(apply_filters(get(context), filters, text))

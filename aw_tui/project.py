@@ -27,10 +27,10 @@ import inspect
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,12 +38,16 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 from aw_tui.funcref import BUILTIN_FUNCS, FuncRef, FuncRefError
+from aw_tui.gcpause import gc_paused
 from aw_tui.interpolate import (
+    Expr,
     InterpolationError,
     Ref,
+    bind_template,
+    compile_template,
     did_you_mean,
+    has_refs,
     navigate,
-    render,
     stringify,
     type_name,
 )
@@ -417,12 +421,13 @@ def load_project(path: str | os.PathLike[str], check_files: bool = True) -> Proj
              "    fix: save the file as UTF-8"],
             display,
         ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProjectError([_syntax_error(display, text, str(exc))], display) from None
-    loader = _Loader(file_path.resolve(), display, text, raw_bytes, data, check_files)
-    return loader.load()
+    with gc_paused():  # hundreds of thousands of new objects, all kept: see aw_tui.gcpause
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ProjectError([_syntax_error(display, text, str(exc))], display) from None
+        loader = _Loader(file_path.resolve(), display, text, raw_bytes, data, check_files)
+        return loader.load()
 
 
 _SYNTAX_HINTS = (
@@ -574,7 +579,17 @@ _BUSY = object()
 _FAILED = object()
 
 
-@dataclass
+#: The file-name shortcuts of ``{item.X}``, computed from the item's main field, in order.
+_SHORTCUTS: dict[str, Callable[[str], str]] = {
+    "path": lambda main: main,
+    "name": os.path.basename,
+    "stem": lambda main: os.path.splitext(os.path.basename(main))[0],
+    "parent": lambda main: os.path.dirname(main) or ".",
+    "suffix": lambda main: os.path.splitext(main)[1],
+}
+
+
+@dataclass(slots=True)
 class _Item:
     """One item of an input set."""
 
@@ -583,28 +598,57 @@ class _Item:
     primary: str
     fields: dict[str, Any]
     explicit: frozenset[str] = frozenset()
+    #: The shortcuts computed so far, and the main field they are of.
+    shortcuts: tuple[str, dict[str, str]] | None = field(default=None, repr=False,
+                                                          compare=False)
 
     def view(self) -> dict[str, Any]:
         """What ``{item.X}`` can name: file-name shortcuts, ``index`` and the fields."""
         out: dict[str, Any] = {}
         main = self.fields.get(self.primary)
         if isinstance(main, str):
-            ext = os.path.splitext(main)[1]
-            out.update(
-                path=main,
-                name=os.path.basename(main),
-                stem=os.path.splitext(os.path.basename(main))[0],
-                parent=os.path.dirname(main) or ".",
-                suffix=ext,
-            )
+            out.update((key, shortcut(main)) for key, shortcut in _SHORTCUTS.items())
         out.update(self.fields)
         out["index"] = self.index
         return out
 
+    def lookup(self, key: str) -> Any:
+        """``self.view()[key]`` (or ``_MISSING``), computing only that entry.
 
-@dataclass
+        The fields win over the shortcuts and ``index`` over both, as in :meth:`view`; the
+        fields are read at each call, so fields added later (derived ones) are seen. A
+        shortcut is computed once per item (again if the main field is replaced).
+        """
+        if key == "index":
+            return self.index
+        fields = self.fields
+        if key in fields:
+            return fields[key]
+        shortcut = _SHORTCUTS.get(key)
+        if shortcut is None:
+            return _MISSING
+        main = fields.get(self.primary)
+        if not isinstance(main, str):
+            return _MISSING
+        known = self.shortcuts
+        if known is None or known[0] is not main:
+            known = self.shortcuts = (main, {})
+        values = known[1]
+        if key not in values:
+            values[key] = shortcut(main)
+        return values[key]
+
+
+#: A compiled value (see :meth:`_Loader.compile`): called with a :class:`_Run`.
+_Node = Callable[["_Run"], Any]
+
+
+@dataclass(slots=True)
 class _Scope:
-    """What references can see where a value is evaluated."""
+    """What references can see where a value is evaluated.
+
+    ``outputs_nodes`` holds the compiled ``outputs_raw`` values (at ``outputs_kp.NAME``).
+    """
 
     where: str = "global"
     item: _Item | None = None
@@ -612,9 +656,45 @@ class _Scope:
     outputs_raw: dict[str, Any] | None = None
     outputs_kp: str = ""
     memo: dict[str, Any] = field(default_factory=dict)
+    outputs_nodes: dict[str, _Node] | None = None
+
+
+class _Run:
+    """An evaluation of compiled values: its scope, and whether all went well (``ok``, reset
+    by whoever reuses it)."""
+
+    __slots__ = ("ok", "scope")
+
+    def __init__(self, scope: _Scope) -> None:
+        self.scope = scope
+        self.ok = True
 
 
 _GLOBAL = _Scope()
+#: Roots of references whose value does not depend on where they are (see ``resolve``).
+_SAME_EVERYWHERE = frozenset(("paths", "vars", "inputs"))
+#: ``os.path.normpath`` only removes ``//``, ``.``, ``..`` and a trailing ``/`` on POSIX.
+_POSIX_PATHS = os.sep == "/" and os.altsep is None
+
+
+def _is_normal_abspath(path: str) -> bool:
+    """Whether ``path`` is absolute and normalized already (POSIX only; False if unsure).
+
+    Such a path has no ``//``, no component starting with ``.`` and no trailing ``/``: then
+    ``os.path.normpath(os.path.expanduser(path))`` is ``path``.
+    """
+    return (_POSIX_PATHS and path[:1] == "/" and path[-1:] != "/"
+            and "//" not in path and "/." not in path)
+
+
+def _plain_item_key(parts: Sequence[str | Expr]) -> str | None:
+    """KEY when a parsed template is only ``{item.KEY}`` (no filters, KEY not ``index``)."""
+    if len(parts) != 1 or not isinstance(parts[0], Expr) or parts[0].filters:
+        return None
+    accessors = parts[0].ref.accessors
+    if parts[0].ref.root != "item" or len(accessors) != 1 or accessors[0] == "index":
+        return None
+    return accessors[0] if isinstance(accessors[0], str) else None
 
 
 class _Loader:
@@ -635,10 +715,12 @@ class _Loader:
         self.raw_bytes = raw_bytes
         self.data = data
         self.check_files = check_files
-        self.locator = _Locator(text)
+        self.text = text
+        self._locator: _Locator | None = None
         self.errors: list[str] = []
         self._seen: set[str] = set()
         self._memo: dict[str, Any] = {}
+        self._known: dict[Ref, Any] = {}
         self._busy: list[str] = []
         self.paths_raw: dict[str, Any] = {}
         self.vars_raw: dict[str, Any] = {}
@@ -648,6 +730,13 @@ class _Loader:
         self.step_registry: dict[str, Any] = {}
         self.failed_steps: set[str] = set()
         self.func_files: set[str] = set()
+
+    @property
+    def locator(self) -> _Locator:
+        """The key path -> line finder of the file, made at the first error."""
+        if self._locator is None:
+            self._locator = _Locator(self.text)
+        return self._locator
 
     # -- errors ----------------------------------------------------------------------------
     def error(self, keypath: str, message: str, hint: str = "") -> None:
@@ -689,26 +778,139 @@ class _Loader:
     # -- evaluation ------------------------------------------------------------------------
     def evaluate(self, raw: Any, keypath: str, scope: _Scope) -> tuple[Any, bool]:
         """Interpolate every string in ``raw``; returns (value, no error)."""
-        ok = True
+        return self.run(self.compile(raw, keypath), scope)
 
-        def walk(value: Any, kp: str) -> Any:
-            nonlocal ok
-            if isinstance(value, str):
-                try:
-                    return render(value, lambda ref: self.resolve(ref, scope))
-                except InterpolationError as exc:
-                    self.error(kp, exc.message, exc.hint)
-                except _Silent:
-                    pass
-                ok = False
-                return value
-            if isinstance(value, dict):
-                return {k: walk(v, f"{kp}.{k}") for k, v in value.items()}
-            if isinstance(value, list):
-                return [walk(v, f"{kp}[{i}]") for i, v in enumerate(value)]
-            return value
+    def run(self, node: _Node, scope: _Scope) -> tuple[Any, bool]:
+        """Evaluate a compiled value in ``scope``; returns (value, no error).
 
-        return walk(raw, keypath), ok
+        Problems are reported at the key path of the string they are in; that string is then
+        its value, as written.
+        """
+        run = _Run(scope)
+        return node(run), run.ok
+
+    def compile(self, raw: Any, keypath: str) -> _Node:
+        """Prepare ``raw`` (at ``keypath``) to be evaluated many times by :meth:`run`.
+
+        Each template is parsed once and each key path made once; the tables and arrays of the
+        value are new at every evaluation, as if ``raw`` were walked each time.
+        """
+        return self._compile(raw, keypath)[0]
+
+    def _compile(self, raw: Any, keypath: str) -> tuple[_Node, bool]:
+        """:meth:`compile`, and whether the node gives ``raw`` itself (a constant)."""
+        if isinstance(raw, str):
+            return self._compile_text(raw, keypath)
+        if isinstance(raw, dict):
+            entries = [(key, *self._compile(value, f"{keypath}.{key}"))
+                       for key, value in raw.items()]
+            if all(constant for _, _, constant in entries):
+                return (lambda run: dict(raw)), False
+            pairs = [(key, node) for key, node, _ in entries]
+            return (lambda run: {key: node(run) for key, node in pairs}), False
+        if isinstance(raw, list):
+            compiled = [self._compile(value, f"{keypath}[{i}]") for i, value in enumerate(raw)]
+            if all(constant for _, constant in compiled):
+                return (lambda run: list(raw)), False
+            nodes = [node for node, _ in compiled]
+            return (lambda run: [node(run) for node in nodes]), False
+        return (lambda run: raw), True
+
+    def _compile_text(self, raw: str, keypath: str) -> tuple[_Node, bool]:
+        """:meth:`_compile` of a string: itself without braces, else its template.
+
+        A problem (unparsable template, bad reference) is reported at ``keypath`` each time
+        the node runs (once in the errors: they are deduplicated), and the node then gives the
+        string as written, like the old per-item walk.
+        """
+        try:
+            parts = compile_template(raw)
+        except InterpolationError as exc:
+            message, hint = exc.message, exc.hint
+
+            def broken(run: _Run) -> Any:
+                self.error(keypath, message, hint)
+                run.ok = False
+                return raw
+
+            return broken, False
+        if parts is None:
+            return (lambda run: raw), True
+        evaluate = bind_template(parts, self._getter)
+
+        def template(run: _Run) -> Any:
+            try:
+                return evaluate(run)
+            except InterpolationError as exc:
+                self.error(keypath, exc.message, exc.hint)
+            except _Silent:
+                pass
+            run.ok = False
+            return raw
+
+        key = _plain_item_key(parts)
+        if key is None:
+            return template, False
+
+        def item_text(run: _Run) -> Any:
+            # "{item.KEY}" of a text field: the text itself (all else: the general way).
+            item = run.scope.item
+            if item is not None:
+                value = item.fields.get(key)
+                if type(value) is str:
+                    return value
+            return template(run)
+
+        return item_text, False
+
+    def _getter(self, ref: Ref) -> Callable[[_Run], Any]:
+        """How a compiled template gets the value of ``ref``: :meth:`resolve` in the run's
+        scope, with shortcuts for ``{item.KEY...}`` and for values already known."""
+        if ref.root == "item" and ref.accessors and isinstance(ref.accessors[0], str):
+            return self._item_getter(ref)
+        if ref.root == "outputs" and ref.accessors and isinstance(ref.accessors[0], str):
+            return self._output_getter(ref)
+        if ref.root in _SAME_EVERYWHERE:
+            known: list[Any] = []  # the value, once resolve gave it (see resolve)
+
+            def known_value(run: _Run) -> Any:
+                if not known:
+                    known.append(self.resolve(ref, run.scope))
+                return known[0]
+
+            return known_value
+        return lambda run: self.resolve(ref, run.scope)
+
+    def _output_getter(self, ref: Ref) -> Callable[[_Run], Any]:
+        """The getter of ``{outputs.NAME...}``: the value in the scope's memo once computed
+        (as :meth:`resolve` gives it then), else through ``resolve``."""
+        rest = ref.accessors[1:]
+        label = f"outputs.{ref.accessors[0]}"
+
+        def output_value(run: _Run) -> Any:
+            value = run.scope.memo.get(label, _MISSING)
+            if value is _MISSING or value is _BUSY or value is _FAILED:
+                return self.resolve(ref, run.scope)
+            return navigate(value, rest, ref.text, label) if rest else value
+
+        return output_value
+
+    def _item_getter(self, ref: Ref) -> Callable[[_Run], Any]:
+        """The getter of ``{item.KEY...}``: what :meth:`_resolve_item` gives, computed from
+        the item's ``lookup`` directly (through ``resolve`` when it fails, for its error)."""
+        key, rest = ref.accessors[0], ref.accessors[1:]
+        assert isinstance(key, str)
+        done = f"item.{key}"
+
+        def item_value(run: _Run) -> Any:
+            item = run.scope.item
+            if item is not None:
+                value = item.lookup(key)
+                if value is not _MISSING:
+                    return navigate(value, rest, ref.text, done) if rest else value
+            return self.resolve(ref, run.scope)
+
+        return item_value
 
     def lazy(self, memo: dict[str, Any], label: str,
              compute: Callable[[], tuple[Any, bool]]) -> Any:
@@ -740,7 +942,23 @@ class _Loader:
         return value
 
     def resolve(self, ref: Ref, scope: _Scope) -> Any:
-        """The value of a reference in ``scope``."""
+        """The value of a reference in ``scope``.
+
+        A reference to ``paths``, ``vars`` or ``inputs`` has the same value everywhere once
+        known, so that is kept (the users of a value copy it or make text of it, never change
+        it); a failed one is tried again, to report its problem where it is used.
+        """
+        root = ref.root
+        if root == "item":
+            return self._resolve_item(ref, scope)
+        if root in _SAME_EVERYWHERE:
+            value = self._known.get(ref, _MISSING)
+            if value is _MISSING:
+                value = self._known[ref] = self._resolve(ref, scope)
+            return value
+        return self._resolve(ref, scope)
+
+    def _resolve(self, ref: Ref, scope: _Scope) -> Any:
         root, accessors = ref.root, ref.accessors
         if root not in ROOTS:
             hint = did_you_mean(root, ROOTS)
@@ -750,8 +968,6 @@ class _Loader:
                 + "references start with " + ", ".join(f"{r}." for r in ROOTS)
                 + " (write '{{' and '}}' for literal braces)",
             )
-        if root == "item":
-            return self._resolve_item(ref, scope)
         if not accessors or not isinstance(accessors[0], str):
             raise InterpolationError(
                 f"{{{ref.text}}} needs a name after '{root}.'",
@@ -791,14 +1007,16 @@ class _Loader:
                     "value",
                 )
             self._need(name, scope.outputs_raw, ref, "outputs", "this step's outputs table")
-            value = self.lazy(
-                scope.memo,
-                f"outputs.{name}",
-                lambda: self.evaluate(
-                    scope.outputs_raw[name], f"{scope.outputs_kp}.{name}", scope  # type: ignore[index]
-                ),
-            )
+            value = self.lazy(scope.memo, f"outputs.{name}",
+                              lambda: self._evaluate_output(name, scope))
+        if not rest:
+            return value
         return navigate(value, rest, ref.text, f"{root}.{name}")
+
+    def _evaluate_output(self, name: str, scope: _Scope) -> tuple[Any, bool]:
+        """The value of ``outputs.NAME`` in a step's scope (compiled once per step)."""
+        assert scope.outputs_nodes is not None
+        return self.run(scope.outputs_nodes[name], scope)
 
     def _need(self, name: str, table: dict[str, Any], ref: Ref, root: str, where: str) -> None:
         if name in table:
@@ -818,22 +1036,31 @@ class _Loader:
                 "[inputs.NAME.fields]",
                 'add foreach = "SET" to this step, or use {inputs.SET[0].FIELD}',
             )
-        if not ref.accessors:
+        accessors = ref.accessors
+        if not accessors:
             return dict(scope.item.fields)
-        first = ref.accessors[0]
-        view = scope.item.view()
-        if isinstance(first, str) and first not in view:
-            hint = did_you_mean(first, list(view), prefix="item.")
-            fields = ", ".join(scope.item.fields)
-            raise InterpolationError(
-                f"{{{ref.text}}}: items of input set '{scope.item.set_name}' have no field "
-                f"'{first}'",
-                (hint + " " if hint else "")
-                + f"fields: {fields} (plus index, path, name, stem, parent, suffix of "
-                f"'{scope.item.primary}'); add it to the items or under "
-                f"[inputs.{scope.item.set_name}.fields]",
-            )
-        return navigate(view, ref.accessors, ref.text, "item")
+        first = accessors[0]
+        if not isinstance(first, str):
+            return navigate(scope.item.view(), accessors, ref.text, "item")
+        value = scope.item.lookup(first)
+        if value is _MISSING:
+            self._no_item_field(ref, scope.item, first)
+        if len(accessors) == 1:
+            return value
+        return navigate(value, accessors[1:], ref.text, f"item.{first}")
+
+    @staticmethod
+    def _no_item_field(ref: Ref, item: _Item, first: str) -> NoReturn:
+        """Raise the error of ``{item.FIRST...}`` naming a field the item does not have."""
+        view = item.view()
+        hint = did_you_mean(first, list(view), prefix="item.")
+        fields = ", ".join(item.fields)
+        raise InterpolationError(
+            f"{{{ref.text}}}: items of input set '{item.set_name}' have no field '{first}'",
+            (hint + " " if hint else "")
+            + f"fields: {fields} (plus index, path, name, stem, parent, suffix of "
+            f"'{item.primary}'); add it to the items or under [inputs.{item.set_name}.fields]",
+        )
 
     def _resolve_step(self, name: str, ref: Ref, scope: _Scope) -> Any:
         if scope.entry is None:
@@ -907,6 +1134,9 @@ class _Loader:
         return value
 
     def abspath(self, value: str) -> str:
+        """``value`` made absolute (relative to the project's folder) and normalized."""
+        if _is_normal_abspath(value):
+            return value
         path = os.path.expanduser(value)
         if not os.path.isabs(path):
             path = os.path.join(self.base_dir, path)
@@ -1128,18 +1358,7 @@ class _Loader:
         if not ok:
             return items, False
         explicit_names = {key for item in items for key in item.fields}
-        for item in items:
-            for fname, template in derived.items():
-                if fname in item.fields:
-                    continue
-                value, good = self.evaluate(template, f"{kp}.fields.{fname}",
-                                            _Scope(where=kp, item=item))
-                if not good:
-                    ok = False
-                    continue
-                if isinstance(value, str) and fname not in text_fields:
-                    value = self.abspath(value)
-                item.fields[fname] = value
+        ok = self._derive_fields(items, derived, kp, text_fields)
         if not ok:
             return items, False
         known = explicit_names | set(derived)
@@ -1155,6 +1374,33 @@ class _Loader:
             self._check_companions(items, required, kp, derived)
         return items, ok
 
+    def _derive_fields(self, items: list[_Item], derived: dict[str, Any], kp: str,
+                       text_fields: list[str]) -> bool:
+        """Add the ``[inputs.NAME.fields]`` an item does not give, in order; False on errors.
+
+        Each template is compiled once for the whole set.
+        """
+        if not derived:
+            return True
+        nodes = {fname: self.compile(template, f"{kp}.fields.{fname}")
+                 for fname, template in derived.items()}
+        text_set = set(text_fields)
+        ok = True
+        scope = _Scope(where=kp)
+        for item in items:
+            scope.item = item
+            for fname, node in nodes.items():
+                if fname in item.fields:
+                    continue
+                value, good = self.run(node, scope)
+                if not good:
+                    ok = False
+                    continue
+                if isinstance(value, str) and fname not in text_set:
+                    value = self.abspath(value)
+                item.fields[fname] = value
+        return ok
+
     def _explicit_items(self, raw_items: Any, kp: str, primary: str,
                         text_fields: list[str]) -> tuple[list[_Item], bool]:
         name = kp.split(".", 1)[1]
@@ -1168,48 +1414,69 @@ class _Loader:
             return [], False
         items: list[_Item] = []
         ok = True
+        text_set = set(text_fields)
+        good_names: set[str] = set()
+        primary_is_text = primary in text_set
+        only_primary = frozenset((primary,))
         for index, raw in enumerate(raw_items):
-            ikp = f"{kp}.items[{index}]"
             if isinstance(raw, str):
+                if primary_is_text and not has_refs(raw):  # a plain name: nothing to check
+                    items.append(_Item(name, index, primary, {primary: raw}, only_primary))
+                    continue
                 raw = {primary: raw}
-            if not isinstance(raw, dict):
-                self.error(ikp, f"an item must be a table or a file name, got {type_name(raw)}",
+            elif not isinstance(raw, dict):
+                self.error(f"{kp}.items[{index}]",
+                           f"an item must be a table or a file name, got {type_name(raw)}",
                            'write {image = "a.fits", wtmap = "a.wtmap.fits"} or "a.fits"')
                 ok = False
                 continue
             fields: dict[str, Any] = {}
             for fname, value in raw.items():
-                fkp = f"{ikp}.{fname}"
-                if fname == "index" or not _NAME_RE.match(fname):
-                    self.error(fkp, f"'{fname}' cannot be a field name",
-                               "use letters, digits and '_' ('index' is reserved)")
-                    ok = False
+                if fname not in good_names:
+                    if fname == "index" or not _NAME_RE.match(fname):
+                        self.error(f"{kp}.items[{index}].{fname}",
+                                   f"'{fname}' cannot be a field name",
+                                   "use letters, digits and '_' ('index' is reserved)")
+                        ok = False
+                        continue
+                    good_names.add(fname)
+                if isinstance(value, str) and not has_refs(value) and fname in text_set:
+                    fields[fname] = value  # plain text: nothing to do
                     continue
-                if isinstance(value, (dict, list)):
-                    self.error(fkp, f"item fields hold plain values, got {type_name(value)}",
-                               "give a file name, a number or a boolean")
-                    ok = False
-                    continue
-                value, good = self.evaluate(value, fkp, _GLOBAL)
+                value, good = self._item_field(value, f"{kp}.items[{index}].{fname}", fname,
+                                               primary, fname in text_set)
                 if not good:
                     ok = False
                     continue
-                if isinstance(value, str) and fname not in text_fields:
-                    value = self.abspath(value)
-                    if self.check_files and not os.path.exists(value):
-                        self.error(fkp, f"file not found: {value}",
-                                   "correct the path (relative paths start at the project "
-                                   f"folder {self.base_dir})"
-                                   + (f", or add '{fname}' to text_fields if it is not a file"
-                                      if fname != primary else ""))
                 fields[fname] = value
             if primary not in fields and ok:
-                self.error(ikp, f"item has no '{primary}' field",
+                self.error(f"{kp}.items[{index}]", f"item has no '{primary}' field",
                            f"give {primary} = \"...\" in every item, or set field = \"...\" "
                            f"in [inputs.{name}] to the name of the main file")
                 ok = False
             items.append(_Item(name, index, primary, fields, frozenset(fields)))
         return items, ok
+
+    def _item_field(self, value: Any, fkp: str, fname: str, primary: str,
+                    is_text: bool) -> tuple[Any, bool]:
+        """One field of an explicit item, interpolated (a file: absolute, checked)."""
+        if isinstance(value, (dict, list)):
+            self.error(fkp, f"item fields hold plain values, got {type_name(value)}",
+                       "give a file name, a number or a boolean")
+            return value, False
+        if isinstance(value, str) and has_refs(value):
+            value, good = self.evaluate(value, fkp, _GLOBAL)
+            if not good:
+                return value, False
+        if isinstance(value, str) and not is_text:
+            value = self.abspath(value)
+            if self.check_files and not os.path.exists(value):
+                self.error(fkp, f"file not found: {value}",
+                           "correct the path (relative paths start at the project "
+                           f"folder {self.base_dir})"
+                           + (f", or add '{fname}' to text_fields if it is not a file"
+                              if fname != primary else ""))
+        return value, True
 
     def _glob_items(self, raw: dict[str, Any], kp: str, primary: str) -> tuple[list[_Item], bool]:
         name = kp.split(".", 1)[1]
@@ -1375,6 +1642,71 @@ class _Loader:
                 self.error(f"{kp}.kwargs", f"{ref.label} needs the argument '{pname}'",
                            f"add {pname} = ... to this step's kwargs")
 
+    def _expand(self, items: list[_Item | None], kp: str, position: int,
+                raws: tuple[list[str], dict[str, Any], dict[str, Any]],
+                ) -> tuple[list[tuple[_Item | None, list[str], dict[str, Any], dict[str, Any]]],
+                           bool]:
+        """Evaluate a step's ``(tags, kwargs, outputs)`` tables for each item.
+
+        Each is compiled once; one scope is reused, with a fresh outputs memo per item.
+
+        Returns
+        -------
+        list of (item, tags, kwargs, outputs)
+            For the items whose tags and kwargs have no error, in order.
+        bool
+            No error at all.
+        """
+        tags_raw, kwargs_raw, outputs_raw = raws
+        outputs_kp = f"{kp}.outputs"
+        outputs_nodes = {oname: self.compile(value, f"{outputs_kp}.{oname}")
+                         for oname, value in outputs_raw.items()}
+        output_refs = {oname: Ref("outputs", (oname,), f"outputs.{oname}")
+                       for oname in outputs_raw if _NAME_RE.match(oname)}
+        tags_node = self.compile(tags_raw, f"{kp}.tags")
+        kwargs_node = self.compile(kwargs_raw, f"{kp}.kwargs")
+        scope = _Scope(where=kp, entry=position, outputs_raw=outputs_raw,
+                       outputs_kp=outputs_kp, outputs_nodes=outputs_nodes)
+        run = _Run(scope)
+        expanded = []
+        ok = True
+        for item in items:
+            scope.item = item
+            outputs: dict[str, Any] = {}
+            if outputs_raw:
+                scope.memo = {}
+                outputs, outputs_ok = self._step_outputs(output_refs, scope)
+                ok = ok and outputs_ok
+            run.ok = True
+            tags = tags_node(run)
+            kwargs = kwargs_node(run)
+            if not run.ok:
+                ok = False
+                continue
+            tags = [t if isinstance(t, str) else stringify(t) for t in tags]
+            expanded.append((item, tags, kwargs, outputs))
+        return expanded, ok
+
+    def _step_outputs(self, refs: dict[str, Ref], scope: _Scope) -> tuple[dict[str, Any], bool]:
+        """The ``outputs`` of one expanded step (``refs``: those with a usable name)."""
+        assert scope.outputs_raw is not None
+        outputs: dict[str, Any] = {}
+        ok = True
+        for oname in scope.outputs_raw:
+            ref = refs.get(oname)
+            if ref is None:
+                self.check_name(oname, f"{scope.outputs_kp}.{oname}", "output")
+                ok = False
+                continue
+            try:
+                outputs[oname] = self.resolve(ref, scope)
+            except _Silent:
+                ok = False
+            except InterpolationError as exc:  # pragma: no cover - defensive
+                self.error(f"{scope.outputs_kp}.{oname}", exc.message, exc.hint)
+                ok = False
+        return outputs, ok
+
     def load_step(self, position: int, entry: Any, first_index: int) -> list[ExpandedStep]:
         kp = f"steps[{position}]"
         if not isinstance(entry, dict):
@@ -1454,46 +1786,17 @@ class _Loader:
         else:
             group = None
         steps: list[ExpandedStep] = []
-        ok = True
-        for item in items:
-            scope = _Scope(where=kp, item=item, entry=position, outputs_raw=outputs_raw,
-                           outputs_kp=f"{kp}.outputs")
-            outputs: dict[str, Any] = {}
-            for oname in outputs_raw:
-                if not self.check_name(oname, f"{kp}.outputs.{oname}", "output"):
-                    ok = False
-                    continue
-                try:
-                    outputs[oname] = self.resolve(
-                        Ref("outputs", (oname,), f"outputs.{oname}"), scope
-                    )
-                except _Silent:
-                    ok = False
-                except InterpolationError as exc:  # pragma: no cover - defensive
-                    self.error(f"{kp}.outputs.{oname}", exc.message, exc.hint)
-                    ok = False
-            tags, tags_ok = self.evaluate(tags_raw, f"{kp}.tags", scope)
-            kwargs, kwargs_ok = self.evaluate(kwargs_raw, f"{kp}.kwargs", scope)
-            if not (tags_ok and kwargs_ok):
-                ok = False
-                continue
-            tags = [t if isinstance(t, str) else stringify(t) for t in tags]
-            steps.append(
-                ExpandedStep(
-                    index=first_index + len(steps),
-                    entry=position,
-                    name=name,
-                    item=item.index if item is not None else None,
-                    func=ref,
-                    tags=tags,
-                    ignore_errors=ignore_errors,
-                    ignore_exceptions=ignore_exceptions,
-                    independent=independent,
-                    group=group if independent else None,
-                    kwargs=kwargs,
-                    outputs=outputs,
-                )
-            )
+        expanded, ok = self._expand(items, kp, position, (tags_raw, kwargs_raw, outputs_raw))
+        group = group if independent else None
+        for item, tags, kwargs, outputs in expanded:
+            # Positional (twice as quick as keywords for 50,000 steps), in the field order:
+            # index, entry, name, item, func, tags, ignore_errors, ignore_exceptions,
+            # independent, group, kwargs, outputs.
+            steps.append(ExpandedStep(
+                first_index + len(steps), position, name,
+                item.index if item is not None else None, ref, tags,
+                ignore_errors, ignore_exceptions, independent, group, kwargs, outputs,
+            ))
         if not ok or len(self.errors) > errors_before:
             return failed()
         if name is not None:
