@@ -345,31 +345,25 @@ async def test_c_with_a_start_index_continues_from_there(tmp_path, runners):
     assert (started[-1]["resume"], started[-1]["start_idx"]) == (True, 3)
 
 
+async def from_palette(pilot: Any, query: str, offered: str) -> None:
+    """Open the command palette, type ``query``, check ``offered`` is listed, pick it."""
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette), 5, "palette")
+    await type_text(pilot, query)
+    await wait_until(pilot, lambda: offered in screen_text(pilot.app), 5, f"{offered!r} offered")
+    await pilot.press("enter")
+
+
 @sync
 async def test_the_command_palette_runs_the_actions(tmp_path, runners):
     project = write_project(tmp_path, five_sleeps(0.05, lines=3))
     async with opened(project) as (app, pilot):
-        await pilot.press("ctrl+p")
-        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), 5, "palette")
-        await type_text(pilot, "Set start")
-        await wait_until(pilot, lambda: "Start at the selected step" in screen_text(app), 5,
-                         "the command is offered")
-        await pilot.press("enter")
+        await from_palette(pilot, "Set start", "Start at the selected step")
         await wait_until(pilot, lambda: table_rows(app)[0]["mark"] == "»", 5, "marker")
-        await pilot.press("ctrl+p")
-        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), 5, "palette")
-        await type_text(pilot, "Run tags")
-        await wait_until(pilot, lambda: "Choose run / ignore tags" in screen_text(app), 5,
-                         "the command is offered")
-        await pilot.press("enter")
+        await from_palette(pilot, "Run tags", "Choose run / ignore tags")
         await wait_until(pilot, lambda: isinstance(app.screen, TagsScreen), 5, "tags dialog")
         await pilot.press("escape")
-        await pilot.press("ctrl+p")
-        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), 5, "palette")
-        await type_text(pilot, "Run")
-        await wait_until(pilot, lambda: "Run from the start index" in screen_text(app), 5,
-                         "the command is offered")
-        await pilot.press("enter")
+        await from_palette(pilot, "Run", "Run from the start index")
         await wait_header(pilot, "finished")
         assert statuses(app) == dict.fromkeys(range(6), "success")
 
