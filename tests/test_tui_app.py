@@ -34,7 +34,7 @@ from textual.command import CommandPalette
 from aw_tui import load_pipeline
 from aw_tui.journal import read_events
 from aw_tui.runner import RunRequest, start_runner
-from aw_tui.store import read_lock
+from aw_tui.store import RunStore, read_lock
 from aw_tui.target import resolve_target
 from aw_tui.tui import session as session_module
 from aw_tui.tui.app import AwTuiApp, run_app
@@ -985,3 +985,22 @@ def test_session_load_skips_the_replay_only_when_the_checkpoint_is_current(tmp_p
     assert session.pipeline._completed == set(range(6))
     assert session.state.state == "finished"
     assert {row.status for row in session.rows()} == {"success"}
+
+
+def test_an_edit_during_a_live_run_waits_until_the_journal_is_folded(tmp_path):
+    """Until the watcher has read the journal, which steps started is unknown: an edit is
+    refused rather than sent for a step that may be running already."""
+    project = write_project(tmp_path, step(SUCCEED, ["a"], n=1) + step(SUCCEED, ["b"], n=2))
+    session = Session(resolve_target(str(project)))
+    session.load()
+    store = RunStore(str(log_dir(project)), None)
+    store.acquire_lock()  # a live run (this process)
+    try:
+        outcome = session.edit(1, {"n": 5})
+        assert (outcome.how, outcome.message) == (
+            "refused", "still reading the run's journal: try again in a moment")
+        session.catch_up()
+        assert session.edit(1, {"n": 5}).how == "requested"
+    finally:
+        store.close()
+

@@ -322,6 +322,10 @@ class Session:
         if self.pipeline is None or not self.log_dir:
             return EditOutcome("refused", "nothing is loaded")
         if self.lock() is not None:
+            if not self.caught_up:  # which steps have started is not known yet
+                return EditOutcome(
+                    "refused", "still reading the run's journal: try again in a moment"
+                )
             status = self.state.steps.get(step_id)
             if status is not None and status.status in ("running", "success", "unknown"):
                 return EditOutcome(
