@@ -598,6 +598,30 @@ async def test_f_follows_the_running_step(tmp_path, runners):
         assert app.query_one(StepTable).cursor_step_id == 2
 
 
+TOOLISH = """
+def tool(name="a b"):
+    return {"status": "success", "argv": [["sex", name, "-c", "x;y.sex"], ["echo", "done"]]}
+"""
+
+
+@sync
+async def test_y_copies_the_command_line_of_the_selected_step(tmp_path, runners):
+    (tmp_path / "toolish.py").write_text(TOOLISH)
+    project = write_project(tmp_path, step(SUCCEED, ["a"], n=1) + step("toolish.py:tool",
+                                                                       ["b"]))
+    async with opened(project) as (app, pilot):
+        await pilot.press("y")
+        assert "step 0 has no command line" in screen_text(app)
+        await pilot.press("r")
+        await wait_header(pilot, "finished")
+        await pilot.press("G", "y")
+        assert app.clipboard == "sex 'a b' -c 'x;y.sex'\necho done"
+        assert "copied step 1's command line" in screen_text(app)
+        await pilot.press("d")
+        await wait_until(pilot, lambda: "$ sex 'a b' -c 'x;y.sex'" in screen_text(app), 5,
+                         "the command line in the details")
+
+
 # -- d, /, ?, movement ----------------------------------------------------------------------
 @sync
 async def test_d_details_and_jkgG_movement(tmp_path, runners):

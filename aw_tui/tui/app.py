@@ -95,6 +95,7 @@ class AwTuiApp(App[int]):
         Binding("escape", "focus_table", "Table", show=False),
         Binding("f", "follow_running", "Follow"),
         Binding("d", "toggle_detail", "Details"),
+        Binding("y", "copy_command", "Copy command", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_app", "Quit"),
@@ -329,13 +330,7 @@ class AwTuiApp(App[int]):
                          f"{escape(format_summary(result.get('summary')))}")
             if result.get("error_msg"):
                 lines.append(f"[red]error: {escape(str(result['error_msg']))}[/red]")
-            argv = result.get("argv")
-            if argv:
-                import shlex
-
-                commands = argv if argv and isinstance(argv[0], list) else [argv]
-                for command in commands:
-                    lines.append("$ " + escape(shlex.join(str(a) for a in command)))
+            lines.extend("$ " + escape(line) for line in self.session.command_lines(step_id))
             table = result.get("warnings")
             if table is not None and len(table):
                 lines.append(f"warnings ({len(table)}):")
@@ -553,6 +548,18 @@ class AwTuiApp(App[int]):
             if when == "now" else "stopping after the current step"
         )
 
+    def action_copy_command(self) -> None:
+        """``y``: copy the selected step's command line to the clipboard (OSC 52)."""
+        step_id = self.query_one(StepTable).cursor_step_id
+        lines = self.session.command_lines(step_id) if step_id is not None else []
+        if not lines:
+            self.show_message(f"step {step_id} has no command line: it has not run a tool")
+            return
+        self.copy_to_clipboard("\n".join(lines))
+        self.show_message(
+            f"copied step {step_id}'s command line (OSC 52; tmux: set -g set-clipboard on)"
+        )
+
     def action_focus_output(self) -> None:
         """``enter``: focus the output of the selected step."""
         self._show_step(self.query_one(StepTable).cursor_step_id)
@@ -620,6 +627,8 @@ class AwTuiApp(App[int]):
             ("Follow running step", "Show the running step's output (f)",
              self.action_follow_running),
             ("Toggle details", "Show the step details (d)", self.action_toggle_detail),
+            ("Copy command line", "Copy the step's tool command line (y)",
+             self.action_copy_command),
             ("Help", "Keys and what they do (?)", self.action_help),
         ):
             yield SystemCommand(title, help_text, action)

@@ -194,6 +194,7 @@ HELP_KEYS: list[tuple[str, str]] = [
     ("enter", "focus the step's output (escape: back to the table)"),
     ("f", "follow the running step"),
     ("d", "show / hide details (kwargs, command line, errors)"),
+    ("y", "copy the step's command line to the clipboard"),
     ("/", "filter the steps by tag or text (escape clears)"),
     ("j k g G", "down, up, first, last step (arrows, home, end too)"),
     ("ctrl+p", "command palette"),

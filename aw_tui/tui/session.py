@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -281,6 +282,15 @@ class Session:
             self._results[step_id] = result
             return result
         return None
+
+    def command_lines(self, step_id: int) -> list[str]:
+        """The step's tool command lines as a shell would take them (empty if none ran)."""
+        result = self.result(step_id) or {}
+        argv = result.get("argv")
+        if not argv:
+            return []
+        commands = argv if isinstance(argv[0], (list, tuple)) else [argv]
+        return [shlex.join(str(arg) for arg in command) for command in commands]
 
     def counts(self) -> dict[str, int]:
         """Steps per status over the table."""
