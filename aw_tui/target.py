@@ -60,11 +60,9 @@ def resolve_target(path: str, run_name: str | None = None, check_files: bool = T
             "(the pipeline's 'log' path) or a checkpoint (pipeline.p)."
         )
     if os.path.isfile(path) and path.endswith(".toml"):
-        from aw_tui.gcpause import gc_paused
         from aw_tui.project import load_project
 
-        with gc_paused():  # a big foreach builds many objects that all survive
-            project = load_project(path, check_files=check_files)
+        project = load_project(path, check_files=check_files)
         log_dir = project.log_dir or default_log_dir(path)
         return Target(
             path=os.path.abspath(path),

@@ -210,7 +210,7 @@ class AwTuiApp(App[int]):
                 self._stop_polling.wait(self.poll_interval)
 
     def _check_live(
-        self, last: tuple[str | None, int | None] | None = None, forced: bool = True
+        self, last: tuple[str | None, int | None], forced: bool
     ) -> tuple[str | None, int | None]:
         """Read the lock; post `LiveChanged` when the live runner changed (or `forced`)."""
         lock = self.session.lock()
