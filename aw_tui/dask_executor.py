@@ -318,6 +318,72 @@ def build_cluster(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     return cluster, plan
 
 
+class _OutputEcho(threading.Thread):
+    """Hand what remote steps write to ``steps/<id>.out`` to the run's output listeners.
+
+    A step on a Dask worker cannot call the runner's listeners (``--verbose`` echoes the
+    tools' output); on the shared file system its output file can be followed instead, as
+    the TUI does. Each followed file is read to its end once its future is done.
+
+    Parameters
+    ----------
+    interval : float
+        Seconds between two looks at the files.
+    """
+
+    def __init__(self, interval: float = 0.2) -> None:
+        super().__init__(name="aw-tui dask output echo", daemon=True)
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._followed: list[list[Any]] = []  # [future, path, offset, listeners]
+        self._stopping = threading.Event()
+
+    def follow(self, future: Any, path: str, listeners: list[Any]) -> None:
+        """Echo ``path`` to ``listeners`` until ``future`` is done."""
+        with self._lock:
+            self._followed.append([future, path, 0, list(listeners)])
+
+    def stop(self) -> None:
+        """Echo what is left, then end the thread."""
+        self._stopping.set()
+        if self.is_alive():
+            self.join(timeout=5)
+
+    def run(self) -> None:
+        """Look at the followed files every `interval` seconds."""
+        while True:
+            stopping = self._stopping.wait(self.interval)
+            with self._lock:
+                followed = list(self._followed)
+            for entry in followed:
+                done = stopping or entry[0].done()
+                self._read(entry)
+                if done:
+                    with self._lock, contextlib.suppress(ValueError):
+                        self._followed.remove(entry)
+            if stopping:
+                return
+
+    @staticmethod
+    def _read(entry: list[Any]) -> None:
+        """Pass the bytes appended since the last look (from the start if truncated)."""
+        _future, path, offset, listeners = entry
+        try:
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size < offset:  # the step runs again (another worker): start afresh
+                    offset = 0
+                handle.seek(offset)
+                data = handle.read(size - offset)
+        except OSError:
+            return
+        entry[2] = offset + len(data)
+        if data:
+            for listener in listeners:
+                with contextlib.suppress(Exception):
+                    listener(data)
+
+
 class DaskExecutor:
     """Run independent steps on the workers of a Dask cluster.
 
@@ -354,6 +420,7 @@ class DaskExecutor:
         self._context: tuple[str, Any] | None = None
         self._context_for: tuple[Any, Any, int] | None = None
         self._last_terminate = 0.0
+        self._echo: _OutputEcho | None = None
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -533,7 +600,13 @@ class DaskExecutor:
             return self.client.submit(_unsendable, step.step_id, message, key=key, pure=False)
         self.last_payload_size = len(payload)
         context = self._group_context(call.pipeline, call.log_dir)
-        return self.client.submit(_run_on_worker, payload, context, key=key, pure=False)
+        future = self.client.submit(_run_on_worker, payload, context, key=key, pure=False)
+        if call.listeners and call.output_path:
+            if self._echo is None:
+                self._echo = _OutputEcho()
+                self._echo.start()
+            self._echo.follow(future, call.output_path, call.listeners)
+        return future
 
     def wait_any(self, futures: list[Any], timeout: float) -> list[Any]:
         """The futures that finished within ``timeout`` seconds (maybe none)."""
@@ -578,6 +651,9 @@ class DaskExecutor:
 
     def close(self) -> None:
         """Release the futures; close the client and the cluster this executor started."""
+        if self._echo is not None:
+            self._echo.stop()
+            self._echo = None
         self._drop_context()
         if self.owns_client:
             with contextlib.suppress(Exception):

@@ -622,6 +622,20 @@ def test_batch_with_a_dask_executor_table(sky, tmp_path):
     assert all(e["host"] == HOST for e in starts(events))
 
 
+@pytest.mark.tools
+def test_verbose_batch_echoes_the_output_of_steps_run_on_dask_workers(sky, tmp_path):
+    require_tool("sextractor")
+    executor = (
+        '\n[executor]\nkind = "dask"\ncluster = "local"\nworkers = 2\nthreads_per_worker = 1\n'
+    )
+    project = batch_project(tmp_path, sky, executor)
+    proc = run_batch_command(str(project), "--verbose")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # each worker's SExtractor output reaches the runner's stdout, as with serial steps
+    assert proc.stdout.count("> All done") == N_EXPOSURES, proc.stdout
+    assert proc.stdout.count("----- Source Extractor") == N_EXPOSURES
+
+
 # -- the Slurm sample project --------------------------------------------------------------------------
 def test_slurm_dask_sample_project_checks_and_renders_its_job(tmp_path):
     sample = REPO / "sample_configs" / "slurm-dask"
