@@ -3,15 +3,19 @@
 Stdout and stderr share one pipe, so the bytes keep the order the tool wrote them in. Each
 chunk is appended unmodified to the step's output file (``steps/<id>.out`` when a step is
 running, see :mod:`aw_tui.stepcontext`) and handed to live listeners. Stopping the run
-(Ctrl-C, SIGTERM, a stop request) ends the whole process group.
+(Ctrl-C, SIGTERM, a stop request) ends the whole process group. On Linux a tool also dies
+with the process that started it: a runner or Dask worker killed with ``kill -9`` does not
+leave a tool writing the step's outputs while a resumed run does the same step again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -27,6 +31,38 @@ _HEAD_KEEP = 1024 * 1024
 
 _running: set[subprocess.Popen] = set()
 _running_lock = threading.Lock()
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    """libc's ``prctl`` on Linux (None elsewhere or when it cannot be found)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_prctl = _load_prctl()
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A ``preexec_fn``: SIGKILL the tool when the thread that started it dies.
+
+    It runs in the child between fork and exec and only calls ``prctl`` and ``getppid``
+    (no lock that another thread could hold). A parent that died before the call is caught
+    by comparing ``getppid``.
+    """
+
+    def preexec() -> None:
+        assert _prctl is not None
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(137)
+
+    return preexec
 
 
 @dataclass
@@ -144,6 +180,7 @@ def run_command(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             bufsize=0,
+            preexec_fn=_die_with_parent(os.getpid()) if _prctl is not None else None,
         )
     except BaseException:
         if out_fd is not None:

@@ -8,6 +8,7 @@ as ASTROMATIC_FACTS.md describes them (banner on ``-v``, everything human-readab
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import select
@@ -517,3 +518,38 @@ def test_an_error_result_stops_the_pipeline_with_the_tools_message(
         pipeline.run()
     assert pipeline.steps[0].results["status"] == "error"
     assert pipeline.steps[1].results is None
+
+
+_RUNNER = """
+import sys
+from aw_tui.process import run_command
+tool = "import os, sys, time; print('TOOL', os.getpid(), flush=True); time.sleep(60)"
+run_command([sys.executable, "-c", tool], output_path=sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.timeout(60)
+def test_a_silent_tool_dies_with_a_runner_killed_by_sigkill(tmp_path: Path) -> None:
+    """kill -9 of a runner (or a Dask worker) must not leave its tool running: a resumed
+    run would run the same step beside it, writing the same files."""
+    import subprocess
+    import time
+
+    out = tmp_path / "tool.out"
+    runner = subprocess.Popen([sys.executable, "-c", _RUNNER, str(out)])
+    deadline = time.monotonic() + 30
+    while not (out.exists() and out.read_text().endswith("\n")):
+        assert time.monotonic() < deadline and runner.poll() is None, "the tool never started"
+        time.sleep(0.05)
+    tool = int(out.read_text().split()[1])
+    pidfd = os.pidfd_open(tool)
+    try:
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait(timeout=10)
+        assert _exited(pidfd), "the tool outlived the runner killed with SIGKILL"
+    finally:
+        os.close(pidfd)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(tool, signal.SIGKILL)
+
