@@ -553,3 +553,19 @@ def test_a_silent_tool_dies_with_a_runner_killed_by_sigkill(tmp_path: Path) -> N
         with contextlib.suppress(ProcessLookupError):
             os.kill(tool, signal.SIGKILL)
 
+
+def test_a_tool_that_cannot_be_started_raises_as_subprocess_does(tmp_path: Path) -> None:
+    from aw_tui.process import run_command
+
+    with pytest.raises(FileNotFoundError):
+        run_command(["aw-tui-no-such-tool-anywhere", "-v"])
+    with pytest.raises(FileNotFoundError):
+        run_command([str(tmp_path / "missing" / "sex")])
+    not_executable = tmp_path / "sex"
+    not_executable.write_text("#!/bin/sh\n")
+    with pytest.raises(PermissionError):
+        run_command([str(not_executable)])
+    ok = run_command(["sh", "-c", "echo \"$0\" \"$1\"", "-x", "a b"])
+    assert ok.returncode == 0 and ok.output == b"-x a b\n"
+    assert ok.argv == ["sh", "-c", "echo \"$0\" \"$1\"", "-x", "a b"]  # not the wrapper
+
