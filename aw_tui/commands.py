@@ -119,7 +119,9 @@ def open_tui(project: str, options: BatchOptions | None = None) -> int:
     from aw_tui.target import TargetError, resolve_target
 
     try:
-        target = resolve_target(project, options.run_name if options else None)
+        # A run with a checkpoint opens without expanding the project's steps (the table
+        # shows the checkpoint's); the app checks the whole file once the table is shown.
+        target = resolve_target(project, options.run_name if options else None, expand=False)
     except (ProjectError, TargetError, CheckpointError) as exc:
         sys.stderr.write(f"aw-tui: {exc}\n")
         return EXIT_BAD_INPUT

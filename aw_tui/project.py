@@ -239,6 +239,8 @@ class Project:
     fingerprint : str
         sha256 of the project file's bytes and of the ``func_files`` (see
         :func:`project_fingerprint`).
+    complete : bool
+        False for ``load_project(..., steps=False)``: no inputs, steps or fingerprint.
     """
 
     def __init__(self, **fields: Any) -> None:
@@ -257,6 +259,7 @@ class Project:
         self.steps: list[ExpandedStep] = fields["steps"]
         self.func_files: list[str] = fields["func_files"]
         self.fingerprint: str = fields["fingerprint"]
+        self.complete: bool = fields.get("complete", True)
 
     def __repr__(self) -> str:
         return f"<Project {self.name!r} {self.path} steps={len(self.steps)}>"
@@ -289,6 +292,8 @@ class Project:
         """
         from aw_tui.pipeline import Pipeline
 
+        if not self.complete:
+            raise ValueError(f"{self.path} was loaded without its steps: load it with steps")
         pipeline = Pipeline(
             dict(self.paths),
             pipeline_name=self.name,
@@ -370,7 +375,9 @@ def key_inputs(kwargs: dict[str, Any], limit: int = 3) -> str:
 
 
 # -- loading ---------------------------------------------------------------------------------
-def load_project(path: str | os.PathLike[str], check_files: bool = True) -> Project:
+def load_project(
+    path: str | os.PathLike[str], check_files: bool = True, steps: bool = True
+) -> Project:
     """Read, validate and expand a project file.
 
     Parameters
@@ -380,6 +387,11 @@ def load_project(path: str | os.PathLike[str], check_files: bool = True) -> Proj
     check_files : bool
         Check that input files exist (glob matches, required companions, explicit items).
         False skips that (to check a project before its data is in place).
+    steps : bool
+        False reads only ``[pipeline]``, ``[paths]``, ``[build_paths]``, ``[vars]`` and
+        ``[executor]``: enough to find the run directory (the TUI opening a run that has a
+        checkpoint). The result then has no inputs, no steps and no fingerprint, and
+        ``complete`` is False; ``[inputs]`` and ``[steps]`` are not checked.
 
     Returns
     -------
@@ -427,7 +439,7 @@ def load_project(path: str | os.PathLike[str], check_files: bool = True) -> Proj
         except tomllib.TOMLDecodeError as exc:
             raise ProjectError([_syntax_error(display, text, str(exc))], display) from None
         loader = _Loader(file_path.resolve(), display, text, raw_bytes, data, check_files)
-        return loader.load()
+        return loader.load(with_steps=steps)
 
 
 _SYNTAX_HINTS = (
@@ -1087,7 +1099,7 @@ class _Loader:
         return self.step_registry[name]
 
     # -- the tables ------------------------------------------------------------------------
-    def load(self) -> Project:
+    def load(self, with_steps: bool = True) -> Project:
         data = self.data
         self.unknown_keys(data, TOP_KEYS, "", "the project file")
         pipeline_table = self.table(data, "pipeline")
@@ -1102,8 +1114,8 @@ class _Loader:
         build_paths = self.load_build_paths(build_raw)
         variables = self.load_vars()
         executor = self.load_executor(executor_raw)
-        inputs = self.load_inputs()
-        steps = self.load_steps()
+        inputs = self.load_inputs() if with_steps else {}
+        steps = self.load_steps() if with_steps else []
         if self.errors:
             raise ProjectError(self.errors, self.display)
         func_files = sorted(self.func_files)
@@ -1122,7 +1134,8 @@ class _Loader:
             executor_config=executor,
             steps=steps,
             func_files=func_files,
-            fingerprint=project_fingerprint(self.raw_bytes, func_files),
+            fingerprint=project_fingerprint(self.raw_bytes, func_files) if with_steps else "",
+            complete=with_steps,
         )
 
     def table(self, data: dict[str, Any], key: str) -> dict[str, Any]:

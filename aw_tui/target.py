@@ -12,7 +12,14 @@ from typing import Any
 
 from aw_tui.store import checkpoint_path
 
-__all__ = ["OpenedPipeline", "Target", "TargetError", "open_pipeline", "resolve_target"]
+__all__ = [
+    "OpenedPipeline",
+    "Target",
+    "TargetError",
+    "complete_project",
+    "open_pipeline",
+    "resolve_target",
+]
 
 
 class TargetError(Exception):
@@ -44,8 +51,16 @@ def default_log_dir(project_path: str) -> str:
     return os.path.join(folder, "runs", stem)
 
 
-def resolve_target(path: str, run_name: str | None = None, check_files: bool = True) -> Target:
+def resolve_target(
+    path: str, run_name: str | None = None, check_files: bool = True, expand: bool = True
+) -> Target:
     """Load (and validate) a project, or locate a run directory / checkpoint.
+
+    With ``expand=False`` a project whose run directory holds a checkpoint is read without
+    its inputs and steps (``project.complete`` is False): a viewer shows the checkpoint's
+    steps and can check the whole file later (:func:`complete_project`). Without a
+    checkpoint, or when that partial read finds a problem, the whole file is loaded (and
+    its errors raised) as with ``expand=True``.
 
     Raises
     ------
@@ -60,9 +75,20 @@ def resolve_target(path: str, run_name: str | None = None, check_files: bool = T
             "(the pipeline's 'log' path) or a checkpoint (pipeline.p)."
         )
     if os.path.isfile(path) and path.endswith(".toml"):
-        from aw_tui.project import load_project
+        from aw_tui.project import ProjectError, load_project
 
-        project = load_project(path, check_files=check_files)
+        project = None
+        if not expand:
+            try:
+                project = load_project(path, check_files=check_files, steps=False)
+            except ProjectError:
+                project = None  # the full load below reports every problem
+            if project is not None and not os.path.isfile(
+                checkpoint_path(project.log_dir or default_log_dir(path), run_name)
+            ):
+                project = None
+        if project is None:
+            project = load_project(path, check_files=check_files)
         log_dir = project.log_dir or default_log_dir(path)
         return Target(
             path=os.path.abspath(path),
@@ -132,9 +158,26 @@ def open_pipeline(
     return OpenedPipeline(pipeline, False, notes)
 
 
+def complete_project(target: Target) -> Any:
+    """Load the target's whole project file if it was read without its steps; return it.
+
+    Raises
+    ------
+    aw_tui.project.ProjectError
+        For an invalid project file (the partial project stays in place).
+    """
+    from aw_tui.project import load_project
+
+    project = target.project
+    if project is not None and not project.complete:
+        project = load_project(target.path)
+        target.project = project
+    return project
+
+
 def build_from_project(target: Target, create_paths: bool | None = None) -> Any:
     """Build a fresh pipeline from the target's project file."""
-    project = target.project
+    project = complete_project(target)
     pipeline = project.build_pipeline(create_paths=create_paths)
     if not pipeline.paths.get("log") and target.log_dir:
         os.makedirs(target.log_dir, exist_ok=True)

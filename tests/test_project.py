@@ -1452,3 +1452,32 @@ def test_load_project_restores_garbage_collection(simple: Path, tmp_path: Path) 
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_loading_without_steps_reads_what_finds_the_run_directory(tmp_path):
+    """steps=False: the same settings and paths, no inputs or steps, and errors in the
+    steps are not looked for."""
+    from aw_tui.project import load_project
+
+    (tmp_path / "a.fits").write_bytes(b"")
+    project = tmp_path / "project.toml"
+    project.write_text(
+        '[pipeline]\nname = "p"\ncreate_paths = true\n[vars]\nroot = "work"\n'
+        '[paths]\nlog = "{vars.root}/log"\ntemp = "{vars.root}/temp"\n'
+        '[inputs.frames]\nitems = ["a.fits"]\n'
+        '[[steps]]\nfunc = "aw_tui.testing_funcs:succeed"\nforeach = "frames"\n'
+        '[steps.kwargs]\nimage = "{item}"\n'
+    )
+    full = load_project(project)
+    part = load_project(project, steps=False)
+    assert full.complete and not part.complete
+    assert (part.name, part.create_paths, part.paths, part.log_dir) == (
+        full.name, full.create_paths, full.paths, full.log_dir)
+    assert part.steps == [] and part.inputs == {} and part.fingerprint == ""
+    with pytest.raises(ValueError, match="without its steps"):
+        part.build_pipeline()
+    project.write_text(project.read_text().replace("testing_funcs:succeed", "nowhere:nothing"))
+    assert load_project(project, steps=False).log_dir == full.log_dir
+    with pytest.raises(ProjectError):
+        load_project(project)
+

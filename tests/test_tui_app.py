@@ -1028,3 +1028,32 @@ def test_an_edit_during_a_live_run_waits_until_the_journal_is_folded(tmp_path):
     finally:
         store.close()
 
+
+@sync
+async def test_a_run_whose_project_file_broke_since_opens_and_says_what_is_wrong(tmp_path,
+                                                                                runners):
+    """With a checkpoint the project opens without expanding its steps (the table shows the
+    checkpoint's); the whole file is read after the first paint and its errors shown."""
+    from aw_tui.project import ProjectError
+
+    project = write_project(tmp_path, step(SUCCEED, ["a"], n=1) + step(SUCCEED, ["b"], n=2))
+    fresh = resolve_target(str(project), expand=False)
+    assert fresh.project.complete  # no checkpoint yet: the whole file is read
+    runner = start_runner(str(project), str(log_dir(project)), RunRequest())
+    runners.append(runner)
+    assert runner.wait(timeout=30) == 0
+    project.write_text(project.read_text() + step("aw_tui.testing_funcs:no_such_function",
+                                                  ["c"]))
+    with pytest.raises(ProjectError):
+        resolve_target(str(project))
+    target = resolve_target(str(project), expand=False)
+    assert not target.project.complete and target.project.steps == []
+    app = AwTuiApp(Session(target), poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: statuses(app) == {0: "success", 1: "success"}, 20,
+                         "the checkpoint's steps")
+        await wait_until(pilot, lambda: "project.toml has errors" in screen_text(app), 20,
+                         "the project file's errors")
+        notes = [n.message for n in app._notifications]
+        assert any("no_such_function" in note for note in notes), notes
+

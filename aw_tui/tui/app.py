@@ -32,7 +32,7 @@ from textual.widgets import Input, Static
 from aw_tui.summary import format_summary
 from aw_tui.tomlwrite import TomlWriteError, dumps
 from aw_tui.tui.key_bar import KeyBar
-from aw_tui.tui.messages import JournalUpdate, LiveChanged, StepsLoaded
+from aw_tui.tui.messages import JournalUpdate, LiveChanged, ProjectProblem, StepsLoaded
 from aw_tui.tui.output_view import OutputView
 from aw_tui.tui.screens import ConfirmScreen, EditScreen, HelpScreen, StopScreen, TagsScreen
 from aw_tui.tui.session import Session
@@ -230,8 +230,32 @@ class AwTuiApp(App[int]):
         self._select_initial()
         self.update_header()
         # Follow the run directory once these rows are on screen: catching up with a big
-        # journal would otherwise compete with the first paint.
+        # journal would otherwise compete with the first paint. The same for reading the
+        # whole project file when it was opened without its steps.
         self.call_after_refresh(self.watch_run_directory)
+        project = self.session.target.project
+        if project is not None and not project.complete:
+            self.call_after_refresh(self.check_project)
+
+    @work(thread=True, exclusive=True, group="project")
+    def check_project(self) -> None:
+        """Read the whole project file (opened without its steps); post its errors."""
+        from aw_tui.project import ProjectError
+        from aw_tui.target import complete_project
+
+        try:
+            complete_project(self.session.target)
+        except ProjectError as exc:
+            self.post_message(ProjectProblem(str(exc)))
+
+    def on_project_problem(self, message: ProjectProblem) -> None:
+        name = self.session.target.display_name
+        self.show_message(
+            f"[b red]{name} has errors[/b red]: the steps shown are the checkpoint's "
+            f"(aw-tui check {name} lists the problems)"
+        )
+        self.notify(message.text, title=f"{name} has errors", severity="error", timeout=30,
+                    markup=False)
 
     def _select_initial(self) -> None:
         running = self.session.state.running_steps()

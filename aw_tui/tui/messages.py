@@ -7,7 +7,7 @@ from typing import Any
 
 from textual.message import Message
 
-__all__ = ["JournalUpdate", "LiveChanged", "StepsLoaded"]
+__all__ = ["JournalUpdate", "LiveChanged", "ProjectProblem", "StepsLoaded"]
 
 
 @dataclass
@@ -39,3 +39,12 @@ class LiveChanged(Message):
 
     host: str | None = None
     pid: int | None = None
+
+
+@dataclass
+class ProjectProblem(Message):
+    """The project file, read in full after the first paint, is not valid (``text``: the
+    error, one problem per paragraph)."""
+
+    text: str = ""
+

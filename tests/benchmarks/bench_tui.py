@@ -6,7 +6,8 @@ and peak memory are its own. Figures:
 
 1. **First paint** of a project of 10,000 and 50,000 steps (a TOML ``foreach`` over that many
    items running ``aw_tui.testing_funcs:succeed``), as ``aw-tui PROJECT`` does it: import,
-   ``resolve_target`` (parse, validate and expand the project), then the app under
+   ``resolve_target`` (parse, validate and expand the project; with a checkpoint, only
+   what finds the run directory: the app checks the whole file after the paint), then the app under
    ``run_test`` (80x24) until the step table shows rows. Inside the app, the load worker's
    parts are timed: ``Session.load`` (build the pipeline or load the checkpoint and read the
    newest run's header from the end of the journal) and ``rows``. Measured on a fresh
@@ -151,7 +152,7 @@ def child_paint(project: str) -> dict[str, Any]:
     from aw_tui.tui.step_table import StepTable
 
     t_imported = time.perf_counter()
-    target = resolve_target(project)
+    target = resolve_target(project, expand=False)  # as `aw-tui PROJECT` (open_tui) does
     t_resolved = time.perf_counter()
     session = Session(target)
     parts: dict[str, float] = {}
