@@ -564,6 +564,12 @@ FILTER = false
 """
 
 
+DASK_LOCAL_2 = (
+    '\n[executor]\nkind = "dask"\ncluster = "local"\nworkers = 2\nthreads_per_worker = 1\n'
+)
+"""An ``[executor]`` table: a LocalCluster of two one-thread workers."""
+
+
 def batch_project(tmp_path: Path, sky, executor: str = "") -> Path:
     images = tmp_path / "images"
     images.mkdir()
@@ -605,10 +611,7 @@ def test_batch_jobs_lines_say_where_steps_ran(sky, tmp_path):
 @pytest.mark.tools
 def test_batch_with_a_dask_executor_table(sky, tmp_path):
     require_tool("sextractor")
-    executor = (
-        '\n[executor]\nkind = "dask"\ncluster = "local"\nworkers = 2\nthreads_per_worker = 1\n'
-    )
-    project = batch_project(tmp_path, sky, executor)
+    project = batch_project(tmp_path, sky, DASK_LOCAL_2)
     proc = run_batch_command(str(project))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     started = re.findall(
@@ -625,10 +628,7 @@ def test_batch_with_a_dask_executor_table(sky, tmp_path):
 @pytest.mark.tools
 def test_verbose_batch_echoes_the_output_of_steps_run_on_dask_workers(sky, tmp_path):
     require_tool("sextractor")
-    executor = (
-        '\n[executor]\nkind = "dask"\ncluster = "local"\nworkers = 2\nthreads_per_worker = 1\n'
-    )
-    project = batch_project(tmp_path, sky, executor)
+    project = batch_project(tmp_path, sky, DASK_LOCAL_2)
     proc = run_batch_command(str(project), "--verbose")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # each worker's SExtractor output reaches the runner's stdout, as with serial steps

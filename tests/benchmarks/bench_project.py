@@ -58,17 +58,10 @@ TARGET_STEPS = 50_000
 
 def write_foreach_project(folder: Path, items: int) -> Path:
     """The project of ``bench_tui.py``: ``items`` plain names, one ``foreach`` step."""
-    folder.mkdir(parents=True, exist_ok=True)
-    names = ", ".join(f'"f{i:06d}"' for i in range(items))
-    project = folder / "project.toml"
-    project.write_text(
-        '[pipeline]\nname = "big"\ncreate_paths = true\n'
-        '[paths]\nlog = "work/log"\ntemp = "work/temp"\n'
-        f'[inputs.frames]\nitems = [{names}]\ntext_fields = ["image"]\n'
-        '[[steps]]\nname = "each"\nfunc = "aw_tui.testing_funcs:succeed"\nforeach = "frames"\n'
-        'tags = ["bench", "{item.image}"]\n[steps.kwargs]\nframe = "{item.image}"\n'
-    )
-    return project
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_tui import write_big_project
+
+    return write_big_project(folder, items)
 
 
 FILES_PROJECT = """\
