@@ -27,10 +27,12 @@ demo-batch: setup
 
 test: setup
 	$(BIN)/ruff check aw_tui tests
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: setup
 	$(BIN)/ruff check aw_tui tests
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python tests/benchmarks/run_all.py

@@ -9,20 +9,18 @@ run directory described in ``docs/run-directory.md``. Nothing here imports Textu
 
 from __future__ import annotations
 
-import _thread
-import contextlib
 import datetime
-import inspect
 import os
-import signal
 import sys
-import threading
-import traceback
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from aw_tui.store import CheckpointError, RunStore, find_checkpoint, load_checkpoint
+from aw_tui.engine.errors import PipelineError, PipelineWarning, RunInterrupted
+from aw_tui.engine.loop import RunEngine
+from aw_tui.engine.steps import PipelineStep, StepList, accepts_argument, func_label
+from aw_tui.rundir.replay import replay_journal
+from aw_tui.rundir.store import CheckpointError, RunStore, find_checkpoint, load_checkpoint
 
 __all__ = [
     "Pipeline",
@@ -37,24 +35,7 @@ __all__ = [
     "str_2_bool",
 ]
 
-#: Statuses after which a step counts as done: ``resume`` never runs it again.
-DONE_STATUSES = ("success", "unknown")
 
-
-class PipelineError(Exception):
-    """A step returned an ``error`` result or raised, and the run stopped."""
-
-
-class PipelineWarning(UserWarning):
-    """A problem the pipeline recorded and went on past."""
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """The run was stopped by a signal (SIGTERM, SIGHUP) or a stop request."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def str_2_bool(bool_str: str) -> bool:
@@ -135,100 +116,6 @@ def check_path(path: str, auto_create: bool = False) -> None:
         raise PipelineError(f"{path} does not exist")
 
 
-class StepList(list):
-    """A list of steps that also accepts a step as its own index.
-
-    The seed's "Editing a Step" writes ``idx = pipeline.run_steps[pipeline.run_step_idx]``
-    and then ``pipeline.steps[idx]``: here that gives the same step back.
-    """
-
-    def __getitem__(self, item: Any) -> Any:
-        if isinstance(item, PipelineStep):
-            for step in self:
-                if step is item or step.step_id == item.step_id:
-                    return step
-            raise IndexError(f"step {item.step_id} is not in this list")
-        return super().__getitem__(item)
-
-
-class PipelineStep:
-    """One step: a function, its tags, its error policy and its keyword arguments.
-
-    Parameters
-    ----------
-    func : callable
-        Returns a dict with a ``status`` of ``'success'`` or ``'error'``. It receives
-        ``pipeline`` and ``step_id`` too when its signature names them.
-    step_id : int
-        Unique id of the step in its pipeline.
-    tags : list of str
-        Labels used by ``run(run_tags=..., ignore_tags=...)``.
-    ignore_errors : bool
-        Log an ``error`` result, warn, and go on instead of stopping the run.
-    ignore_exceptions : bool
-        Turn an exception into an ``error`` result (with the traceback) and go on.
-    func_kwargs : dict
-        Keyword arguments for ``func``.
-    independent : bool
-        The step may run at the same time as its neighbours that are also independent and
-        share its ``group`` (see the parallel executors). Never guessed: declared.
-    group : str, optional
-        Name of the group of independent steps this step belongs to.
-    """
-
-    def __init__(
-        self,
-        func: Callable[..., Any],
-        step_id: int,
-        tags: Iterable[str] | None = None,
-        ignore_errors: bool = False,
-        ignore_exceptions: bool = False,
-        func_kwargs: dict[str, Any] | None = None,
-        independent: bool = False,
-        group: str | None = None,
-    ) -> None:
-        self.func = func
-        self.step_id = step_id
-        self.tags = list(tags or [])
-        self.ignore_errors = ignore_errors
-        self.ignore_exceptions = ignore_exceptions
-        self.func_kwargs = func_kwargs if func_kwargs is not None else {}
-        self.results: dict[str, Any] | None = None
-        self.independent = independent
-        self.group = group
-
-    @property
-    def func_name(self) -> str:
-        """A readable name of the step's function."""
-        return func_label(self.func)
-
-    def __repr__(self) -> str:
-        return f"<PipelineStep {self.step_id} {self.func_name} tags={self.tags}>"
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state.setdefault("independent", False)
-        state.setdefault("group", None)
-        self.__dict__.update(state)
-
-
-def func_label(func: Any) -> str:
-    """The name a view shows for a step function."""
-    label = getattr(func, "label", None)
-    if isinstance(label, str):
-        return label
-    return getattr(func, "__name__", None) or type(func).__name__
-
-
-def _accepts(func: Callable[..., Any], name: str) -> bool:
-    try:
-        params = inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params and params[name].kind in (
-        inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        inspect.Parameter.KEYWORD_ONLY,
-    )
-
 
 class Pipeline:
     """A list of steps to run in order, with tags, resume and a checkpoint in ``paths['log']``.
@@ -273,9 +160,12 @@ class Pipeline:
         self.run_step_idx = 0
         self.run_name: str | None = None
         self.run_warnings = None
-        self._completed: set[int] = set()
-        self._journal_seq = 0
-        self._store: RunStore | None = None
+        #: Ids of the steps of ``run_steps`` that finished in this run (resume skips them).
+        self.completed_step_ids: set[int] = set()
+        #: ``seq`` of the last journal event this checkpoint includes.
+        self.journal_seq = 0
+        #: The run directory's writer while a run is going on (never pickled).
+        self.run_store: RunStore | None = None
         for key, value in kwargs.items():
             setattr(self, key, value)
         if not isinstance(self.steps, StepList):  # Pipeline(..., steps=[...]) as in the seed
@@ -316,14 +206,16 @@ class Pipeline:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_store"] = None
+        state["run_store"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        state.setdefault("_completed", set())
-        state.setdefault("_journal_seq", 0)
+        # Checkpoints written before these attributes became public used private names.
+        state.setdefault("completed_step_ids", state.pop("_completed", set()))
+        state.setdefault("journal_seq", state.pop("_journal_seq", 0))
+        state.pop("_store", None)
         state.setdefault("run_name", None)
-        state["_store"] = None
+        state["run_store"] = None
         if not isinstance(state.get("steps"), StepList):
             state["steps"] = StepList(state.get("steps") or [])
         self.__dict__.update(state)
@@ -413,8 +305,8 @@ class Pipeline:
         astropy.table.Table or None
             None when no step has a table under ``key``.
         """
-        import numpy as np
-        from astropy.table import Table, vstack
+        import numpy as np  # lazy: slow import
+        from astropy.table import Table, vstack  # lazy: slow import
 
         tables = []
         for step in self.steps:
@@ -516,7 +408,7 @@ class Pipeline:
             Start at this index of ``run_steps`` (with ``resume=False`` the selection is
             made afresh first, as in the seed).
         executor : optional
-            How to run groups of independent steps (see :mod:`aw_tui.executors`); the
+            How to run groups of independent steps (see :mod:`aw_tui.engine.executors`); the
             default runs every step in this process, one after the other.
         output_listeners : list of callables, optional
             Called with each raw chunk the tools print (besides ``steps/<id>.out``).
@@ -535,11 +427,10 @@ class Pipeline:
             Ctrl-C, or :class:`RunInterrupted` for SIGTERM/SIGHUP/a stop request; the
             step is recorded as interrupted and the checkpoint written.
         """
-        from aw_tui.engine import RunEngine
 
         selected = self.select_steps(run_tags, ignore_tags, run_steps, resume)
         if not resume or self.run_steps is None:
-            self._completed = set()
+            self.completed_step_ids = set()
         self.run_steps = selected
         if start_idx is not None:
             if not 0 <= start_idx <= len(self.run_steps):
@@ -548,7 +439,7 @@ class Pipeline:
                 )
             self.run_step_idx = start_idx
             later = {step.step_id for step in self.run_steps[start_idx:]}
-            self._completed -= later
+            self.completed_step_ids -= later
         elif not resume:
             self.run_step_idx = 0
         self.run_name = run_name
@@ -570,9 +461,9 @@ class Pipeline:
     def call_step(self, step: PipelineStep) -> Any:
         """Call a step's function with its kwargs (plus ``pipeline``/``step_id`` if wanted)."""
         func_kwargs = dict(step.func_kwargs)
-        if _accepts(step.func, "step_id"):
+        if accepts_argument(step.func, "step_id"):
             func_kwargs["step_id"] = step.step_id
-        if _accepts(step.func, "pipeline"):
+        if accepts_argument(step.func, "pipeline"):
             func_kwargs["pipeline"] = self
         return step.func(**func_kwargs)
 
@@ -599,8 +490,6 @@ def load_pipeline(path: str, run_name: str | None = None) -> Pipeline:
         When there is no checkpoint, it is unsafe to load (not yours, or writable by
         others), or it is damaged.
     """
-    from aw_tui.replay import replay_journal
-
     checkpoint = find_checkpoint(path, run_name)
     pipeline = load_checkpoint(checkpoint)
     if not isinstance(pipeline, Pipeline):
@@ -609,64 +498,3 @@ def load_pipeline(path: str, run_name: str | None = None) -> Pipeline:
     return pipeline
 
 
-def format_exception(exc: BaseException) -> str:
-    """The traceback of ``exc`` as text."""
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-
-
-@contextlib.contextmanager
-def interrupt_signals(on_signal: Callable[[str], str | None] | None = None):
-    """Turn SIGTERM and SIGHUP into :class:`RunInterrupted` in the main thread.
-
-    ``on_signal(name)`` may rename the reason, or return None to ignore the signal (the run
-    is already stopping).
-
-    Outside the main thread (where Python cannot install handlers) this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous: dict[int, Any] = {}
-
-    def handler(signum: int, frame: Any) -> None:
-        reason: str | None = signal.Signals(signum).name
-        if on_signal is not None:
-            reason = on_signal(reason)
-            if reason is None:  # already stopping: let the rescue checkpoint finish
-                return
-        raise RunInterrupted(reason)
-
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        with contextlib.suppress(ValueError, OSError):
-            previous[sig] = signal.signal(sig, handler)
-    _handlers_installed.append(handler)
-    try:
-        yield
-    finally:
-        _handlers_installed.remove(handler)
-        for sig, old in previous.items():
-            with contextlib.suppress(ValueError, OSError):
-                signal.signal(sig, old)
-
-
-#: The handlers :func:`interrupt_signals` has installed and not yet removed.
-_handlers_installed: list[Any] = []
-
-
-def interrupt_main_thread() -> bool:
-    """Raise :class:`RunInterrupted` in the main thread, waking it from a blocking call.
-
-    Only when :func:`interrupt_signals` handles SIGTERM there (a run in the main thread):
-    a real signal interrupts ``time.sleep``, ``os.read`` and the like at once. Returns
-    whether the main thread was signalled.
-    """
-    if not _handlers_installed or signal.getsignal(signal.SIGTERM) is not _handlers_installed[-1]:
-        return False
-    main = threading.main_thread().ident
-    if main is None:
-        return False
-    try:
-        signal.pthread_kill(main, signal.SIGTERM)
-    except (OSError, ValueError):
-        _thread.interrupt_main(signal.SIGTERM)
-    return True

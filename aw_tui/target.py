@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from aw_tui.store import checkpoint_path
+from aw_tui.rundir.store import checkpoint_path
 
 __all__ = [
     "OpenedPipeline",
@@ -66,7 +66,7 @@ def resolve_target(
     ------
     TargetError
         For a path that does not exist or is of an unknown kind.
-    aw_tui.project.ProjectError
+    aw_tui.project.loader.ProjectError
         For an invalid project file.
     """
     if not os.path.exists(path):
@@ -75,7 +75,7 @@ def resolve_target(
             "(the pipeline's 'log' path) or a checkpoint (pipeline.p)."
         )
     if os.path.isfile(path) and path.endswith(".toml"):
-        from aw_tui.project import ProjectError, load_project
+        from aw_tui.project.loader import ProjectError, load_project
 
         project = None
         if not expand:
@@ -163,10 +163,10 @@ def complete_project(target: Target) -> Any:
 
     Raises
     ------
-    aw_tui.project.ProjectError
+    aw_tui.project.loader.ProjectError
         For an invalid project file (the partial project stays in place).
     """
-    from aw_tui.project import load_project
+    from aw_tui.project.loader import load_project
 
     project = target.project
     if project is not None and not project.complete:

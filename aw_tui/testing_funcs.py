@@ -47,7 +47,7 @@ def touch(path: str, seconds: float = 0.0) -> dict[str, Any]:
 
 def print_lines(lines: int = 10, delay: float = 0.0) -> dict[str, Any]:
     """Run a child process that prints ``lines`` lines (through the step's output file)."""
-    from aw_tui.process import run_command
+    from aw_tui.base.process import run_command
 
     code = (
         "import sys, time\n"

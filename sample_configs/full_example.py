@@ -6,7 +6,7 @@ Example"): SExtractor on every exposure (catalogs in temp), SCAMP, SWarp, SExtra
 VIGNET on the stack, PSFEx, SExtractor PSF photometry, and ``save_output``. Two things are
 added to the seed's code so that it runs offline and gives good numbers:
 
-* SCAMP reads the offline reference catalog written by :func:`aw_tui.sky.make_sky`
+* SCAMP reads the offline reference catalog written by :func:`aw_tui.demo.sky.make_sky`
   (``ASTREF_CATALOG FILE`` and the column keys) instead of querying 2MASS over the network;
 * each tool gets the demo config file from ``sample_configs/demo/config`` (absolute filter
   and neural-network paths, a 30 px first aperture so MAG_PSF is not biased, SCAMP's
@@ -30,8 +30,8 @@ import sys
 import time
 
 import aw_tui as aw
-import aw_tui.api  # makes aw.api available: the seed calls aw.api.run_sex ...
-from aw_tui.sky import make_sky
+import aw_tui.astromatic.steps  # makes aw.api available: the seed calls aw.api.run_sex ...
+from aw_tui.demo.sky import make_sky
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo", "config")
 

@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 
+#: The repository's root folder.
+REPO = Path(__file__).resolve().parents[1]
+
 #: The demo configuration files (default.sex, default.scamp, default.swarp, default.psfex and
 #: the .param files).
-DEMO_CONFIG = Path(__file__).resolve().parent.parent / "sample_configs" / "demo" / "config"
+DEMO_CONFIG = REPO / "sample_configs" / "demo" / "config"
 
 # canonical name -> (binary names to probe in order, text `-v` must print, apt package,
 # conda-forge package)

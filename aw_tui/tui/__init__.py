@@ -1,0 +1,1 @@
+"""The Textual app: a view of run directories that also launches runners."""

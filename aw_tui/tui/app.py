@@ -29,14 +29,14 @@ from textual.filter import Monochrome
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from aw_tui.summary import format_summary
-from aw_tui.tomlwrite import TomlWriteError, dumps
-from aw_tui.tui.key_bar import KeyBar
+from aw_tui.astromatic.summaries import format_summary
+from aw_tui.project.tomledit import TomlWriteError, dumps
 from aw_tui.tui.messages import JournalUpdate, LiveChanged, ProjectProblem, StepsLoaded
-from aw_tui.tui.output_view import OutputView
 from aw_tui.tui.screens import ConfirmScreen, EditScreen, HelpScreen, StopScreen, TagsScreen
 from aw_tui.tui.session import Session
-from aw_tui.tui.step_table import StepTable
+from aw_tui.tui.widgets.key_bar import KeyBar
+from aw_tui.tui.widgets.output_view import OutputView
+from aw_tui.tui.widgets.step_table import StepTable
 
 __all__ = ["AwTuiApp", "run_app"]
 
@@ -240,7 +240,7 @@ class AwTuiApp(App[int]):
     @work(thread=True, exclusive=True, group="project")
     def check_project(self) -> None:
         """Read the whole project file (opened without its steps); post its errors."""
-        from aw_tui.project import ProjectError
+        from aw_tui.project.loader import ProjectError
         from aw_tui.target import complete_project
 
         try:
@@ -340,7 +340,7 @@ class AwTuiApp(App[int]):
 
     def detail_text(self, step_id: int) -> str:
         """The detail pane: kwargs as TOML, command line, status, error, warnings."""
-        from rich.markup import escape
+        from rich.markup import escape  # lazy: only this handler needs it
 
         try:
             step = self.session.pipeline.get_step(step_id)

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from aw_tui.tomlwrite import loads
+from aw_tui.project.tomledit import loads
 
 __all__ = ["ConfirmScreen", "EditScreen", "HelpScreen", "StopScreen", "TagsScreen"]
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import dill
 
-from aw_tui.gcpause import gc_paused
-from aw_tui.journal import EVENTS_FILE, JournalReader, RunState, read_run_header
-from aw_tui.runner import RunRequest, request_edit, request_stop, start_runner
-from aw_tui.store import LockInfo, RunStore, read_lock
-from aw_tui.summary import format_summary
+from aw_tui.astromatic.summaries import format_summary
+from aw_tui.base.gcpause import gc_paused
+from aw_tui.launch import RunRequest, request_edit, request_stop, start_runner
+from aw_tui.rundir.journal import EVENTS_FILE, JournalReader, RunState, read_run_header
+from aw_tui.rundir.store import LockInfo, RunStore, read_lock
 from aw_tui.target import Target, build_from_project
 from aw_tui.tui.step_rows import StepRow
 
@@ -157,8 +157,8 @@ class Session:
         memory as the events). The journal's last line tells whether anything is newer.
         """
         from aw_tui.pipeline import Pipeline, load_pipeline
-        from aw_tui.replay import replay_journal
-        from aw_tui.store import find_checkpoint, load_checkpoint
+        from aw_tui.rundir.replay import replay_journal
+        from aw_tui.rundir.store import find_checkpoint, load_checkpoint
 
         checkpoint = find_checkpoint(source)
         pipeline = load_checkpoint(checkpoint)
@@ -166,7 +166,7 @@ class Session:
             return load_pipeline(source)  # its error message
         folder = os.path.dirname(os.path.abspath(checkpoint))
         last = _last_journal_seq(folder)
-        if last is None or last > int(getattr(pipeline, "_journal_seq", 0) or 0):
+        if last is None or last > int(getattr(pipeline, "journal_seq", 0) or 0):
             replay_journal(pipeline, folder)
         return pipeline
 

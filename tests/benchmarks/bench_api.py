@@ -48,7 +48,7 @@ XML_CLOCK: list[float] = []
 
 def clock_xml_parsing() -> None:
     """Time aw_tui's parsing of the tools' XML logs (the bulk of its own work)."""
-    import aw_tui.votable as votable
+    import aw_tui.astromatic.xmllog as votable
 
     parse = votable.parse_xml_log
 
@@ -153,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
-    from aw_tui.sky import make_sky
-    from aw_tui.tools import find_tool
+    from aw_tui.astromatic.registry import find_tool
+    from aw_tui.demo.sky import make_sky
 
     work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="bench_api_"))
     work.mkdir(parents=True, exist_ok=True)

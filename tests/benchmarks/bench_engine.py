@@ -26,7 +26,7 @@ import astropy.table  # noqa: F401  (imported by run() at its end: keep it out o
 import dill
 
 from aw_tui import Pipeline
-from aw_tui.journal import read_events
+from aw_tui.rundir.journal import read_events
 
 PARAMS = [
     "NUMBER", "EXT_NUMBER", "XWIN_IMAGE", "YWIN_IMAGE", "ERRAWIN_IMAGE", "ERRBWIN_IMAGE",

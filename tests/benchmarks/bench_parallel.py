@@ -57,8 +57,8 @@ def timed_run(pipeline, executor) -> float:
 
 
 def bench_sleep(work: Path, steps: int, seconds: float, jobs: int) -> bool:
-    from aw_tui.dask_executor import DaskExecutor
-    from aw_tui.executors import LocalExecutor
+    from aw_tui.engine.dask_cluster import DaskExecutor
+    from aw_tui.engine.executors import LocalExecutor
 
     print(f"\n1. sleep-bound: {steps} independent steps of {seconds} s, {jobs} at once")
     rows = []
@@ -127,11 +127,11 @@ def cpu_throughput(rounds: int = 3, n: int = 4_000_000) -> list[float]:
 
 
 def bench_cpu(work: Path, images: int, size: int, repeat: int) -> None:
-    from aw_tui.executors import LocalExecutor
-    from aw_tui.funcref import FuncRef
+    from aw_tui.astromatic.registry import ToolNotFoundError, find_tool
+    from aw_tui.demo.sky import make_sky
+    from aw_tui.engine.executors import LocalExecutor
     from aw_tui.pipeline import Pipeline
-    from aw_tui.sky import make_sky
-    from aw_tui.tools import ToolNotFoundError, find_tool
+    from aw_tui.project.funcref import FuncRef
 
     print(f"\n2. CPU-bound: {images} SExtractor runs on {size}x{size} images")
     try:

@@ -53,7 +53,7 @@ STEPS_PY = r'''
 import sys
 import time
 
-from aw_tui.process import run_command
+from aw_tui.base.process import run_command
 
 PRODUCER = r"""
 import os, sys, time
@@ -149,7 +149,7 @@ def child_paint(project: str) -> dict[str, Any]:
     from aw_tui.target import resolve_target
     from aw_tui.tui.app import AwTuiApp
     from aw_tui.tui.session import Session
-    from aw_tui.tui.step_table import StepTable
+    from aw_tui.tui.widgets.step_table import StepTable
 
     t_imported = time.perf_counter()
     target = resolve_target(project, expand=False)  # as `aw-tui PROJECT` (open_tui) does
@@ -203,11 +203,11 @@ def child_paint(project: str) -> dict[str, Any]:
 
 
 def child_stream_tui(project: str) -> dict[str, Any]:
-    from aw_tui.journal import read_events
+    from aw_tui.rundir.journal import read_events
     from aw_tui.target import resolve_target
     from aw_tui.tui.app import AwTuiApp
-    from aw_tui.tui.output_view import OutputView
     from aw_tui.tui.session import Session
+    from aw_tui.tui.widgets.output_view import OutputView
 
     target = resolve_target(project)
     log = target.log_dir or ""
@@ -263,7 +263,7 @@ def batch(project: Path) -> float:
                           capture_output=True, text=True, timeout=1800, cwd=str(ROOT))
     if proc.returncode != 0:
         raise RuntimeError(f"--batch failed: {proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    from aw_tui.journal import read_events
+    from aw_tui.rundir.journal import read_events
 
     events = read_events(str(project.parent / "work" / "log"))
     finished = [e for e in events if e["event"] == "step_finished"]

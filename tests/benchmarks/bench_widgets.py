@@ -132,7 +132,7 @@ def scenario_make_data(size: int, path: Path) -> dict[str, object]:
 
 def scenario_terminal_text(data_path: Path) -> dict[str, object]:
     """Throughput of TerminalText on progress-heavy and on plain output."""
-    from aw_tui.terminal_text import TerminalText
+    from aw_tui.base.terminal_text import TerminalText
 
     data = data_path.read_bytes()
     result: dict[str, object] = {}
@@ -166,7 +166,7 @@ def scenario_table(rows: int, kind: str) -> dict[str, object]:
     from textual.widgets import DataTable, Static
 
     from aw_tui.tui.step_rows import STATUSES, StepRow
-    from aw_tui.tui.step_table import StepTable
+    from aw_tui.tui.widgets.step_table import StepTable
 
     step_rows = [
         StepRow(
@@ -277,8 +277,8 @@ def scenario_tail(data_path: Path) -> dict[str, object]:
     """A producer writes the bytes of `data_path` into a file while an OutputView tails it."""
     from textual.app import App, ComposeResult
 
-    from aw_tui.terminal_text import render_final_lines, strip_sgr
-    from aw_tui.tui.output_view import OutputView
+    from aw_tui.base.terminal_text import render_final_lines, strip_sgr
+    from aw_tui.tui.widgets.output_view import OutputView
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -349,7 +349,7 @@ def scenario_open_big(size: int) -> dict[str, object]:
     """Open an OutputView on an existing file of `size` bytes."""
     from textual.app import App, ComposeResult
 
-    from aw_tui.tui.output_view import OutputView
+    from aw_tui.tui.widgets.output_view import OutputView
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

@@ -1,0 +1,46 @@
+"""Where the step that is running now sends its tools' raw output.
+
+The engine sets a :class:`StepContext` around each step call (in whichever thread, process or
+Dask worker runs it); :mod:`aw_tui.base.process` appends the tool's bytes to ``output_path`` and
+hands them to ``listeners``. Outside a pipeline there is no context and output goes only to
+the listeners the caller gives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+__all__ = ["StepContext", "current_step", "step_context"]
+
+
+@dataclass
+class StepContext:
+    """The step being run: its id, its output file and live listeners of its output."""
+
+    step_id: int | None = None
+    output_path: str | None = None
+    log_dir: str | None = None
+    listeners: list[Callable[[bytes], None]] = field(default_factory=list)
+
+
+_current: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar(
+    "aw_tui_step", default=None
+)
+
+
+def current_step() -> StepContext | None:
+    """The context of the step running in this thread, or None."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def step_context(context: StepContext) -> Iterator[StepContext]:
+    """Make ``context`` the current step for the duration of the block."""
+    token = _current.set(context)
+    try:
+        yield context
+    finally:
+        _current.reset(token)

@@ -1,0 +1,1 @@
+"""The ``aw-tui`` command: the TUI, ``--batch``, ``check``, ``status``, ``demo``, ``doctor``."""

@@ -1,0 +1,296 @@
+"""``aw-tui PROJECT --batch``: run headless, with output that suits a Slurm log.
+
+One line when a step starts and one when it ends (``[3/7] step2 SCAMP ok 0.4 s  astrom ref
+0.029"``); the tools' output goes to the run directory only, unless ``--verbose``; a
+progress line only on a terminal. Exit codes (see :data:`EXIT_CODES`): 0 done, 1 a step
+failed, 2 bad input, configuration or missing tool, 130 interrupted. Never imports Textual.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from aw_tui.astromatic.summaries import format_summary, step_label
+from aw_tui.rundir.journal import JournalReader, RunState
+
+__all__ = ["EXIT_CODES", "BatchOptions", "run_batch"]
+
+EXIT_OK = 0
+EXIT_STEP_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES = {
+    EXIT_OK: "every selected step ran",
+    EXIT_STEP_FAILED: "a step failed (error result or exception); the run can be resumed",
+    EXIT_BAD_INPUT: "bad input: project file, arguments, checkpoint, missing tool, run "
+    "directory in use",
+    EXIT_INTERRUPTED: "interrupted (SIGINT, SIGTERM, SIGHUP or a stop request); resumable",
+}
+
+
+@dataclass
+class BatchOptions:
+    """The flags of ``--batch``, mirroring ``Pipeline.run``."""
+
+    tags: list[str] = field(default_factory=list)
+    ignore_tags: list[str] = field(default_factory=list)
+    resume: bool = False
+    start_idx: int | None = None
+    run_name: str | None = None
+    ignore_errors: bool | None = None
+    ignore_exceptions: bool | None = None
+    verbose: bool = False
+    jobs: int | None = None
+    create_paths: bool | None = None
+    use_checkpoint: bool = False
+
+
+class Reporter(threading.Thread):
+    """Prints journal events as Slurm-friendly lines while the run goes on."""
+
+    def __init__(self, log_dir: str, out: IO[str], progress: bool) -> None:
+        super().__init__(name="aw-tui-report", daemon=True)
+        self.reader = JournalReader(log_dir)
+        self.reader.read_all()  # only this run's events
+        self.out = out
+        self.progress = progress
+        self.state = RunState()
+        self._halt = threading.Event()
+        self._lock = threading.Lock()
+        self._bar_shown = False
+
+    def run(self) -> None:
+        while not self._halt.wait(0.2):
+            self.drain()
+            if self.progress:
+                self._draw_bar()
+
+    def stop(self) -> None:
+        """Print what is left and stop."""
+        self._halt.set()
+        self.drain()
+        self._clear_bar()
+
+    def _print(self, line: str) -> None:
+        self._clear_bar()
+        self.out.write(line + "\n")
+        self.out.flush()
+
+    def _clear_bar(self) -> None:
+        if self._bar_shown:
+            self.out.write("\r\x1b[K")
+            self._bar_shown = False
+
+    def _draw_bar(self) -> None:
+        with self._lock:
+            state = self.state
+            if state.state != "running" or not state.run_steps:
+                return
+            counts = state.counts()
+            done = counts["success"] + counts["unknown"] + counts["error"]
+            total = len(state.run_steps)
+            width = 24
+            filled = int(width * done / max(total, 1))
+            running = ", ".join(step_label(s.tags, s.func) for s in state.running_steps())
+            elapsed = time.time() - (state.started or time.time())
+            self.out.write(
+                f"\r\x1b[K[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+                f"{elapsed:.0f} s {running[:40]}"
+            )
+            self.out.flush()
+            self._bar_shown = True
+
+    def drain(self) -> None:
+        """Print every event that arrived since the last call."""
+        with self._lock:
+            for event in self.reader.read_all():
+                step = self.state.apply(event)
+                line = self._line(event, step)
+                if line:
+                    self._print(line)
+
+    def _line(self, event: dict[str, Any], step: Any) -> str | None:
+        kind = event.get("event")
+        total = len(self.state.run_steps)
+        if kind == "run_started":
+            how = "resuming" if event.get("resume") else "starting"
+            return (
+                f"aw-tui: {how} {event.get('pipeline_name')} at step index "
+                f"{event.get('start_idx')} of {total} on {event.get('host')} pid "
+                f"{event.get('pid')}"
+            )
+        if step is None:
+            if kind == "warning":
+                return f"warning: step {event.get('step_id')}: {event.get('message')}"
+            if kind == "run_finished":
+                return f"aw-tui: done, {total} steps in {event.get('duration', 0):.1f} s"
+            if kind == "stop_requested":
+                return f"aw-tui: stop requested ({event.get('when')})"
+            return None
+        index = (step.index if step.index is not None else -1) + 1
+        label = step_label(step.tags, step.func)
+        where = f" on {step.worker}" if step.worker else ""
+        if kind == "step_started":
+            return f"[{index}/{total}] {label} started{where}"
+        if kind == "step_finished":
+            status = {"success": "ok"}.get(step.status, step.status)
+            line = f"[{index}/{total}] {label} {status} {step.duration or 0:.1f} s"
+            summary = format_summary(step.summary)
+            if summary:
+                line += f"  {summary}"
+            if step.status == "error" and step.error_msg:
+                line += f"\n    {step.error_msg}"
+            return line
+        if kind == "step_interrupted":
+            return f"[{index}/{total}] {label} interrupted ({event.get('reason')})"
+        return None
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(f"aw-tui: {message}\n")
+    sys.stderr.flush()
+
+
+def preflight_tools(pipeline: Any) -> str | None:
+    """The error for a tool that a step needs and that is not installed, if any."""
+    from aw_tui.astromatic.registry import TOOLS, ToolNotFoundError, find_tool
+
+    needed = []
+    for step in pipeline.run_steps or pipeline.steps:
+        tool = getattr(step.func, "tool", None) or getattr(step.func, "label", None)
+        if tool in TOOLS and tool not in needed:
+            needed.append(tool)
+    for tool in needed:
+        try:
+            find_tool(tool, getattr(pipeline, "build_paths", {}))
+        except ToolNotFoundError as exc:
+            return str(exc)
+    return None
+
+
+def run_batch(target_path: str, options: BatchOptions, out: IO[str] | None = None) -> int:
+    """Run a project / run directory headless and return the exit code."""
+    from aw_tui.pipeline import PipelineError
+    from aw_tui.project.loader import ProjectError
+    from aw_tui.rundir.store import CheckpointError, RunLockedError
+    from aw_tui.target import TargetError, open_pipeline, resolve_target
+
+    out = out or sys.stdout
+    try:
+        target = resolve_target(target_path, options.run_name)
+        opened = open_pipeline(
+            target, resume=options.resume, run_name=options.run_name,
+            create_paths=options.create_paths, use_checkpoint=options.use_checkpoint,
+        )
+    except (ProjectError, TargetError, CheckpointError, PipelineError) as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    pipeline = opened.pipeline
+    for note in opened.notes:
+        out.write(f"aw-tui: note: {note}\n")
+    selected = pipeline.select_steps(
+        options.tags, options.ignore_tags, None, options.resume and opened.from_checkpoint
+    )
+    if not selected:
+        _err(
+            "no step matches the selection (--tags "
+            f"{options.tags or '-'} / --ignore-tags {options.ignore_tags or '-'}); "
+            "`aw-tui check PROJECT` lists the steps and their tags"
+        )
+        return EXIT_BAD_INPUT
+    problem = preflight_tools(pipeline)
+    if problem:
+        _err(problem)
+        return EXIT_BAD_INPUT
+    executor = None
+    try:
+        executor = make_executor(pipeline, options, target)
+    except (ValueError, ImportError) as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    log_dir = pipeline.paths.get("log")
+    reporter = None
+    if log_dir:
+        os.makedirs(log_dir, exist_ok=True)
+        reporter = Reporter(log_dir, out, progress=out.isatty())
+        reporter.start()
+    listeners = []
+    if options.verbose:
+        stream = getattr(out, "buffer", None)
+
+        def echo(chunk: bytes) -> None:
+            if stream is not None:
+                stream.write(chunk)
+                stream.flush()
+
+        listeners.append(echo)
+    code = EXIT_OK
+    try:
+        pipeline.run(
+            run_tags=options.tags,
+            ignore_tags=options.ignore_tags,
+            run_name=options.run_name,
+            resume=options.resume and opened.from_checkpoint,
+            ignore_errors=options.ignore_errors,
+            ignore_exceptions=options.ignore_exceptions,
+            start_idx=options.start_idx,
+            executor=executor,
+            output_listeners=listeners,
+        )
+    except RunLockedError as exc:
+        if reporter:
+            reporter.stop()
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    except PipelineError as exc:
+        code = EXIT_STEP_FAILED
+        if reporter:
+            reporter.stop()
+        _err(f"FAILED: {exc}")
+        _err(
+            f"fix the step (aw-tui {target_path}: key e, or edit the project), then resume: "
+            f"aw-tui {target_path} --batch --resume"
+        )
+    except KeyboardInterrupt as exc:
+        code = EXIT_INTERRUPTED
+        if reporter:
+            reporter.stop()
+        reason = getattr(exc, "reason", "SIGINT")
+        _err(f"interrupted ({reason}); resume with: aw-tui {target_path} --batch --resume")
+    finally:
+        if reporter:
+            reporter.stop()
+        if executor is not None and hasattr(executor, "close"):
+            executor.close()
+    return code
+
+
+def make_executor(pipeline: Any, options: BatchOptions, target: Any) -> Any:
+    """The executor for ``--jobs`` / the project's ``[executor]`` table (None: serial).
+
+    ``--jobs N`` (else ``[pipeline] jobs`` of a project without ``[executor]``) runs up to N
+    steps at once: N threads here, or with ``[executor] kind = "dask"`` N steps in flight on
+    the cluster (its ``jobs`` are batch jobs, which ``--jobs`` leaves alone).
+    """
+    project = getattr(target, "project", None)
+    config = dict(getattr(project, "executor_config", None) or {})
+    jobs = options.jobs
+    if jobs is None and not config:
+        jobs = getattr(project, "jobs", None)
+    if jobs is not None and config.get("kind") == "dask":
+        config["capacity"] = jobs
+    elif jobs is not None:
+        config.setdefault("kind", "local" if jobs > 1 else "serial")
+        config["jobs"] = jobs
+    kind = config.get("kind", "serial")
+    if kind == "serial" or not config:
+        return None
+    from aw_tui.engine.executors import executor_from_config
+
+    return executor_from_config(config)

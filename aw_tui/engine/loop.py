@@ -1,0 +1,679 @@
+"""The run loop behind :meth:`aw_tui.pipeline.Pipeline.run`.
+
+It applies the seed's rules (results, ``status``, ignore flags, ``run_step_idx``) and
+records everything in the run directory: journal events, per-step results and output, the
+checkpoint at the start and at every end of a run, control requests from viewers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from aw_tui.base import process
+from aw_tui.base.atomic import atomic_write_text
+from aw_tui.base.stepcontext import StepContext, step_context
+from aw_tui.engine.errors import PipelineError, PipelineWarning, RunInterrupted, format_exception
+from aw_tui.engine.signals import interrupt_main_thread, interrupt_signals
+from aw_tui.engine.steps import PipelineStep
+from aw_tui.rundir.store import RunStore
+
+__all__ = ["WORKER_LOST", "RunEngine", "StepCall", "StepOutcome"]
+
+#: ``step_interrupted`` reason of a step whose worker died (a killed Dask worker, a batch
+#: job that reached its walltime): the step did not finish and ``resume`` runs it again.
+WORKER_LOST = "worker lost"
+#: Seconds between two looks at the ``steps/<id>.started`` markers of a running group.
+MARKER_POLL = 0.25
+
+
+@dataclass
+class StepOutcome:
+    """What running one step gave: its result or the exception it raised."""
+
+    step_id: int
+    result: Any = None
+    error: BaseException | None = None
+    traceback: str | None = None
+    duration: float = 0.0
+    host: str | None = None
+    worker: str | None = None
+    started: float | None = None
+    #: Set by an executor when the step did not finish because the worker running it was
+    #: lost (e.g. :data:`WORKER_LOST`); ``error`` then holds what the executor saw.
+    lost: str | None = None
+
+
+@dataclass
+class StepCall:
+    """A picklable call of one step, run in this process or on a worker.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        Passed to the step function when its signature names ``pipeline``.
+    step : PipelineStep
+        The step to run.
+    output_path : str, optional
+        Where the tools' raw output goes (``steps/<id>.out``).
+    log_dir : str, optional
+        The run directory.
+    worker : str, optional
+        A label of where the call runs, set by the executor.
+    marker_path : str, optional
+        ``steps/<id>.started``: when set, the call writes there (atomically) where and when
+        it started (``step_id``, ``host``, ``pid``, ``worker``, ``time``, ``attempt``), so the
+        runner can journal ``step_started`` when a remote worker really starts the step. A
+        marker already present means an earlier attempt of this call died with its worker:
+        ``attempt`` counts up and the output file starts afresh.
+    """
+
+    pipeline: Any
+    step: PipelineStep
+    output_path: str | None = None
+    log_dir: str | None = None
+    worker: str | None = None
+    listeners: list[Any] = field(default_factory=list)
+    marker_path: str | None = None
+
+    def __call__(self) -> StepOutcome:
+        import socket
+
+        outcome = StepOutcome(self.step.step_id, host=socket.gethostname(), worker=self.worker)
+        outcome.started = time.time()
+        start = time.monotonic()
+        if self.marker_path:
+            self._mark_started(outcome)
+        context = StepContext(
+            step_id=self.step.step_id,
+            output_path=self.output_path,
+            log_dir=self.log_dir,
+            listeners=list(self.listeners),
+        )
+        try:
+            with step_context(context):
+                outcome.result = self.pipeline.call_step(self.step)
+        except Exception as exc:
+            outcome.error = exc
+            outcome.traceback = format_exception(exc)
+        outcome.duration = time.monotonic() - start
+        return outcome
+
+    def _mark_started(self, outcome: StepOutcome) -> None:
+        assert self.marker_path is not None
+        attempt = 1
+        try:
+            with open(self.marker_path, encoding="utf-8") as handle:
+                attempt = int(json.load(handle).get("attempt") or 1) + 1
+        except (OSError, ValueError, TypeError, AttributeError):
+            pass
+        if attempt > 1 and self.output_path:
+            with contextlib.suppress(OSError):
+                os.truncate(self.output_path, 0)
+        marker = {
+            "step_id": self.step.step_id,
+            "host": outcome.host,
+            "pid": os.getpid(),
+            "worker": self.worker,
+            "time": outcome.started,
+            "attempt": attempt,
+        }
+        with contextlib.suppress(OSError):
+            atomic_write_text(self.marker_path, json.dumps(marker), fsync=False)
+
+
+class ControlWatcher(threading.Thread):
+    """Polls ``control/`` for stop requests while a run is live."""
+
+    def __init__(self, engine: RunEngine, interval: float = 0.3) -> None:
+        super().__init__(name="aw-tui-control", daemon=True)
+        self.engine = engine
+        self.interval = interval
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        store = self.engine.store
+        while not self._halt.wait(self.interval):
+            if store is None:
+                return
+            for path, request in store.pending_control():
+                if request.get("action") != "stop":
+                    continue
+                when = request.get("when", "after_step")
+                store.finish_control(path)
+                self.engine.request_stop(when)
+
+    def halt(self) -> None:
+        """Stop polling."""
+        self._halt.set()
+
+
+class RunEngine:
+    """Runs ``pipeline.run_steps`` from ``pipeline.run_step_idx`` (see ``Pipeline.run``)."""
+
+    def __init__(
+        self,
+        pipeline: Any,
+        run_name: str | None = None,
+        resume: bool = False,
+        ignore_errors: bool | None = None,
+        ignore_exceptions: bool | None = None,
+        executor: Any = None,
+        listeners: list[Any] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.run_name = run_name
+        self.resume = resume
+        self.ignore_errors = ignore_errors
+        self.ignore_exceptions = ignore_exceptions
+        self.executor = executor
+        self.listeners = list(listeners or [])
+        self.store: RunStore | None = None
+        self._stop_after_step = False
+        self._stop_now = False
+        self._interrupting = False
+        self._running: dict[int, int] = {}
+        # Group members whose start was journalled: step id -> (attempt, worker); and the
+        # (inode, mtime) of the marker last read for each.
+        self._started: dict[int, tuple[int, str | None]] = {}
+        self._marker_seen: dict[int, tuple[int, int]] = {}
+
+    # -- stop requests ------------------------------------------------------------------
+    def request_stop(self, when: str) -> None:
+        """Stop after the current step (``'after_step'``) or at once (``'now'``)."""
+        if self.store is not None:
+            self.store.append_event("stop_requested", when=when)
+        if when == "now":
+            self._stop_now = True
+            # Interrupt first: the main thread then raises as soon as the killed tool's
+            # output ends, before it can record the tool's death as an error result.
+            interrupt_main_thread()
+            process.terminate_all()
+        else:
+            self._stop_after_step = True
+
+    def _on_signal(self, reason: str) -> str | None:
+        if self._interrupting:
+            return None
+        return "stop" if self._stop_now else reason
+
+    # -- the run ------------------------------------------------------------------------
+    def execute(self) -> None:
+        """Run the scheduled steps; raise as ``Pipeline.run`` documents."""
+        pipeline = self.pipeline
+        if pipeline.log_dir:
+            self.store = RunStore(pipeline.log_dir, self.run_name)
+            self.store.acquire_lock()
+        pipeline.run_store = self.store
+        watcher = ControlWatcher(self) if self.store is not None else None
+        started = time.monotonic()
+        try:
+            with interrupt_signals(self._on_signal):
+                if self.store is not None:
+                    self._journal_run_started()
+                try:
+                    if self.store is not None:
+                        # Inside the try: a Ctrl-C during this (long) write ends the run
+                        # in the journal too.
+                        self.store.write_checkpoint(pipeline)
+                        assert watcher is not None
+                        watcher.start()
+                    self._loop()
+                except KeyboardInterrupt as exc:
+                    self._interrupting = True
+                    self._record_interrupt(getattr(exc, "reason", "SIGINT"))
+                    raise
+                except PipelineError:
+                    self._checkpoint()
+                    raise
+                except BaseException as exc:
+                    # sys.exit() in a step, or a failure of the runner itself: leave the
+                    # checkpoint on the step that was running, as for any other failure.
+                    with contextlib.suppress(Exception):
+                        self._record_interrupt(type(exc).__name__)
+                    raise
+                if self.store is not None:
+                    self.store.append_event(
+                        "run_finished", status="success", duration=time.monotonic() - started
+                    )
+                try:
+                    self._checkpoint()
+                except KeyboardInterrupt:
+                    # Every step ran: save that before stopping, or dill.load would give
+                    # the state at the start of the run (a second signal still wins).
+                    self._checkpoint()
+                    raise
+        finally:
+            if watcher is not None:
+                watcher.halt()
+            if self.store is not None:
+                self.store.close()
+            pipeline.run_store = None
+
+    def _journal_run_started(self) -> None:
+        import socket
+
+        pipeline = self.pipeline
+        assert self.store is not None
+        self.store.append_event(
+            "run_started",
+            run_name=self.run_name,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            run_steps=[step.step_id for step in pipeline.run_steps],
+            start_idx=pipeline.run_step_idx,
+            resume=self.resume,
+            total=len(pipeline.run_steps),
+            pipeline_name=pipeline.name,
+            checkpoint=self.store.checkpoint,
+            completed=sorted(pipeline.completed_step_ids),
+            executor=getattr(self.executor, "label", None),
+        )
+
+    def _checkpoint(self) -> None:
+        if self.store is not None:
+            self.store.sync_journal()
+            self.store.write_checkpoint(self.pipeline)
+
+    def _record_interrupt(self, reason: str) -> None:
+        pipeline = self.pipeline
+        if self.store is not None:
+            for step_id, index in list(self._running.items()):
+                self.store.append_event(
+                    "step_interrupted", step_id=step_id, index=index, reason=reason
+                )
+            current = (
+                pipeline.run_steps[pipeline.run_step_idx]
+                if pipeline.run_step_idx < len(pipeline.run_steps)
+                else None
+            )
+            self.store.append_event(
+                "run_interrupted",
+                step_id=current.step_id if current else None,
+                index=pipeline.run_step_idx,
+                reason=reason,
+            )
+        self._running.clear()
+        self._checkpoint()
+
+    def _loop(self) -> None:
+        pipeline = self.pipeline
+        while pipeline.run_step_idx < len(pipeline.run_steps):
+            self._apply_control()
+            if self._stop_after_step:
+                raise RunInterrupted("stop")
+            batch = self._batch_at(pipeline.run_step_idx)
+            if len(batch) > 1:
+                self._run_group(batch)
+            else:
+                self._run_serial(pipeline.run_step_idx)
+
+    def _batch_at(self, idx: int) -> list[PipelineStep]:
+        steps = self.pipeline.run_steps
+        first = steps[idx]
+        if self.executor is None or not first.independent or first.group is None:
+            return [first]
+        batch = [first]
+        for step in steps[idx + 1 :]:
+            if not step.independent or step.group != first.group:
+                break
+            batch.append(step)
+        return batch
+
+    def _make_call(
+        self, step: PipelineStep, worker: str | None = None, marker: bool = False
+    ) -> StepCall:
+        store = self.store
+        return StepCall(
+            pipeline=self.pipeline,
+            step=step,
+            output_path=store.step_output_path(step.step_id) if store else None,
+            log_dir=store.log_dir if store else None,
+            worker=worker,
+            listeners=self.listeners,
+            marker_path=self._marker_path(step.step_id) if store and marker else None,
+        )
+
+    def _marker_path(self, step_id: int) -> str:
+        assert self.store is not None
+        return os.path.join(self.store.steps_dir, f"{step_id}.started")
+
+    def _journal_step_started(
+        self, step: PipelineStep, index: int, host: str | None = None, worker: str | None = None
+    ) -> None:
+        import socket
+
+        self._running[step.step_id] = index
+        if self.store is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            # A rerun starts a fresh output file.
+            os.unlink(self.store.step_output_path(step.step_id))
+        self._started.pop(step.step_id, None)
+        self._append_step_started(step, index, host or socket.gethostname(), os.getpid(),
+                                  worker, time.time(), 1)
+
+    def _append_step_started(
+        self, step: PipelineStep, index: int, host: str | None, pid: int | None,
+        worker: str | None, started: float | None, attempt: int,
+    ) -> None:
+        """The one place a ``step_started`` event is written (fields: docs/run-directory.md)."""
+        assert self.store is not None
+        self.store.append_event(
+            "step_started",
+            step_id=step.step_id,
+            index=index,
+            func=step.func_name,
+            tags=step.tags,
+            host=host,
+            pid=pid,
+            worker=worker,
+            run_step_idx=self.pipeline.run_step_idx,
+            started=started,
+            attempt=attempt,
+        )
+
+    def _run_serial(self, idx: int) -> None:
+        pipeline = self.pipeline
+        step = pipeline.run_steps[idx]
+        if step.step_id in pipeline.completed_step_ids:
+            # A member of a group that finished before the run stopped (resumed without a
+            # parallel executor): finished steps never run again.
+            pipeline.run_step_idx = idx + 1
+            return
+        self._journal_step_started(step, idx)
+        outcome = self._make_call(step)()
+        self._finish_step(step, idx, outcome, advance_to=idx + 1)
+
+    def _run_group(self, batch: list[PipelineStep]) -> None:
+        """Run a group of independent steps on the executor; all end before moving on.
+
+        A member is journalled as started when its ``steps/<id>.started`` marker appears
+        (the worker really began it, with that worker's host and name), not when it is
+        handed to the executor, which may queue it. A member whose worker was lost is
+        journalled as interrupted (``worker lost``): like an error, no further member
+        starts, the running ones end, and the run stops; ``resume`` runs it again.
+        """
+        pipeline = self.pipeline
+        base = pipeline.run_step_idx
+        todo = [
+            (base + offset, step)
+            for offset, step in enumerate(batch)
+            if step.step_id not in pipeline.completed_step_ids
+        ]
+        failure: PipelineError | None = None
+        pending = {}
+        queue = list(todo)
+        capacity = max(1, int(getattr(self.executor, "capacity", len(queue)) or len(queue)))
+        try:
+            while queue or pending:
+                while queue and len(pending) < capacity and failure is None:
+                    if self._stop_after_step:
+                        queue.clear()
+                        break
+                    self._apply_control()
+                    index, step = queue.pop(0)
+                    pending[self._submit(step, index)] = (index, step)
+                if not pending:
+                    break
+                done = self.executor.wait_any(list(pending), timeout=MARKER_POLL)
+                for future, (index, step) in pending.items():
+                    if future not in done:
+                        self._check_started(step, index)
+                for future in done:
+                    index, step = pending.pop(future)
+                    outcome = self.executor.outcome(future, step)
+                    self._check_started(step, index, outcome)
+                    try:
+                        if outcome.lost:
+                            self._lose_step(step, index, outcome)
+                        else:
+                            self._finish_step(step, index, outcome, advance_to=None)
+                    except PipelineError as exc:
+                        if failure is None:
+                            failure = exc
+                        queue.clear()
+        except KeyboardInterrupt:
+            for future in pending:
+                with contextlib.suppress(Exception):
+                    self.executor.cancel(future)
+            raise
+        if failure is not None:
+            raise failure
+        if self._stop_after_step and any(s.step_id not in pipeline.completed_step_ids for s in batch):
+            raise RunInterrupted("stop")
+        pipeline.run_step_idx = base + len(batch)
+        if self.store is not None:
+            self.store.append_event(
+                "group_finished",
+                group=batch[0].group,
+                steps=[s.step_id for s in batch],
+                run_step_idx=pipeline.run_step_idx,
+            )
+
+    def _submit(self, step: PipelineStep, index: int) -> Any:
+        """Hand one member to the executor, with a fresh output file and no old marker."""
+        self._running[step.step_id] = index
+        self._started.pop(step.step_id, None)
+        self._marker_seen.pop(step.step_id, None)
+        call = self._make_call(step, marker=True)
+        for path in (call.output_path, call.marker_path):
+            if path:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        return self.executor.submit(call)
+
+    def _read_marker(self, step_id: int) -> dict[str, Any] | None:
+        """The step's ``.started`` marker if it changed since it was last read."""
+        path = self._marker_path(step_id)
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        stamp = (st.st_ino, st.st_mtime_ns)
+        if self._marker_seen.get(step_id) == stamp:
+            return None
+        try:
+            with open(path, encoding="utf-8") as handle:
+                marker = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        self._marker_seen[step_id] = stamp
+        return marker if isinstance(marker, dict) else None
+
+    def _check_started(
+        self, step: PipelineStep, index: int, outcome: StepOutcome | None = None
+    ) -> None:
+        """Journal ``step_started`` for a member a worker began (again, after a lost worker)."""
+        if self.store is None:
+            return
+        marker = self._read_marker(step.step_id)
+        seen = self._started.get(step.step_id)
+        if marker is None:
+            if seen is None and outcome is not None and outcome.started and not outcome.lost:
+                # Ended before its marker was seen, or no marker could be written.
+                marker = {
+                    "host": outcome.host,
+                    "worker": outcome.worker,
+                    "time": outcome.started,
+                    "pid": None,
+                    "attempt": 1,
+                }
+            else:
+                return
+        try:
+            attempt = int(marker.get("attempt") or 1)
+        except (TypeError, ValueError):
+            attempt = 1
+        if seen is not None and attempt <= seen[0]:
+            return
+        worker = marker.get("worker")
+        self._started[step.step_id] = (attempt, worker)
+        if seen is not None:
+            self._warn(
+                step,
+                f"Step {step.step_id} (run_step_idx {index}) started again on {worker} "
+                f"(attempt {attempt}): the worker that ran it ({seen[1]}) was lost",
+            )
+        self._append_step_started(step, index, marker.get("host"), marker.get("pid"), worker,
+                                  marker.get("time"), attempt)
+
+    def _lose_step(self, step: PipelineStep, index: int, outcome: StepOutcome) -> None:
+        """Record a member whose worker died: interrupted, not finished; raise to stop."""
+        self._running.pop(step.step_id, None)
+        exc = outcome.error
+        detail = f"{type(exc).__name__}: {exc}" if exc is not None else str(outcome.lost)
+        where = outcome.worker or (self._started.get(step.step_id) or (None, None))[1]
+        failure = PipelineError(
+            f"Step {step.step_id} ({step.func_name}, run_step_idx {index}) did not finish: "
+            f"{outcome.lost}{f' ({where})' if where else ''}: {detail}. The steps that "
+            "finished are kept; resume to run it again"
+        )
+        if exc is not None:
+            failure.__cause__ = exc
+        if self.store is not None:
+            self.store.append_event(
+                "step_interrupted",
+                step_id=step.step_id,
+                index=index,
+                reason=outcome.lost,
+                error_msg=detail,
+                host=outcome.host,
+                worker=where,
+            )
+            self.store.append_event(
+                "run_failed", step_id=step.step_id, index=index, error_msg=str(failure)
+            )
+        raise failure
+
+    # -- results ------------------------------------------------------------------------
+    def _effective(self, run_level: bool | None, step_level: bool) -> bool:
+        return bool(step_level) if run_level is None else bool(run_level)
+
+    def _warn(self, step: PipelineStep, message: str) -> None:
+        warnings.warn(message, PipelineWarning, stacklevel=4)
+        if self.store is not None:
+            self.store.append_event("warning", step_id=step.step_id, message=message)
+
+    def _finish_step(
+        self, step: PipelineStep, index: int, outcome: StepOutcome, advance_to: int | None
+    ) -> None:
+        if self._stop_now:
+            # The tool was killed by a stop request: interrupted, not failed.
+            raise RunInterrupted("stop")
+        pipeline = self.pipeline
+        self._running.pop(step.step_id, None)
+        ignored = False
+        failure: PipelineError | None = None
+        if outcome.error is not None:
+            exc = outcome.error
+            message = f"{type(exc).__name__}: {exc}"
+            result: Any = {"status": "error", "error": outcome.traceback, "error_msg": message}
+            if self._effective(self.ignore_exceptions, step.ignore_exceptions):
+                ignored = True
+                self._warn(
+                    step,
+                    f"Exception occurred during step {step.step_id} (run_step_idx {index}): "
+                    f"{message}",
+                )
+            else:
+                failure = PipelineError(
+                    f"Exception in step {step.step_id} ({step.func_name}, run_step_idx "
+                    f"{index}): {message}"
+                )
+                failure.__cause__ = exc
+        else:
+            result = outcome.result
+            status = result.get("status") if isinstance(result, dict) else None
+            if not isinstance(status, str) or status.lower() not in ("success", "error"):
+                self._warn(
+                    step,
+                    f"Step {step.step_id} (run_step_idx {index}) did not return a valid "
+                    "result (a dict with a 'status' of 'success' or 'error'); its status is "
+                    "'unknown'",
+                )
+                result = {"status": "unknown", "result": result}
+            if str(result["status"]).lower() == "error":
+                if self._effective(self.ignore_errors, step.ignore_errors):
+                    ignored = True
+                    self._warn(
+                        step,
+                        f"Error in step {step.step_id} (run_step_idx {index}), see results "
+                        f"for more: {result.get('error_msg', '')}",
+                    )
+                else:
+                    detail = result.get("error_msg") or ""
+                    failure = PipelineError(
+                        f"Error returned in step {step.step_id} ({step.func_name}, "
+                        f"run_step_idx {index})" + (f": {detail}" if detail else "")
+                    )
+        step.results = result
+        status = str(result.get("status", "unknown")).lower()
+        if failure is None:
+            pipeline.completed_step_ids.add(step.step_id)
+            if advance_to is not None:
+                pipeline.run_step_idx = advance_to
+        if self.store is not None:
+            self.store.write_result(step.step_id, result)
+            summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
+            self.store.append_event(
+                "step_finished",
+                step_id=step.step_id,
+                index=index,
+                status=status,
+                duration=outcome.duration,
+                summary=summary,
+                error_msg=result.get("error_msg"),
+                ignored=ignored,
+                host=outcome.host,
+                worker=outcome.worker,
+                run_step_idx=pipeline.run_step_idx,
+                completed=failure is None,
+            )
+            if failure is not None:
+                self.store.append_event(
+                    "run_failed", step_id=step.step_id, index=index, error_msg=str(failure)
+                )
+        if failure is not None:
+            raise failure
+
+    # -- control ------------------------------------------------------------------------
+    def _apply_control(self) -> None:
+        store = self.store
+        if store is None:
+            return
+        for path, request in store.pending_control():
+            action = request.get("action")
+            if action == "stop":
+                store.finish_control(path)
+                self.request_stop(request.get("when", "after_step"))
+            elif action == "edit":
+                reason = self._apply_edit(request)
+                store.finish_control(path, rejected=reason)
+            else:
+                store.finish_control(path, rejected=f"unknown action {action!r}")
+
+    def _apply_edit(self, request: dict[str, Any]) -> str | None:
+        pipeline = self.pipeline
+        try:
+            step = pipeline.get_step(int(request["step_id"]))
+        except (KeyError, ValueError, TypeError):
+            return f"no step {request.get('step_id')!r} in this pipeline"
+        kwargs = request.get("func_kwargs")
+        if not isinstance(kwargs, dict):
+            return "func_kwargs must be a table"
+        if step.step_id in pipeline.completed_step_ids or step.step_id in self._running:
+            return f"step {step.step_id} has already started in this run"
+        step.func_kwargs = kwargs
+        assert self.store is not None
+        self.store.write_kwargs(step.step_id, kwargs)
+        self.store.append_event(
+            "edit_applied", step_id=step.step_id, func_kwargs=kwargs, source="control"
+        )
+        return None

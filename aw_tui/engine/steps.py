@@ -1,0 +1,106 @@
+"""A pipeline's steps: :class:`PipelineStep`, the :class:`StepList` of them, and how a step
+function is named and called."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any
+
+__all__ = ["PipelineStep", "StepList", "accepts_argument", "func_label"]
+
+
+class StepList(list):
+    """A list of steps that also accepts a step as its own index.
+
+    The seed's "Editing a Step" writes ``idx = pipeline.run_steps[pipeline.run_step_idx]``
+    and then ``pipeline.steps[idx]``: here that gives the same step back.
+    """
+
+    def __getitem__(self, item: Any) -> Any:
+        if isinstance(item, PipelineStep):
+            for step in self:
+                if step is item or step.step_id == item.step_id:
+                    return step
+            raise IndexError(f"step {item.step_id} is not in this list")
+        return super().__getitem__(item)
+
+
+class PipelineStep:
+    """One step: a function, its tags, its error policy and its keyword arguments.
+
+    Parameters
+    ----------
+    func : callable
+        Returns a dict with a ``status`` of ``'success'`` or ``'error'``. It receives
+        ``pipeline`` and ``step_id`` too when its signature names them.
+    step_id : int
+        Unique id of the step in its pipeline.
+    tags : list of str
+        Labels used by ``run(run_tags=..., ignore_tags=...)``.
+    ignore_errors : bool
+        Log an ``error`` result, warn, and go on instead of stopping the run.
+    ignore_exceptions : bool
+        Turn an exception into an ``error`` result (with the traceback) and go on.
+    func_kwargs : dict
+        Keyword arguments for ``func``.
+    independent : bool
+        The step may run at the same time as its neighbours that are also independent and
+        share its ``group`` (see the parallel executors). Never guessed: declared.
+    group : str, optional
+        Name of the group of independent steps this step belongs to.
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        step_id: int,
+        tags: Iterable[str] | None = None,
+        ignore_errors: bool = False,
+        ignore_exceptions: bool = False,
+        func_kwargs: dict[str, Any] | None = None,
+        independent: bool = False,
+        group: str | None = None,
+    ) -> None:
+        self.func = func
+        self.step_id = step_id
+        self.tags = list(tags or [])
+        self.ignore_errors = ignore_errors
+        self.ignore_exceptions = ignore_exceptions
+        self.func_kwargs = func_kwargs if func_kwargs is not None else {}
+        self.results: dict[str, Any] | None = None
+        self.independent = independent
+        self.group = group
+
+    @property
+    def func_name(self) -> str:
+        """A readable name of the step's function."""
+        return func_label(self.func)
+
+    def __repr__(self) -> str:
+        return f"<PipelineStep {self.step_id} {self.func_name} tags={self.tags}>"
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("independent", False)
+        state.setdefault("group", None)
+        self.__dict__.update(state)
+
+
+def func_label(func: Any) -> str:
+    """The name a view shows for a step function."""
+    label = getattr(func, "label", None)
+    if isinstance(label, str):
+        return label
+    return getattr(func, "__name__", None) or type(func).__name__
+
+
+def accepts_argument(func: Callable[..., Any], name: str) -> bool:
+    """Whether ``func`` takes a keyword argument called ``name``."""
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params and params[name].kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )

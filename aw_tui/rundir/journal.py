@@ -1,0 +1,364 @@
+"""Read a run directory's journal (``events.jsonl``) and fold it into the state of a run.
+
+This module only reads; :mod:`aw_tui.rundir.store` writes. Viewers (the TUI, ``aw-tui status``)
+use :class:`JournalReader` to follow a live journal incrementally and :class:`RunState` to
+know what each step is doing. See ``docs/run-directory.md`` for the event format.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "EVENTS_FILE",
+    "JournalReader",
+    "RunState",
+    "StepState",
+    "read_events",
+    "read_run_header",
+]
+
+EVENTS_FILE = "events.jsonl"
+
+#: Step statuses a view can show, in the order of their life.
+STEP_STATUSES = ("pending", "running", "success", "error", "unknown", "skipped", "interrupted")
+
+
+def _parse_lines(data: bytes) -> list[dict[str, Any]]:
+    events = []
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            # A damaged line (a disk that lost a block) is skipped, not fatal.
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+class JournalReader:
+    """Incremental reader of ``events.jsonl``: each :meth:`read_new` returns only new events.
+
+    A last line without its newline (a runner killed in mid-write) is held back until it is
+    complete. If the file shrinks or is replaced, reading starts again from the beginning
+    and :attr:`reset` is set so the caller can rebuild its state.
+
+    Parameters
+    ----------
+    path : str
+        The journal file, or the run directory that holds it.
+    max_bytes : int
+        The most bytes one call reads, so a huge journal never stalls a viewer.
+    """
+
+    def __init__(self, path: str, max_bytes: int = 8 * 1024 * 1024) -> None:
+        if os.path.isdir(path):
+            path = os.path.join(path, EVENTS_FILE)
+        self.path = path
+        self.max_bytes = max_bytes
+        self.offset = 0
+        self.reset = False
+        self._inode: int | None = None
+        self._partial = b""
+
+    def read_new(self) -> list[dict[str, Any]]:
+        """Return the events appended since the last call (possibly none)."""
+        self.reset = False
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return []
+        try:
+            st = os.fstat(fd)
+            if self._inode is not None and (st.st_ino != self._inode or st.st_size < self.offset):
+                self.offset = 0
+                self._partial = b""
+                self.reset = True
+            self._inode = st.st_ino
+            if st.st_size <= self.offset:
+                return []
+            os.lseek(fd, self.offset, os.SEEK_SET)
+            data = os.read(fd, min(self.max_bytes, st.st_size - self.offset))
+        finally:
+            os.close(fd)
+        self.offset += len(data)
+        data = self._partial + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._partial = data
+            return []
+        self._partial = data[cut + 1 :]
+        return _parse_lines(data[: cut + 1])
+
+    def read_all(self) -> list[dict[str, Any]]:
+        """Read every complete event up to the end of the file."""
+        events: list[dict[str, Any]] = []
+        while True:
+            new = self.read_new()
+            if not new:
+                return events
+            events.extend(new)
+
+
+def read_events(log_dir: str) -> list[dict[str, Any]]:
+    """Return every complete event of a run directory's journal (empty if there is none)."""
+    return JournalReader(log_dir).read_all()
+
+
+@dataclass
+class StepState:
+    """What the journal says about one step."""
+
+    step_id: int
+    index: int | None = None
+    status: str = "pending"
+    duration: float | None = None
+    started: float | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    error_msg: str | None = None
+    host: str | None = None
+    worker: str | None = None
+    func: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunState:
+    """The state of the newest run in a journal, folded event by event.
+
+    Feed it events with :meth:`apply` (or build it with :meth:`from_events`). ``state`` is
+    one of ``idle`` (no run yet), ``running``, ``finished``, ``failed`` or ``interrupted``.
+    """
+
+    state: str = "idle"
+    run_name: str | None = None
+    pipeline_name: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    started: float | None = None
+    ended: float | None = None
+    run_steps: list[int] = field(default_factory=list)
+    start_idx: int = 0
+    failed_step: int | None = None
+    failed_index: int | None = None
+    error_msg: str | None = None
+    reason: str | None = None
+    steps: dict[int, StepState] = field(default_factory=dict)
+    last_seq: int = 0
+    last_time: float | None = None
+    stop_requested: str | None = None
+
+    @classmethod
+    def from_events(cls, events: list[dict[str, Any]]) -> RunState:
+        """Fold a list of events into a new state."""
+        state = cls()
+        for event in events:
+            state.apply(event)
+        return state
+
+    def step(self, step_id: int) -> StepState:
+        """The state of ``step_id`` (created as pending on first use)."""
+        found = self.steps.get(step_id)
+        if found is None:
+            found = self.steps[step_id] = StepState(step_id)
+        return found
+
+    def apply(self, event: dict[str, Any]) -> StepState | None:
+        """Apply one event; return the step it changed, if any."""
+        self.last_seq = max(self.last_seq, int(event.get("seq", 0) or 0))
+        self.last_time = event.get("time", self.last_time)
+        kind = event.get("event")
+        step_id = event.get("step_id")
+        if kind == "run_started":
+            self._begin_run(event)
+            resume = bool(event.get("resume"))
+            for index, sid in enumerate(self.run_steps):
+                st = self.step(sid)
+                st.index = index
+                if index < self.start_idx:
+                    if not resume and st.status == "pending":
+                        st.status = "skipped"
+                elif not (resume and st.status in ("success", "unknown")):
+                    st.status = "pending"
+                    st.duration = None
+                    st.summary = {}
+                    st.error_msg = None
+            return None
+        if kind == "step_started" and step_id is not None:
+            st = self.step(step_id)
+            st.status = "running"
+            st.index = event.get("index", st.index)
+            st.started = event.get("time")
+            st.duration = None
+            st.error_msg = None
+            st.host = event.get("host")
+            st.worker = event.get("worker")
+            st.func = event.get("func", st.func)
+            st.tags = list(event.get("tags") or st.tags)
+            return st
+        if kind == "step_finished" and step_id is not None:
+            st = self.step(step_id)
+            st.status = event.get("status") or "unknown"
+            st.index = event.get("index", st.index)
+            st.duration = event.get("duration")
+            st.summary = dict(event.get("summary") or {})
+            st.error_msg = event.get("error_msg")
+            st.host = event.get("host", st.host)
+            st.worker = event.get("worker", st.worker)
+            return st
+        if kind == "step_interrupted" and step_id is not None:
+            st = self.step(step_id)
+            st.status = "interrupted"
+            if st.started is not None and event.get("time") is not None:
+                st.duration = event["time"] - st.started
+            st.error_msg = f"interrupted ({event.get('reason', 'stop')})"
+            return st
+        if kind == "stop_requested":
+            self.stop_requested = event.get("when")
+        elif kind == "run_finished":
+            self.state = "finished"
+            self.ended = event.get("time")
+        elif kind == "run_failed":
+            self.state = "failed"
+            self.ended = event.get("time")
+            self.failed_step = step_id
+            self.failed_index = event.get("index")
+            self.error_msg = event.get("error_msg")
+        elif kind == "run_interrupted":
+            self.state = "interrupted"
+            self.ended = event.get("time")
+            self.failed_step = step_id
+            self.failed_index = event.get("index")
+            self.reason = event.get("reason")
+        return None
+
+    def _begin_run(self, event: dict[str, Any]) -> None:
+        """The run-level fields of a ``run_started`` event (steps untouched)."""
+        self.state = "running"
+        self.run_name = event.get("run_name")
+        self.pipeline_name = event.get("pipeline_name")
+        self.host = event.get("host")
+        self.pid = event.get("pid")
+        self.started = event.get("time")
+        self.ended = None
+        self.failed_step = self.failed_index = None
+        self.error_msg = self.reason = self.stop_requested = None
+        self.run_steps = list(event.get("run_steps") or [])
+        self.start_idx = int(event.get("start_idx") or 0)
+
+    # The views below may run in another thread than the one applying events: they read
+    # with ``get`` and copy containers first, so they never change the state or trip over
+    # a change.
+    def _status(self, step_id: int) -> str:
+        found = self.steps.get(step_id)
+        return "pending" if found is None else found.status
+
+    def counts(self) -> dict[str, int]:
+        """Number of steps of the current run in each status."""
+        counts = dict.fromkeys(STEP_STATUSES, 0)
+        for sid in list(self.run_steps):
+            status = self._status(sid)
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def running_steps(self) -> list[StepState]:
+        """The steps that are running now (several with a parallel executor)."""
+        return [st for st in list(self.steps.values()) if st.status == "running"]
+
+    def estimate_remaining(self, now: float) -> float | None:
+        """Seconds left, from the mean duration of the finished steps of this run."""
+        steps = [self.steps.get(s) for s in list(self.run_steps)]
+        done = [
+            st.duration
+            for st in steps
+            if st is not None and st.status in ("success", "unknown", "error")
+            and st.duration is not None
+        ]
+        left = sum(1 for st in steps if st is None or st.status in ("pending", "running"))
+        if not done or self.state != "running":
+            return None
+        mean = sum(done) / len(done)
+        running = self.running_steps()
+        elapsed_running = sum(max(0.0, now - (st.started or now)) for st in running)
+        return max(0.0, mean * left - elapsed_running)
+
+
+_RUN_STARTED = json.dumps({"event": "run_started"})[1:-1].encode()
+"""How a ``run_started`` event's kind appears in a journal line (see ``RunStore``)."""
+
+_RUN_ENDS = ("run_finished", "run_failed", "run_interrupted")
+
+
+def _line_around(data: mmap.mmap, pos: int, end: int) -> dict[str, Any] | None:
+    """Parse the journal line holding byte ``pos`` (lines end before ``end``)."""
+    start = data.rfind(b"\n", 0, pos) + 1
+    stop = data.find(b"\n", pos, end)
+    try:
+        event = json.loads(data[start : stop if stop != -1 else end])
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def read_run_header(path: str) -> RunState | None:
+    """The newest run's run-level state, read from the end of the journal only.
+
+    A viewer can show a finished 50,000-step run's header (state, host, start and end,
+    failed step) at once and fold the 100,000 events for the per-step states afterwards.
+    The result has no per-step states (:attr:`RunState.steps` is empty).
+
+    Parameters
+    ----------
+    path : str
+        The journal file, or the run directory that holds it.
+
+    Returns
+    -------
+    RunState or None
+        None when there is no journal or no complete event in it.
+    """
+    if os.path.isdir(path):
+        path = os.path.join(path, EVENTS_FILE)
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below, mmap needs the descriptor
+    except OSError:
+        return None
+    with handle:
+        try:
+            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except (ValueError, OSError):  # empty, or a file system without mmap
+            return None
+        with data:
+            end = data.rfind(b"\n")  # what follows the last newline is not complete
+            if end <= 0:
+                return None
+            last = _line_around(data, end - 1, end)
+            started = None
+            limit = end
+            while started is None:
+                pos = data.rfind(_RUN_STARTED, 0, limit)
+                if pos == -1:
+                    break
+                event = _line_around(data, pos, end)
+                if event is not None and event.get("event") == "run_started":
+                    started = event
+                limit = pos
+    state = RunState()
+    if started is not None:
+        state._begin_run(started)
+        state.last_seq = int(started.get("seq", 0) or 0)
+        state.last_time = started.get("time")
+    if last is not None:
+        newer = int(last.get("seq", 0) or 0) > state.last_seq
+        if last.get("event") in _RUN_ENDS and newer:
+            state.apply(last)
+        state.last_seq = max(state.last_seq, int(last.get("seq", 0) or 0))
+        state.last_time = last.get("time", state.last_time)
+    return state

@@ -1,0 +1,1 @@
+"""The TUI's widgets: the step table, the output pane, the key bar."""

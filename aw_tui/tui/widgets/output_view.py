@@ -1,0 +1,821 @@
+"""The output pane: a live, terminal-faithful view of a step's ``steps/<id>.out`` file.
+
+Built like toolong's log view: a background thread does all file I/O (``os.pread`` in chunks
+of at most 64 KiB, a bounded number of bytes per tick) and interprets the bytes with
+`aw_tui.base.terminal_text.TerminalText`; it hands the UI an immutable snapshot of the lines and
+posts one coalescing message. The widget is a `ScrollView` that renders only the lines on
+screen (the Line API) with an LRU cache of rendered strips. The UI thread never touches the
+file.
+
+The view follows the end of the output unless the user scrolls up; it resumes when the user
+scrolls back to the bottom, presses ``end``/``G``, or the app calls `OutputView.follow`.
+A file that does not exist yet shows a "waiting for output…" line and is picked up when it
+appears; a file that is truncated or replaced is read again from the start. A big file opens
+at once: only its last `max_initial_bytes` are interpreted, at most about `max_chars`
+characters of lines are kept, and the first line then says where the full output is.
+
+A tool printing faster than anyone can read costs the view almost nothing: while the view
+follows, a flood is not interpreted byte by byte; the view shows its last lines, looks again
+a few times a second, and reads the skipped part in the background once the output settles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.cells import cell_len
+from rich.style import Style
+from rich.text import Text
+from textual import on
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from aw_tui.base.terminal_text import TerminalText, TextSnapshot
+
+__all__ = ["OutputView"]
+
+READ_CHUNK = 64 * 1024
+"""Largest single ``os.read``."""
+
+
+@dataclass(frozen=True)
+class _TailState:
+    """What the reader thread knows about the file, handed to the UI as a whole.
+
+    Parameters
+    ----------
+    epoch : int
+        Incremented each time the file is interpreted afresh from some byte (opened,
+        reopened, jumped to its end, or filled in).
+    snapshot : TextSnapshot or None
+        The lines read so far (None before the file is opened).
+    status : str
+        ``missing``, ``ok`` or ``error``.
+    message : str
+        Detail for the ``error`` status.
+    skipped_bytes : int
+        Bytes at the start of the file that were not read (the file was big when opened,
+        or the view jumped to the end of a flood of output).
+    size : int
+        Bytes read up to now, counted from the start of the file.
+    shift : int
+        With a new epoch that fills in output skipped by a jump: how many lines were put
+        in front of the lines shown before (0 otherwise).
+    streaming : bool
+        Output is arriving too fast to read: only its end is shown for now.
+    """
+
+    epoch: int
+    snapshot: TextSnapshot | None
+    status: str
+    message: str = ""
+    skipped_bytes: int = 0
+    size: int = 0
+    shift: int = 0
+    streaming: bool = False
+
+
+class _Reading:
+    """One interpretation of the file, from byte `start` on.
+
+    Parameters
+    ----------
+    start : int
+        The first byte interpreted.
+    max_chars : int
+        Bound on the characters of lines kept (see `TerminalText`).
+    """
+
+    __slots__ = ("mark", "mark_lines", "position", "start", "text")
+
+    def __init__(self, start: int, max_chars: int) -> None:
+        self.start = start
+        self.position = start
+        self.text = TerminalText(max_chars=max_chars)
+        self.mark: int | None = None
+        """A byte at which to note the number of lines (`mark_lines`)."""
+        self.mark_lines = 0
+        """Lines (omitted ones included) interpreted when `position` reached `mark`."""
+
+    def advance(self, fd: int, budget: int, stop: threading.Event) -> int:
+        """Interpret up to `budget` more bytes of the file; return how many were read."""
+        got = 0
+        while got < budget and not stop.is_set():
+            want = min(READ_CHUNK, budget - got)
+            if self.mark is not None and self.position < self.mark:
+                want = min(want, self.mark - self.position)
+            data = os.pread(fd, want, self.position)
+            if not data:
+                break
+            self.text.feed(data)
+            self.position += len(data)
+            got += len(data)
+            if self.mark is not None and self.position == self.mark:
+                self.mark_lines = self.text.omitted_lines + self.text.line_count
+        return got
+
+
+def _line_start(fd: int, offset: int) -> int:
+    """The first byte of the first line that starts at or after `offset` (0 stays 0)."""
+    if offset <= 0:
+        return 0
+    probe = os.pread(fd, READ_CHUNK, offset - 1)
+    newline = probe.find(b"\n")
+    return offset + newline if newline != -1 else offset
+
+
+class _Tail(threading.Thread):
+    """Background reader of one file for an `OutputView`.
+
+    While the view follows the end and the tool prints faster than the view reads, the
+    reader does not interpret the flood: it jumps to the last `tail_bytes` and reports at
+    most every `stream_interval` seconds, so a viewer costs a running tool almost no CPU.
+    Once the output has been quiet for `settle` seconds (or the user scrolls up), the
+    skipped part is interpreted in the background and swapped in, so the whole output
+    (up to `max_initial_bytes`) can be scrolled through.
+
+    Parameters
+    ----------
+    view : OutputView
+        The view to report to.
+    generation : int
+        The view's file generation this reader serves (stale reports are ignored).
+    path : Path
+        The file.
+    poll_interval : float
+        Seconds between checks when there is nothing new to read.
+    tick_bytes : int
+        Most bytes read and interpreted between two reports.
+    max_initial_bytes : int
+        When the file is larger than this when opened, only its end is read.
+    max_chars : int
+        Bound on the characters of lines kept (see `TerminalText`).
+    jump_bytes : int
+        While following, a backlog larger than this is skipped rather than interpreted.
+    tail_bytes : int
+        How much of the end is interpreted after such a jump.
+    stream_interval : float
+        Least seconds between two reports while output keeps coming.
+    settle : float
+        Seconds of quiet after which skipped output is filled in.
+    """
+
+    def __init__(
+        self,
+        view: OutputView,
+        generation: int,
+        path: Path,
+        *,
+        poll_interval: float,
+        tick_bytes: int,
+        max_initial_bytes: int,
+        max_chars: int,
+        jump_bytes: int,
+        tail_bytes: int,
+        stream_interval: float,
+        settle: float,
+    ) -> None:
+        super().__init__(name=f"aw-tui output reader {path.name}", daemon=True)
+        self.view = view
+        self.generation = generation
+        self.path = path
+        self.poll_interval = poll_interval
+        self.tick_bytes = tick_bytes
+        self.max_initial_bytes = max_initial_bytes
+        self.max_chars = max_chars
+        self.jump_bytes = jump_bytes
+        self.tail_bytes = tail_bytes
+        self.stream_interval = stream_interval
+        self.settle = settle
+        self.stop_event = threading.Event()
+        self._epoch = 0
+        self._fd: int | None = None
+
+    def stop(self) -> None:
+        """Ask the thread to end (it does within one poll interval); never blocks."""
+        self.stop_event.set()
+
+    def run(self) -> None:
+        """Read the file until stopped (at a lower CPU priority than the tools)."""
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        try:
+            self._loop()
+        except Exception as error:  # report, never kill the app from a thread
+            self._publish(
+                _TailState(self._epoch, None, "error", f"{type(error).__name__}: {error}")
+            )
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        """Close the file descriptor, if open."""
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+
+    def _publish(self, state: _TailState) -> None:
+        """Hand a state to the view."""
+        self.view._receive(self.generation, state)
+
+    def _open(self) -> tuple[int, tuple[int, int], int, bytes]:
+        """Open the file and find where to start (near the end if it is big).
+
+        Returns
+        -------
+        tuple
+            File descriptor, (device, inode), start offset, first bytes of the file.
+        """
+        flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(self.path, flags)
+        self._fd = fd
+        stat = os.fstat(fd)
+        start = _line_start(fd, stat.st_size - self.max_initial_bytes)
+        head = os.pread(fd, 64, 0)
+        return fd, (stat.st_dev, stat.st_ino), start, head
+
+    def _loop(self) -> None:
+        """The reader's main loop."""
+        stop = self.stop_event
+        fd: int | None = None
+        ident = (0, 0)
+        head = b""
+        shown: _Reading | None = None  # what the view shows
+        filling: _Reading | None = None  # a full reading that replaces a jumped one
+        full_start = 0  # where a full reading starts
+        jumped = False  # shown skipped output that a full reading would show
+        streaming = False  # ... because it arrived too fast (not because the file was big)
+        reported: tuple[str, str] | None = None
+        pending = False  # shown changed since the last report
+        shift = 0
+        last_data = 0.0
+        while not stop.is_set():
+            if fd is None:
+                try:
+                    fd, ident, full_start, head = self._open()
+                except (FileNotFoundError, NotADirectoryError):
+                    if reported != ("missing", ""):
+                        reported = ("missing", "")
+                        self._publish(_TailState(self._epoch, None, "missing"))
+                    stop.wait(self.poll_interval)
+                    continue
+                except OSError as error:
+                    self._close()
+                    detail = error.strerror or str(error)
+                    if reported != ("error", detail):
+                        reported = ("error", detail)
+                        self._publish(_TailState(self._epoch, None, "error", detail))
+                    stop.wait(max(self.poll_interval, 0.5))
+                    continue
+                self._epoch += 1
+                shown, filling, jumped, streaming, reported, pending = (
+                    _Reading(full_start, self.max_chars), None, False, False, None, True)
+            assert shown is not None
+            now = time.monotonic()
+            size = os.fstat(fd).st_size
+            following = self.view.following
+            if following and size - shown.position > self.jump_bytes:
+                # A flood (or a big file just opened): show its end at once; what nobody
+                # can read live is not interpreted now.
+                streaming = reported is not None
+                shown = _Reading(_line_start(fd, size - self.tail_bytes), self.max_chars)
+                self._epoch += 1
+                filling, jumped, pending, shift = None, True, True, 0
+            got = shown.advance(fd, self.tick_bytes, stop)
+            if got:
+                last_data, pending = now, True
+                if len(head) < 64:
+                    head = os.pread(fd, 64, 0)
+            settled = not streaming or now - last_data >= self.settle
+            if jumped and filling is None and (settled or not following):
+                filling = _Reading(_line_start(fd, max(full_start, size - self.max_initial_bytes)),
+                                   self.max_chars)
+                filling.mark = shown.start
+            if filling is not None and got < self.tick_bytes:
+                filling.advance(fd, self.tick_bytes - got, stop)
+                if filling.position >= shown.position:
+                    shift = 0
+                    if filling.start < shown.start:  # the lines shown move down by this
+                        shift = (filling.mark_lines + shown.text.omitted_lines
+                                 - filling.text.omitted_lines)
+                    shown, filling, jumped, streaming, pending = filling, None, False, False, True
+                    self._epoch += 1
+            if not got and self._replaced(fd, ident, shown.position, head):
+                self._close()
+                fd = None
+                continue
+            if pending:
+                reported, pending = ("ok", ""), False
+                self._publish(_TailState(self._epoch, shown.text.snapshot(), "ok", "",
+                                         shown.start, shown.position, shift, streaming))
+                shift = 0
+            # While output keeps coming, look again only after stream_interval: reading
+            # (and redrawing) more often shows nothing a reader can follow and takes CPU
+            # from the tool. Reading at most tick_bytes per tick bounds it too.
+            stop.wait(self.stream_interval if got else self.poll_interval)
+
+    def _replaced(self, fd: int, ident: tuple[int, int], position: int, head: bytes) -> bool:
+        """Tell whether the file was truncated or replaced since it was opened.
+
+        Parameters
+        ----------
+        fd : int
+            The open file.
+        ident : tuple of int
+            Its (device, inode) when opened.
+        position : int
+            Bytes read up to now.
+        head : bytes
+            The first bytes of the file as first read.
+
+        Returns
+        -------
+        bool
+            True when it must be read again from its start.
+        """
+        if os.fstat(fd).st_size < position:
+            return True
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return False  # deleted: keep showing what was read until a new file appears
+        if (stat.st_dev, stat.st_ino) != ident:
+            return True
+        return bool(head) and os.pread(fd, len(head), 0) != head
+
+
+class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
+    """Live view of a tool's output file, as a terminal would show it.
+
+    Parameters
+    ----------
+    path : str, Path or None, optional
+        The file to show (e.g. ``<log>/steps/<id>.out``); None shows nothing until
+        `show_file` is called.
+    poll_interval : float, optional
+        Seconds between checks of the file when nothing new was read.
+    tick_bytes : int, optional
+        Most bytes read (in ``os.read`` calls of at most 64 KiB) between two screen updates.
+    max_initial_bytes : int, optional
+        A file bigger than this when opened is read from this many bytes before its end.
+    max_chars : int, optional
+        At most about this many characters of lines are kept in memory.
+    jump_bytes : int, optional
+        While the view follows the end, output arriving faster than this many bytes per
+        check is not interpreted: the view jumps to the last `tail_bytes` of it.
+    tail_bytes : int, optional
+        How much of the end of a flood of output is shown while it comes.
+    stream_interval : float, optional
+        Seconds between two checks (and redraws) while output keeps coming.
+    settle : float, optional
+        Seconds of quiet (or the user scrolling up) after which output skipped by a jump is
+        read in the background and the whole output can be scrolled through again.
+    name : str or None, optional
+        Widget name.
+    id : str or None, optional
+        Widget id.
+    classes : str or None, optional
+        CSS classes.
+    disabled : bool, optional
+        Whether the widget is disabled.
+    """
+
+    BINDINGS: list[BindingType] = [
+        Binding("up,k", "scroll_up", "Scroll up", show=False),
+        Binding("down,j", "scroll_down", "Scroll down", show=False),
+        Binding("left,h", "scroll_left", "Scroll left", show=False),
+        Binding("right,l", "scroll_right", "Scroll right", show=False),
+        Binding("home,g", "top", "Top", show=False),
+        Binding("end,G", "follow", "Follow", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+    ]
+
+    COMPONENT_CLASSES = {"output-view--status"}
+
+    DEFAULT_CSS = """
+    OutputView {
+        background: $surface;
+        color: $foreground;
+        overflow: auto;
+        & > .output-view--status {
+            color: $foreground 55%;
+            text-style: italic;
+        }
+    }
+    """
+
+    class _Changed(Message, bubble=False):
+        """The reader thread has a new state for the view (internal)."""
+
+        def can_replace(self, message: Message) -> bool:
+            """A later change supersedes this one: the state is taken when handled."""
+            return isinstance(message, OutputView._Changed)
+
+    class FollowChanged(Message):
+        """The view started or stopped following the end of the output.
+
+        Parameters
+        ----------
+        view : OutputView
+            The view.
+        following : bool
+            Whether it now follows.
+        """
+
+        def __init__(self, view: OutputView, following: bool) -> None:
+            super().__init__()
+            self.view = view
+            self.following = following
+
+        @property
+        def control(self) -> OutputView:
+            """The view that sent the message."""
+            return self.view
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        poll_interval: float = 0.05,
+        tick_bytes: int = 1024 * 1024,
+        max_initial_bytes: int = 8 * 1024 * 1024,
+        max_chars: int = 16_000_000,
+        jump_bytes: int = 512 * 1024,
+        tail_bytes: int = 64 * 1024,
+        stream_interval: float = 0.2,
+        settle: float = 0.5,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.poll_interval = poll_interval
+        self.tick_bytes = tick_bytes
+        self.max_initial_bytes = max_initial_bytes
+        self.max_chars = max_chars
+        self.jump_bytes = jump_bytes
+        self.tail_bytes = tail_bytes
+        self.stream_interval = stream_interval
+        self.settle = settle
+        self._path: Path | None = None if path is None else Path(path)
+        self._generation = 0
+        self._reader: _Tail | None = None
+        self._slot_lock = threading.Lock()
+        self._slot: tuple[int, _TailState] | None = None
+        self._slot_posted = False
+        self._state: _TailState | None = None
+        self._notes: list[str] = []
+        self._following = True
+        self._cache: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def path(self) -> Path | None:
+        """The file shown, or None."""
+        return self._path
+
+    @property
+    def following(self) -> bool:
+        """Whether the view keeps the end of the output in sight."""
+        return self._following
+
+    @property
+    def line_count(self) -> int:
+        """Number of lines shown (status and "omitted" notes included)."""
+        return len(self._notes) + self._text_line_count()
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes of the file read so far, counted from its start (skipped ones included)."""
+        return 0 if self._state is None else self._state.size
+
+    @property
+    def omitted(self) -> bool:
+        """Whether earlier output is not shown (only the end of a big file is kept)."""
+        state = self._state
+        if state is None or state.snapshot is None:
+            return False
+        return bool(state.skipped_bytes or state.snapshot.omitted)
+
+    def get_line(self, index: int) -> str:
+        """Return a line as shown (SGR sequences included), notes first.
+
+        Parameters
+        ----------
+        index : int
+            0-based line index.
+
+        Returns
+        -------
+        str
+            The line.
+
+        Raises
+        ------
+        IndexError
+            When `index` is out of range.
+        """
+        if index < 0:
+            raise IndexError(index)
+        if index < len(self._notes):
+            return self._notes[index]
+        state = self._state
+        if state is None or state.snapshot is None:
+            raise IndexError(index)
+        return state.snapshot.get_line(index - len(self._notes))
+
+    @property
+    def lines(self) -> list[str]:
+        """Every line shown, as a new list (for tests and copying; O(number of lines))."""
+        return [self.get_line(i) for i in range(self.line_count)]
+
+    def show_file(self, path: str | os.PathLike[str] | None, *, reload: bool = False) -> None:
+        """Show another file (or nothing, with None), following its end.
+
+        Showing the file already shown does nothing (the place in it is kept) unless
+        `reload` is true.
+
+        Parameters
+        ----------
+        path : str, Path or None
+            The file; it may not exist yet.
+        reload : bool, optional
+            Read the file again from its start even if it is the one shown.
+        """
+        new_path = None if path is None else Path(path)
+        if new_path == self._path and not reload and self._state is not None:
+            return
+        self._stop_reader()
+        with self._slot_lock:
+            self._generation += 1
+            self._slot = None
+        self._path = new_path
+        self._state = None
+        self._cache.clear()
+        self._set_following(True)
+        self._update_notes()
+        self._update_virtual_size()
+        self.scroll_to(0, 0, animate=False, immediate=True, force=True)
+        self.refresh()
+        if self.is_mounted:
+            self._start_reader()
+
+    def reload(self) -> None:
+        """Read the current file again from its start."""
+        self.show_file(self._path, reload=True)
+
+    def follow(self) -> None:
+        """Scroll to the end of the output and keep following it."""
+        self._set_following(True)
+        self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+
+    def action_top(self) -> None:
+        """Go to the first line (``home``, ``g``); this stops following."""
+        self.scroll_to(0, 0, animate=False, immediate=True, force=True)
+
+    def action_follow(self) -> None:
+        """Follow the end of the output (``end``, ``G``)."""
+        self.follow()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def on_mount(self) -> None:
+        """Start reading."""
+        self._update_notes()
+        self._update_virtual_size()
+        self._start_reader()
+
+    def on_unmount(self) -> None:
+        """Stop the reader thread (without waiting for it)."""
+        self._stop_reader()
+
+    def _start_reader(self) -> None:
+        """Start a reader thread for the current path, if any."""
+        if self._path is None or self._reader is not None:
+            return
+        self._reader = _Tail(
+            self,
+            self._generation,
+            self._path,
+            poll_interval=self.poll_interval,
+            tick_bytes=self.tick_bytes,
+            max_initial_bytes=self.max_initial_bytes,
+            max_chars=self.max_chars,
+            jump_bytes=self.jump_bytes,
+            tail_bytes=self.tail_bytes,
+            stream_interval=self.stream_interval,
+            settle=self.settle,
+        )
+        self._reader.start()
+
+    def _stop_reader(self) -> None:
+        """Ask the reader thread to stop; its late reports are ignored."""
+        if self._reader is not None:
+            self._reader.stop()
+            self._reader = None
+        with self._slot_lock:
+            self._slot = None
+
+    # ------------------------------------------------------------------ updates
+
+    def _receive(self, generation: int, state: _TailState) -> None:
+        """Store a state from the reader thread and wake the UI (called in that thread).
+
+        Parameters
+        ----------
+        generation : int
+            The file generation the reader serves.
+        state : _TailState
+            The new state.
+        """
+        with self._slot_lock:
+            if generation != self._generation:
+                return
+            self._slot = (generation, state)
+            if self._slot_posted:
+                return
+            self._slot_posted = True
+        if not self.post_message(self._Changed()):
+            with self._slot_lock:
+                self._slot_posted = False
+
+    @on(_Changed)
+    def _take_changes(self, message: _Changed) -> None:
+        """Apply the latest state from the reader thread."""
+        with self._slot_lock:
+            slot = self._slot
+            self._slot = None
+            self._slot_posted = False
+        if slot is None:
+            return
+        generation, state = slot
+        if generation != self._generation:
+            return
+        self._apply(state)
+
+    def _apply(self, state: _TailState) -> None:
+        """Show a new state of the file.
+
+        Parameters
+        ----------
+        state : _TailState
+            The state.
+        """
+        old = self._state
+        snapshot = state.snapshot
+        if old is None or old.epoch != state.epoch or old.snapshot is None or snapshot is None:
+            self._cache.clear()
+        else:
+            # Lines that were live may have been rewritten; completed ones never change.
+            first = old.snapshot.omitted + old.snapshot.completed
+            last = old.snapshot.omitted + old.snapshot.line_count
+            for absolute in range(first, last):
+                self._cache.discard((state.epoch, absolute))
+        notes_before = len(self._notes)
+        self._state = state
+        self._update_notes()
+        self._update_virtual_size()
+        if self._following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+        elif state.shift:
+            # Skipped output was filled in above the lines in sight: keep them in sight.
+            moved = state.shift + len(self._notes) - notes_before
+            self.scroll_to(y=self.scroll_y + moved, animate=False, immediate=True, force=True)
+        self.refresh()
+
+    def _text_line_count(self) -> int:
+        """Lines of output held (notes excluded)."""
+        state = self._state
+        if state is None or state.snapshot is None:
+            return 0
+        return state.snapshot.line_count
+
+    def _update_notes(self) -> None:
+        """Compute the status lines shown above (or instead of) the output."""
+        notes: list[str] = []
+        state = self._state
+        path = self._path
+        if path is None:
+            notes.append("no output to show")
+        elif state is None:
+            notes.append(f"waiting for output… (opening {path})")
+        elif state.status == "missing":
+            notes.append(f"waiting for output… ({path} does not exist yet)")
+        elif state.status == "error":
+            notes.append(f"cannot read {path}: {state.message}")
+        elif state.snapshot is not None:
+            if state.streaming:
+                notes.append(f"… output arriving fast: its end is shown, all of it once it "
+                             f"settles (see {path})")
+            elif state.skipped_bytes or state.snapshot.omitted:
+                notes.append(f"… earlier output omitted, see {path}")
+            if not state.snapshot.line_count and not state.skipped_bytes:
+                notes.append(f"waiting for output… ({path} is empty)")
+        self._notes = notes
+
+    def _update_virtual_size(self) -> None:
+        """Set the scrollable size from the lines held."""
+        state = self._state
+        width = 0
+        if state is not None and state.snapshot is not None:
+            width = state.snapshot.max_width
+        if self._notes:
+            width = max(width, *(cell_len(note) for note in self._notes))
+        self.virtual_size = Size(width, self.line_count)
+
+    # ------------------------------------------------------------------ following
+
+    def _set_following(self, following: bool) -> None:
+        """Change the follow mode and tell the app when it changes."""
+        if following != self._following:
+            self._following = following
+            if self.is_mounted:
+                self.post_message(self.FollowChanged(self, following))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        """Stop following when the user scrolls up; follow again at the bottom."""
+        super().watch_scroll_y(old_value, new_value)
+        self._set_following(round(new_value) >= self.max_scroll_y)
+
+    def on_resize(self) -> None:
+        """Keep the end in sight when following."""
+        if self._following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+
+    # ------------------------------------------------------------------ rendering
+
+    def notify_style_update(self) -> None:
+        """Drop rendered lines when styles change."""
+        super().notify_style_update()
+        self._cache.clear()
+
+    def render_line(self, y: int) -> Strip:
+        """Render one line of the view.
+
+        Parameters
+        ----------
+        y : int
+            Line of the widget's content area.
+
+        Returns
+        -------
+        Strip
+            The line, cropped to the view.
+        """
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.size.width
+        rich_style = self.rich_style
+        notes = self._notes
+        if index >= self.line_count:
+            return Strip.blank(width, rich_style)
+        if index < len(notes):
+            style = rich_style + self.get_component_rich_style("output-view--status", partial=True)
+            text = Text(notes[index], style=style, no_wrap=True, end="")
+            strip = Strip(text.render(self.app.console), cell_len(notes[index]))
+        else:
+            state = self._state
+            assert state is not None and state.snapshot is not None
+            line_index = index - len(notes)
+            key = (state.epoch, state.snapshot.omitted + line_index)
+            strip = self._cache.get(key)
+            if strip is None:
+                strip = self._render_text(state.snapshot.get_line(line_index), rich_style)
+                self._cache[key] = strip
+        return strip.crop_extend(scroll_x, scroll_x + width, rich_style)
+
+    def _render_text(self, line: str, style: Style) -> Strip:
+        """Render one output line (SGR colours honoured) into an uncropped strip.
+
+        Parameters
+        ----------
+        line : str
+            The line, as given by `TerminalText`.
+        style : Style
+            The base style.
+
+        Returns
+        -------
+        Strip
+            The strip.
+        """
+        if "\x1b" in line:
+            text = Text.from_ansi(line, style=style, no_wrap=True, end="")
+        else:
+            text = Text(line, style=style, no_wrap=True, end="")
+        return Strip(text.render(self.app.console), text.cell_len)

@@ -1,0 +1,41 @@
+"""gc_paused: the collector is off inside, back on after the last block, in any thread."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+from aw_tui.base.gcpause import gc_paused
+
+
+def test_nested_and_threaded_blocks_restore_the_collector() -> None:
+    assert gc.isenabled()
+    inside = threading.Event()
+    release = threading.Event()
+
+    def other_thread() -> None:
+        with gc_paused():
+            inside.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    assert inside.wait(5)
+    with gc_paused():
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert not gc.isenabled()  # the other thread's block is still open
+    release.set()
+    worker.join(5)
+    assert gc.isenabled()
+
+
+def test_a_disabled_collector_stays_disabled() -> None:
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

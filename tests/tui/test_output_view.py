@@ -1,0 +1,316 @@
+"""Tests of the output pane: a live view of a growing ``steps/<id>.out`` file."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+
+from aw_tui.tui.widgets.output_view import OutputView
+
+ESC = b"\x1b"
+
+
+def sync(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test with `asyncio.run` (no asyncio pytest plugin needed)."""
+
+    @functools.wraps(test)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return wrapper
+
+
+def progress(message: bytes) -> bytes:
+    """One AstrOmatic progress update."""
+    return ESC + b"[1M" + message + b"\n" + ESC + b"[1A"
+
+
+class ViewApp(App[None]):
+    """A minimal app holding only an output view."""
+
+    def __init__(self, path: Path | None, **kwargs: Any) -> None:
+        super().__init__()
+        self.path = path
+        self.kwargs = kwargs
+        self.follow_changes: list[bool] = []
+
+    def compose(self) -> ComposeResult:
+        yield OutputView(self.path, poll_interval=0.02, **self.kwargs)
+
+    def on_output_view_follow_changed(self, message: OutputView.FollowChanged) -> None:
+        self.follow_changes.append(message.following)
+
+
+async def wait_for(pilot: Pilot[None], predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Let the app run until `predicate` holds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.02)
+
+
+def append(path: Path, data: bytes) -> None:
+    """Append bytes to a file, as a running tool does."""
+    with open(path, "ab") as stream:
+        stream.write(data)
+
+
+def visible(view: OutputView) -> list[str]:
+    """The text of the lines the view shows."""
+    height = view.scrollable_content_region.height
+    return [view.render_line(y).text.rstrip() for y in range(height)]
+
+
+@sync
+async def test_waits_for_missing_file_then_follows_growth(tmp_path: Path) -> None:
+    path = tmp_path / "steps" / "3.out"
+    app = ViewApp(path)
+    async with app.run_test(size=(80, 12)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: "does not exist yet" in view.get_line(0))
+        assert view.get_line(0).startswith("waiting for output…")
+        path.parent.mkdir()
+        append(path, b"")
+        await wait_for(pilot, lambda: "is empty" in view.get_line(0))
+        append(path, b"".join(b"line %d\n" % i for i in range(40)))
+        await wait_for(pilot, lambda: view.line_count == 40)
+        assert view.following
+        await pilot.pause()
+        assert visible(view)[-1] == "line 39"
+        append(path, b"".join(progress(b"> working %d" % i) for i in range(500)))
+        await wait_for(pilot, lambda: view.get_line(view.line_count - 1) == "> working 499")
+        assert view.line_count == 41
+        append(path, ESC + b"[1M> All done\n")
+        await wait_for(pilot, lambda: view.get_line(view.line_count - 1) == "> All done")
+        await pilot.pause()
+        assert visible(view)[-1] == "> All done"
+        assert view.bytes_read == path.stat().st_size
+
+
+@sync
+async def test_scrolling_up_stops_following(tmp_path: Path) -> None:
+    path = tmp_path / "1.out"
+    path.write_bytes(b"".join(b"line %d\n" % i for i in range(100)))
+    app = ViewApp(path)
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        view.focus()
+        await wait_for(pilot, lambda: view.line_count == 100)
+        await pilot.pause()
+        assert view.scroll_y == view.max_scroll_y
+        await pilot.press("k", "k", "k")
+        assert not view.following
+        top = view.scroll_y
+        append(path, b"".join(b"more %d\n" % i for i in range(50)))
+        await wait_for(pilot, lambda: view.line_count == 150)
+        await pilot.pause()
+        assert view.scroll_y == top  # the user's place is kept
+        assert not view.following
+        await pilot.press("G")
+        assert view.following
+        assert view.scroll_y == view.max_scroll_y
+        await pilot.press("g")
+        assert not view.following and view.scroll_y == 0
+        view.follow()
+        assert view.following and view.scroll_y == view.max_scroll_y
+        # Scrolling back to the bottom by hand resumes following too.
+        await pilot.press("k")
+        assert not view.following
+        await pilot.press("j")
+        assert view.following
+        append(path, b"last\n")
+        await wait_for(pilot, lambda: view.line_count == 151)
+        await pilot.pause()
+        assert visible(view)[-1] == "last"
+        assert app.follow_changes[:2] == [False, True]
+
+
+@sync
+async def test_switching_files(tmp_path: Path) -> None:
+    first = tmp_path / "1.out"
+    second = tmp_path / "2.out"
+    first.write_bytes(b"first file\n")
+    app = ViewApp(first)
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: view.lines == ["first file"])
+        view.show_file(second)
+        assert view.path == second
+        await wait_for(pilot, lambda: "does not exist yet" in view.get_line(0))
+        second.write_bytes(b"second file\n")
+        await wait_for(pilot, lambda: view.lines == ["second file"])
+        append(first, b"late line for the first file\n")
+        await pilot.pause(0.15)
+        assert view.lines == ["second file"]
+        view.show_file(first)
+        await wait_for(pilot, lambda: len(view.lines) == 2)
+        assert view.lines == ["first file", "late line for the first file"]
+        view.show_file(first)  # the same file: nothing to do
+        assert view.lines == ["first file", "late line for the first file"]
+        view.reload()
+        await wait_for(pilot, lambda: len(view.lines) == 2)
+        view.show_file(None)
+        await pilot.pause()
+        assert view.lines == ["no output to show"]
+
+
+@sync
+async def test_truncated_or_replaced_file_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "1.out"
+    path.write_bytes(b"".join(b"old %d\n" % i for i in range(20)))
+    app = ViewApp(path)
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: view.line_count == 20)
+        path.write_bytes(b"new run\n")  # truncated and rewritten (a step run again)
+        await wait_for(pilot, lambda: view.lines == ["new run"])
+        replacement = tmp_path / "tmp.out"
+        replacement.write_bytes(b"replaced 1\nreplaced 2\nreplaced 3\n")
+        os.replace(replacement, path)
+        await wait_for(pilot, lambda: view.lines == ["replaced 1", "replaced 2", "replaced 3"])
+
+
+@sync
+async def test_big_file_opens_at_its_end(tmp_path: Path) -> None:
+    path = tmp_path / "big.out"
+    with open(path, "wb") as stream:
+        for block in range(60):
+            stream.write(b"".join(b"block %03d line %04d\n" % (block, i) for i in range(1000)))
+    size = path.stat().st_size
+    app = ViewApp(path, max_initial_bytes=200_000, max_chars=100_000)
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: view.bytes_read == size)
+        assert view.omitted
+        assert view.get_line(0) == f"… earlier output omitted, see {path}"
+        assert view.get_line(view.line_count - 1) == "block 059 line 0999"
+        assert view.line_count < 200_000 // 10
+        await pilot.pause()
+        assert visible(view)[-1] == "block 059 line 0999"
+
+
+@sync
+async def test_colours_are_rendered_and_controls_are_safe(tmp_path: Path) -> None:
+    path = tmp_path / "1.out"
+    path.write_bytes(b"\x1b[7m Catalog \x1b[0m plain\nbad \xff\x00 \x1b]0;t\x07ok\n")
+    app = ViewApp(path)
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: view.line_count == 2)
+        strip = view.render_line(0)
+        assert strip.text.startswith(" Catalog  plain")
+        assert any(segment.style and segment.style.reverse for segment in strip)
+        assert view.render_line(1).text.startswith("bad \ufffd\u2400 ok")
+
+
+@sync
+async def test_long_lines_scroll_horizontally(tmp_path: Path) -> None:
+    path = tmp_path / "1.out"
+    path.write_bytes(b"x" * 300 + b"END\n")
+    app = ViewApp(path)
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        view.focus()
+        await wait_for(pilot, lambda: view.line_count == 1)
+        await pilot.pause()
+        assert view.virtual_size.width == 303
+        view.scroll_to(x=view.max_scroll_x, animate=False)
+        await pilot.pause()
+        assert "END" in view.render_line(0).text
+
+
+def test_snapshot_output_view(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "7.out"
+    path.write_bytes(
+        b"\n> WARNING: default.sex not found, using internal defaults\n\n"
+        + progress(b"> ")
+        + b"----- Source Extractor 2.25.0 started with 1 thread\n\n"
+        + b"".join(progress(b"> Line: %4d  Objects: %8d detected" % (i, i)) for i in range(300))
+        + b"      Objects: detected 859      / sextracted 779             \n\n"
+        + b"\x1b[7m Catalog name \x1b[0m  \x1b[1;31mError\x1b[0m in red\n"
+        + progress(b"> Closing files")
+        + b"> All done (in 0.1 s)\n"
+    )
+    app = ViewApp(path)
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: view.bytes_read == path.stat().st_size)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@sync
+async def test_a_flood_shows_its_end_then_all_of_it(tmp_path: Path) -> None:
+    """A tool printing faster than the view reads: while it floods, the view shows the
+    end without interpreting the rest; once it settles, every line can be scrolled to."""
+    path = tmp_path / "flood.out"
+    path.write_bytes(b"start\n")
+    app = ViewApp(path, jump_bytes=4096, tail_bytes=1024, stream_interval=0.05, settle=0.4)
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: view.lines == ["start"])
+        saw_flood = False
+        written = 0
+        for burst in range(20):  # 20 x 1,000 lines, every 30 ms
+            append(path, b"".join(b"flood line %06d\n" % (burst * 1000 + i)
+                                  for i in range(1000)))
+            written += 1000
+            await pilot.pause(0.03)
+            if view.line_count and view.get_line(0).startswith("… output arriving fast"):
+                saw_flood = True
+                assert view.line_count < 200  # the end only, not 20,000 lines
+        assert saw_flood
+        last = f"flood line {written - 1:06d}"
+        await wait_for(pilot, lambda: view.line_count == written + 1, timeout=10)
+        assert view.lines[0] == "start" and view.lines[-1] == last
+        assert view.following
+        await pilot.pause()
+        assert visible(view)[-1] == last
+
+
+@sync
+async def test_scrolling_up_in_a_flood_fills_it_in_and_keeps_the_place(tmp_path: Path) -> None:
+    path = tmp_path / "flood.out"
+    path.write_bytes(b"")
+    app = ViewApp(path, jump_bytes=4096, tail_bytes=2048, stream_interval=0.05, settle=60)
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        view.focus()
+        await wait_for(pilot, lambda: "is empty" in view.get_line(0))
+        append(path, b"".join(b"line %05d\n" % i for i in range(5000)))
+        await wait_for(pilot, lambda: view.get_line(0).startswith("… output arriving fast"))
+        assert view.line_count < 2500  # the end only (more if it saw the write half done)
+        await pilot.pause()
+        await pilot.press("k", "k", "k")  # the user scrolls up: read it all now
+        assert not view.following
+        in_sight = visible(view)
+        await wait_for(pilot, lambda: view.line_count == 5000)
+        await pilot.pause()
+        assert visible(view) == in_sight  # the same lines stay in sight
+        assert not view.following
+        await pilot.press("g")
+        assert visible(view)[0] == "line 00000"
+
+
+@sync
+async def test_a_big_finished_output_opens_at_its_end_then_fills_in(tmp_path: Path) -> None:
+    path = tmp_path / "big.out"
+    path.write_bytes(b"".join(b"row %06d\n" % i for i in range(100_000)))  # 1.1 MB
+    app = ViewApp(path, jump_bytes=64 * 1024, tail_bytes=4096)
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: view.line_count == 100_000, timeout=10)
+        assert not view.omitted
+        assert view.get_line(0) == "row 000000"
+        await pilot.pause()
+        assert visible(view)[-1] == "row 099999"
