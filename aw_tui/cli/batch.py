@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from aw_tui.astromatic.summaries import format_summary, step_label
 from aw_tui.rundir.journal import JournalReader, RunState
+from aw_tui.rundir.vocabulary import ERROR, RUNNING, SUCCESS, count_ended
 
 __all__ = ["EXIT_CODES", "BatchOptions", "run_batch"]
 
@@ -90,10 +91,10 @@ class Reporter(threading.Thread):
     def _draw_bar(self) -> None:
         with self._lock:
             state = self.state
-            if state.state != "running" or not state.run_steps:
+            if state.state != RUNNING or not state.run_steps:
                 return
             counts = state.counts()
-            done = counts["success"] + counts["unknown"] + counts["error"]
+            done = count_ended(counts)
             total = len(state.run_steps)
             width = 24
             filled = int(width * done / max(total, 1))
@@ -139,12 +140,12 @@ class Reporter(threading.Thread):
         if kind == "step_started":
             return f"[{index}/{total}] {label} started{where}"
         if kind == "step_finished":
-            status = {"success": "ok"}.get(step.status, step.status)
+            status = {SUCCESS: "ok"}.get(step.status, step.status)
             line = f"[{index}/{total}] {label} {status} {step.duration or 0:.1f} s"
             summary = format_summary(step.summary)
             if summary:
                 line += f"  {summary}"
-            if step.status == "error" and step.error_msg:
+            if step.status == ERROR and step.error_msg:
                 line += f"\n    {step.error_msg}"
             return line
         if kind == "step_interrupted":

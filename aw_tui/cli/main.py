@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from aw_tui.cli.batch import EXIT_BAD_INPUT, EXIT_CODES, EXIT_OK, BatchOptions, run_batch
+from aw_tui.rundir.vocabulary import INTERRUPTED, RUNNING, count_done
 
 __all__ = ["main"]
 
@@ -221,7 +222,7 @@ def run_status(log_dir: str) -> dict[str, Any]:
     lock = read_lock(log_dir)
     live = lock is not None and lock.is_alive()
     run_state = state.state
-    if run_state == "running" and not live:
+    if run_state == RUNNING and not live:
         run_state = "dead"
     now = time.time()
     steps = []
@@ -256,12 +257,12 @@ def run_status(log_dir: str) -> dict[str, Any]:
 def describe_state(status: dict[str, Any]) -> str:
     """One line: idle / running on HOST pid N since T / finished / failed at step K ..."""
     state = status["state"]
-    if state == "running":
+    if state == RUNNING:
         since = time.strftime("%H:%M:%S", time.localtime(status["started"] or 0))
         return f"running on {status['host']} pid {status['pid']} since {since}"
     if state == "failed":
         return f"failed at step {status['failed_step']} (index {status['failed_index']})"
-    if state == "interrupted":
+    if state == INTERRUPTED:
         return f"interrupted at index {status['failed_index']} ({status['reason']})"
     if state == "dead":
         return (f"runner gone (pid {status['pid']} on {status['host']} ended without "
@@ -301,7 +302,7 @@ def cmd_status(argv: list[str]) -> int:
     out.write(f"{status['log_dir']}: {describe_state(status)}\n")
     counts = status.get("counts") or {}
     if counts:
-        done = counts.get("success", 0) + counts.get("unknown", 0)
+        done = count_done(counts)
         extra = ""
         if status.get("elapsed") is not None:
             extra = f"  elapsed {status['elapsed']:.0f} s"

@@ -13,6 +13,20 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from aw_tui.rundir.vocabulary import (
+    DONE_STATUSES,
+    ENDED_STATUSES,
+    FAILED,
+    FINISHED,
+    IDLE,
+    INTERRUPTED,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    STEP_STATUSES,
+    UNKNOWN,
+)
+
 __all__ = [
     "EVENTS_FILE",
     "JournalReader",
@@ -24,8 +38,6 @@ __all__ = [
 
 EVENTS_FILE = "events.jsonl"
 
-#: Step statuses a view can show, in the order of their life.
-STEP_STATUSES = ("pending", "running", "success", "error", "unknown", "skipped", "interrupted")
 
 
 def _parse_lines(data: bytes) -> list[dict[str, Any]]:
@@ -118,7 +130,7 @@ class StepState:
 
     step_id: int
     index: int | None = None
-    status: str = "pending"
+    status: str = PENDING
     duration: float | None = None
     started: float | None = None
     summary: dict[str, Any] = field(default_factory=dict)
@@ -137,7 +149,7 @@ class RunState:
     one of ``idle`` (no run yet), ``running``, ``finished``, ``failed`` or ``interrupted``.
     """
 
-    state: str = "idle"
+    state: str = IDLE
     run_name: str | None = None
     pipeline_name: str | None = None
     host: str | None = None
@@ -183,17 +195,17 @@ class RunState:
                 st = self.step(sid)
                 st.index = index
                 if index < self.start_idx:
-                    if not resume and st.status == "pending":
-                        st.status = "skipped"
-                elif not (resume and st.status in ("success", "unknown")):
-                    st.status = "pending"
+                    if not resume and st.status == PENDING:
+                        st.status = SKIPPED
+                elif not (resume and st.status in DONE_STATUSES):
+                    st.status = PENDING
                     st.duration = None
                     st.summary = {}
                     st.error_msg = None
             return None
         if kind == "step_started" and step_id is not None:
             st = self.step(step_id)
-            st.status = "running"
+            st.status = RUNNING
             st.index = event.get("index", st.index)
             st.started = event.get("time")
             st.duration = None
@@ -205,7 +217,7 @@ class RunState:
             return st
         if kind == "step_finished" and step_id is not None:
             st = self.step(step_id)
-            st.status = event.get("status") or "unknown"
+            st.status = event.get("status") or UNKNOWN
             st.index = event.get("index", st.index)
             st.duration = event.get("duration")
             st.summary = dict(event.get("summary") or {})
@@ -215,7 +227,7 @@ class RunState:
             return st
         if kind == "step_interrupted" and step_id is not None:
             st = self.step(step_id)
-            st.status = "interrupted"
+            st.status = INTERRUPTED
             if st.started is not None and event.get("time") is not None:
                 st.duration = event["time"] - st.started
             st.error_msg = f"interrupted ({event.get('reason', 'stop')})"
@@ -223,16 +235,16 @@ class RunState:
         if kind == "stop_requested":
             self.stop_requested = event.get("when")
         elif kind == "run_finished":
-            self.state = "finished"
+            self.state = FINISHED
             self.ended = event.get("time")
         elif kind == "run_failed":
-            self.state = "failed"
+            self.state = FAILED
             self.ended = event.get("time")
             self.failed_step = step_id
             self.failed_index = event.get("index")
             self.error_msg = event.get("error_msg")
         elif kind == "run_interrupted":
-            self.state = "interrupted"
+            self.state = INTERRUPTED
             self.ended = event.get("time")
             self.failed_step = step_id
             self.failed_index = event.get("index")
@@ -241,7 +253,7 @@ class RunState:
 
     def _begin_run(self, event: dict[str, Any]) -> None:
         """The run-level fields of a ``run_started`` event (steps untouched)."""
-        self.state = "running"
+        self.state = RUNNING
         self.run_name = event.get("run_name")
         self.pipeline_name = event.get("pipeline_name")
         self.host = event.get("host")
@@ -258,7 +270,7 @@ class RunState:
     # a change.
     def _status(self, step_id: int) -> str:
         found = self.steps.get(step_id)
-        return "pending" if found is None else found.status
+        return PENDING if found is None else found.status
 
     def counts(self) -> dict[str, int]:
         """Number of steps of the current run in each status."""
@@ -270,7 +282,7 @@ class RunState:
 
     def running_steps(self) -> list[StepState]:
         """The steps that are running now (several with a parallel executor)."""
-        return [st for st in list(self.steps.values()) if st.status == "running"]
+        return [st for st in list(self.steps.values()) if st.status == RUNNING]
 
     def estimate_remaining(self, now: float) -> float | None:
         """Seconds left, from the mean duration of the finished steps of this run."""
@@ -278,11 +290,11 @@ class RunState:
         done = [
             st.duration
             for st in steps
-            if st is not None and st.status in ("success", "unknown", "error")
+            if st is not None and st.status in ENDED_STATUSES
             and st.duration is not None
         ]
-        left = sum(1 for st in steps if st is None or st.status in ("pending", "running"))
-        if not done or self.state != "running":
+        left = sum(1 for st in steps if st is None or st.status in (PENDING, RUNNING))
+        if not done or self.state != RUNNING:
             return None
         mean = sum(done) / len(done)
         running = self.running_steps()

@@ -31,6 +31,7 @@ from textual.widgets import Input, Static
 
 from aw_tui.astromatic.summaries import format_summary
 from aw_tui.project.tomledit import TomlWriteError, dumps
+from aw_tui.rundir.vocabulary import FAILED, FINISHED, INTERRUPTED, RUNNING, count_done
 from aw_tui.tui.messages import JournalUpdate, LiveChanged, ProjectProblem, StepsLoaded
 from aw_tui.tui.screens import ConfirmScreen, EditScreen, HelpScreen, StopScreen, TagsScreen
 from aw_tui.tui.session import Session
@@ -381,18 +382,18 @@ class AwTuiApp(App[int]):
         if self.live_pid is not None:
             since = time.strftime("%H:%M:%S", time.localtime(state.started or time.time()))
             run = f"[b green]running[/b green] on {self.live_host} pid {self.live_pid} since {since}"
-        elif state.state == "failed":
+        elif state.state == FAILED:
             run = f"[b red]failed[/b red] at step {state.failed_step}"
-        elif state.state == "interrupted":
+        elif state.state == INTERRUPTED:
             run = f"[b yellow]interrupted[/b yellow] ({state.reason})"
-        elif state.state == "running":
+        elif state.state == RUNNING:
             run = "[b red]runner gone[/b red] (continue with c)"
-        elif state.state == "finished":
+        elif state.state == FINISHED:
             run = "[b]finished[/b]"
         else:
             run = "idle"
         counts = Counter(row.status for row in self.query_one(StepTable).rows)
-        done = counts.get("success", 0) + counts.get("unknown", 0)
+        done = count_done(counts)
         elapsed = None
         if state.started:
             end = state.ended if (state.ended and self.live_pid is None) else time.time()

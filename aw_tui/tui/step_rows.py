@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from aw_tui.rundir.vocabulary import STEP_STATUSES
+
 __all__ = [
     "STATUSES",
     "STATUS_COLORS",
@@ -18,16 +20,8 @@ __all__ = [
     "status_symbol",
 ]
 
-STATUSES: tuple[str, ...] = (
-    "pending",
-    "running",
-    "success",
-    "error",
-    "unknown",
-    "skipped",
-    "interrupted",
-)
-"""Every status a step row can show."""
+STATUSES: tuple[str, ...] = STEP_STATUSES
+"""Every status a step row can show (the run's vocabulary)."""
 
 STATUS_SYMBOLS: dict[str, str] = {
     "pending": "·",
