@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from aw_tui.base.errors import AwTuiError
 from aw_tui.rundir.store import checkpoint_path
 
 __all__ = [
@@ -22,7 +23,7 @@ __all__ = [
 ]
 
 
-class TargetError(Exception):
+class TargetError(AwTuiError):
     """The command-line target cannot be used (exit code 2)."""
 
 

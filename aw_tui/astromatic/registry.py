@@ -14,6 +14,8 @@ import subprocess
 import threading
 from dataclasses import dataclass
 
+from aw_tui.base.errors import AwTuiError
+
 __all__ = [
     "TOOLS",
     "ToolInfo",
@@ -51,7 +53,7 @@ _ALIASES = {
 }
 
 
-class ToolNotFoundError(Exception):
+class ToolNotFoundError(AwTuiError):
     """A tool is not installed (or not where ``build_paths`` says)."""
 
 

@@ -32,6 +32,7 @@ from aw_tui.astromatic.argsafe import SafeNames, UnsafeNameError, move_into_plac
 from aw_tui.astromatic.diagnose import diagnose
 from aw_tui.astromatic.registry import TOOLS, ToolNotFoundError, canonical_code, find_tool
 from aw_tui.base.atomic import atomic_write_text
+from aw_tui.base.errors import AwTuiError
 from aw_tui.base.process import run_command
 from aw_tui.base.stepcontext import current_step
 
@@ -69,7 +70,7 @@ OUTPUT_KEYS = {
 DIR_KEYS = {"RESAMPLE_DIR", "PSF_DIR"}
 
 
-class AstromaticError(Exception):
+class AstromaticError(AwTuiError):
     """A tool could not be run as asked (bad arguments, missing tool, failed run)."""
 
 

@@ -16,15 +16,12 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from aw_tui.astromatic.summaries import format_summary, step_label
+from aw_tui.base.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_STEP_FAILED
 from aw_tui.rundir.journal import JournalReader, RunState
 from aw_tui.rundir.vocabulary import ERROR, RUNNING, SUCCESS, count_ended
 
 __all__ = ["EXIT_CODES", "BatchOptions", "run_batch"]
 
-EXIT_OK = 0
-EXIT_STEP_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
 
 EXIT_CODES = {
     EXIT_OK: "every selected step ran",

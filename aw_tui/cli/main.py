@@ -12,7 +12,8 @@ import sys
 import time
 from typing import Any
 
-from aw_tui.cli.batch import EXIT_BAD_INPUT, EXIT_CODES, EXIT_OK, BatchOptions, run_batch
+from aw_tui.base.errors import EXIT_BAD_INPUT, EXIT_OK
+from aw_tui.cli.batch import EXIT_CODES, BatchOptions, run_batch
 from aw_tui.rundir.vocabulary import INTERRUPTED, RUNNING, count_done
 
 __all__ = ["main"]

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import traceback
 
+from aw_tui.base.errors import EXIT_STEP_FAILED, AwTuiError
+
 __all__ = ["PipelineError", "PipelineWarning", "RunInterrupted", "format_exception"]
 
 DONE_STATUSES = ("success", "unknown")
 
 
-class PipelineError(Exception):
+class PipelineError(AwTuiError):
     """A step returned an ``error`` result or raised, and the run stopped."""
+
+    exit_code = EXIT_STEP_FAILED
 
 
 class PipelineWarning(UserWarning):

@@ -37,6 +37,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+from aw_tui.base.errors import AwTuiError
 from aw_tui.base.gcpause import gc_paused
 from aw_tui.project.funcref import BUILTIN_FUNCS, FuncRef, FuncRefError
 from aw_tui.project.interpolate import (
@@ -111,7 +112,7 @@ _NAME_RE = re.compile(r"^[A-Za-z_][\w-]*$")
 _DOCS = "docs/project-file.md"
 
 
-class ProjectError(Exception):
+class ProjectError(AwTuiError):
     """A project file that cannot be used, with every problem found.
 
     Parameters

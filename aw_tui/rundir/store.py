@@ -20,6 +20,7 @@ from typing import Any
 import dill
 
 from aw_tui.base.atomic import atomic_dump, atomic_write_text
+from aw_tui.base.errors import AwTuiError
 from aw_tui.rundir.journal import EVENTS_FILE
 
 __all__ = [
@@ -44,11 +45,11 @@ STEPS_DIR = "steps"
 CONTROL_DIR = "control"
 
 
-class CheckpointError(Exception):
+class CheckpointError(AwTuiError):
     """A checkpoint is missing, unsafe to unpickle, or damaged."""
 
 
-class RunLockedError(Exception):
+class RunLockedError(AwTuiError):
     """Another live runner owns this run directory."""
 
     def __init__(self, log_dir: str, lock: LockInfo) -> None:
