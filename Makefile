@@ -6,7 +6,7 @@ DEMO_DIR ?= demo-run
 DEMO_SIZE ?= 2048
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-batch test lint bench setup tools
+.PHONY: demo demo-batch test lint bench setup tools slurm
 
 setup: $(STAMP) tools
 
@@ -19,13 +19,18 @@ $(STAMP): pyproject.toml
 tools:
 	@bash scripts/install-tools.sh || [ "$${CI:-}" != "true" ]
 
+# A one-node Slurm for the cluster tests: started under CI=true (elsewhere those tests skip
+# and say how to start it: `bash scripts/start-slurm.sh` as root).
+slurm:
+	@if [ "$${CI:-}" = "true" ]; then bash scripts/start-slurm.sh; fi
+
 demo: setup
 	$(BIN)/aw-tui demo $(DEMO_DIR) --size $(DEMO_SIZE)
 
 demo-batch: setup
 	$(BIN)/aw-tui demo $(DEMO_DIR) --size $(DEMO_SIZE) --batch
 
-test: setup
+test: setup slurm
 	$(BIN)/ruff check aw_tui tests
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
