@@ -11,47 +11,20 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from tooling import REPO, on_ci, require_tool
+from slurmjobs import VENV_BIN
+from tooling import REPO, require_tool
 
 from aw_tui.rundir.journal import RunState, read_events
 
 SBATCH_SCRIPT = REPO / "sample_configs" / "slurm" / "run-pipeline.sbatch"
-VENV_BIN = str(Path(sys.executable).parent)
 
 pytestmark = pytest.mark.slow
-
-
-def _slurm_answers() -> str | None:
-    """None when a Slurm cluster runs jobs here, else why not."""
-    for command in ("sbatch", "squeue", "scontrol", "srun"):
-        if shutil.which(command) is None:
-            return f"{command} is not installed"
-    try:
-        probe = subprocess.run(["srun", "-N1", "-n1", "--quiet", "true"], capture_output=True,
-                               text=True, timeout=30, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        return "srun did not answer within 30 s"
-    if probe.returncode != 0:
-        return f"srun failed: {probe.stderr.strip()[:200]}"
-    return None
-
-
-@pytest.fixture(scope="module")
-def slurm() -> None:
-    reason = _slurm_answers()
-    if reason is None:
-        return
-    message = f"no Slurm cluster answers here ({reason}); start one with `bash scripts/start-slurm.sh` (as root)"
-    if on_ci():
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def _env() -> dict[str, str]:
