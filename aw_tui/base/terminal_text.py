@@ -19,10 +19,12 @@ What it understands:
   before the characters it applies to, so a view can render colours line by line (e.g. with
   ``rich.text.Text.from_ansi``). A state still active at a line break applies to the next
   line too.
-- Every other escape sequence (other CSI, OSC, two-character escapes) is dropped, and so is
-  BEL. Other C0 controls and DEL become their visible Unicode "control pictures" (e.g.
-  ``\\x00`` shows as ``␀``), C1 controls become U+FFFD, bytes that are not UTF-8 become U+FFFD.
-  Nothing but SGR sequences ever reaches the caller, so the lines are safe to print.
+- Everything else is dropped whole: control strings (OSC such as a title or an ``OSC 52``
+  clipboard write, DCS, SOS, PM, APC, up to their ST or BEL, even across chunks and at any
+  length), CSI sequences with a private marker (``ESC[?25l``) or intermediate bytes, other
+  CSI (``ESC[2J``, ``ESC[H``...), two-character escapes, and every other C0 control, DEL and
+  C1 control. Bytes that are not UTF-8 become U+FFFD. Nothing but SGR sequences ever reaches
+  the caller, so the lines are safe to print.
 
 Rows the cursor can still move back into are *live* (the last `live_rows` rows at least);
 older rows are *completed* and never change again. Cursor-up is clamped at the top of the live
@@ -81,7 +83,10 @@ _GENERIC = (
     r"(?P<nl>\n)"
     r"|\x1b\[(?P<params>[0-?]*)[ -/]*(?P<final>[@-~])"
     r"|(?P<cr>\r)"
-    r"|(?P<esc>\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]|\x1b)"
+    # A control string (OSC, DCS, SOS, PM, APC) ends at ST (ESC \\), BEL, CAN or SUB; an ESC of
+    # another sequence ends it too, as on a terminal. Without an end it goes on in the next chunk.
+    r"|(?P<string>\x1b[\]PX^_][^\x07\x18\x1a\x1b]*(?P<st>[\x07\x18\x1a]|\x1b\\)?)"
+    r"|(?P<esc>\x1b[ -/]*[0-~]|\x1b)"
     r"|(?P<ctl>[\x00-\x09\x0b-\x1a\x1c-\x1f\x7f-\x9f])"
 )
 _TOKEN = re.compile(f"(?P<prog>{_PROGRESS})|{_GENERIC}")
@@ -90,15 +95,13 @@ _LINES = re.compile(rf"(?:[^{_CONTROL_CLASS}]*\n)+").match
 _TOKEN_GENERIC = re.compile(_GENERIC)
 
 # An escape sequence cut by the end of the data received so far.
-_INCOMPLETE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*|[ -/]*)?")
-
-# Visible replacements for control characters that are not interpreted.
-_CONTROL_PICTURES = {code: chr(0x2400 + code) for code in range(0x20)}
-_CONTROL_PICTURES[0x7F] = "\u2421"
-for _code in range(0x80, 0xA0):
-    _CONTROL_PICTURES[_code] = "\ufffd"
-del _code
-
+# (A control string cut by a chunk end is not held back: `TerminalText` drops it as it comes
+# and remembers that it is inside one.)
+_INCOMPLETE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|[ -/]*)?")
+# Where a control string that began in an earlier chunk ends.
+_STRING_END = re.compile(r"[\x07\x18\x1a\x1b]").search
+# The parameters of a real SGR sequence (no private marker).
+_SGR_PARAMS = re.compile(r"[0-9;:]*").fullmatch
 
 def _repeat(params: str) -> int:
     """Return the repeat count of a CSI sequence (missing or 0 means 1).
@@ -178,6 +181,7 @@ class TerminalText:
         self.wrap_width = wrap_width
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._carry = ""
+        self._in_string = False  # inside a control string (OSC, DCS...) cut by a chunk end
         self._rows: list[str] = [""]
         self._widths: list[int] = [0]
         self._y = 0
@@ -209,6 +213,8 @@ class TerminalText:
         if self._carry:
             text = self._carry + text
             self._carry = ""
+        if self._in_string:
+            text = self._skip_string(text)
         cut = text.rfind("\x1b", max(0, len(text) - _MAX_SEQUENCE))
         if cut != -1 and _INCOMPLETE.fullmatch(text, cut):
             self._carry = text[cut:]
@@ -225,6 +231,10 @@ class TerminalText:
         text = self._decoder.decode(b"", final=True)
         self._decoder.reset()
         self._carry = ""
+        if self._in_string:
+            text = self._skip_string(text)
+            self._carry = ""
+            self._in_string = False
         if text:
             self._run(text, _TOKEN)
 
@@ -382,9 +392,39 @@ class TerminalText:
                 self._x = 0
             elif kind == "ctl":
                 self._control(match.group())
+            elif kind == "string":
+                # Dropped whole; one cut by the end of the text goes on in the next chunk.
+                self._in_string = pos == len(text) and match.group("st") is None
             # kind == "esc": other escape sequences are dropped
         if pos < len(text):
             self._put(text[pos:])
+
+    def _skip_string(self, text: str) -> str:
+        """Drop the rest of a control string begun in an earlier chunk; return what follows.
+
+        Parameters
+        ----------
+        text : str
+            The next decoded text.
+
+        Returns
+        -------
+        str
+            The text after the end of the string (empty while the string goes on; a last ESC
+            that may begin its ST is kept in the carry).
+        """
+        end = _STRING_END(text)
+        if end is None:
+            return ""
+        index = end.start()
+        self._in_string = False
+        if text[index] != "\x1b":
+            return text[index + 1 :]
+        if index + 1 == len(text):
+            self._in_string = True
+            self._carry = "\x1b"
+            return ""
+        return text[index + 2 :] if text[index + 1] == "\\" else text[index:]
 
     def _put(self, text: str) -> None:
         """Write plain text at the cursor, in the current SGR state.
@@ -457,7 +497,7 @@ class TerminalText:
             self._commit()
 
     def _control(self, char: str) -> None:
-        """Apply a C0/C1 control character other than LF, CR and ESC.
+        """Apply TAB, BS, VT or FF; drop any other C0/C1 control (LF, CR and ESC are not here).
 
         Parameters
         ----------
@@ -471,10 +511,7 @@ class TerminalText:
             self._x = max(self._x - 1, 0)
         elif code in (0x0B, 0x0C):  # VT, FF: a line feed on a terminal
             self._newline()
-        elif code == 0x07:  # BEL
-            return
-        else:
-            self._put(_CONTROL_PICTURES[code])
+        # Any other control (NUL, BEL, DEL, C1...) is dropped.
 
     def _csi(self, params: str, final: str, sequence: str) -> None:
         """Apply a CSI sequence.
@@ -488,9 +525,13 @@ class TerminalText:
         sequence : str
             The whole sequence (for SGR, added to the current state).
         """
+        if len(sequence) != len(params) + 3 or (params and params[0] in "<=>?"):
+            return  # private (ESC[?25l...) or with intermediate bytes: dropped
         rows = self._rows
         widths = self._widths
         if final == "m":
+            if not _SGR_PARAMS(params):
+                return
             self._pen = next_pen(self._pen, params, sequence)
         elif final == "A":
             self._y = max(self._y - _repeat(params), 0)
