@@ -19,10 +19,12 @@ What it understands:
   before the characters it applies to, so a view can render colours line by line (e.g. with
   ``rich.text.Text.from_ansi``). A state still active at a line break applies to the next
   line too.
-- Every other escape sequence (other CSI, OSC, two-character escapes) is dropped, and so is
-  BEL. Other C0 controls and DEL become their visible Unicode "control pictures" (e.g.
-  ``\\x00`` shows as ``␀``), C1 controls become U+FFFD, bytes that are not UTF-8 become U+FFFD.
-  Nothing but SGR sequences ever reaches the caller, so the lines are safe to print.
+- Everything else is dropped whole: control strings (OSC such as a title or an ``OSC 52``
+  clipboard write, DCS, SOS, PM, APC, up to their ST or BEL, even across chunks and at any
+  length), CSI sequences with a private marker (``ESC[?25l``) or intermediate bytes, other
+  CSI (``ESC[2J``, ``ESC[H``...), two-character escapes, and every other C0 control, DEL and
+  C1 control. Bytes that are not UTF-8 become U+FFFD. Nothing but SGR sequences ever reaches
+  the caller, so the lines are safe to print.
 
 Rows the cursor can still move back into are *live* (the last `live_rows` rows at least);
 older rows are *completed* and never change again. Cursor-up is clamped at the top of the live
@@ -34,6 +36,10 @@ text exceeds it (`omitted_lines` counts them).
 Feeding is chunk-boundary independent: splitting the input anywhere, even inside an escape
 sequence or a UTF-8 character, gives the same lines as feeding it whole.
 
+The SGR state of a row lives in :mod:`aw_tui.base.terminal_pen`, the packed storage of the
+completed lines and the snapshots in :mod:`aw_tui.base.terminal_lines`; their public names used
+by callers (`BLOCK_LINES`, `TextSnapshot`, `strip_sgr`) are importable from here too.
+
 This module imports nothing from Textual or Rich.
 """
 
@@ -41,8 +47,17 @@ from __future__ import annotations
 
 import codecs
 import re
-from array import array
-from itertools import accumulate
+
+from aw_tui.base.terminal_lines import BLOCK_LINES, LineBlock, TextSnapshot
+from aw_tui.base.terminal_pen import (
+    end_pen,
+    join_cells,
+    next_pen,
+    pen_change,
+    split_cells,
+    strip_sgr,
+    truncate_row,
+)
 
 __all__ = [
     "BLOCK_LINES",
@@ -51,9 +66,6 @@ __all__ = [
     "render_final_lines",
     "strip_sgr",
 ]
-
-BLOCK_LINES = 1024
-"""Number of completed lines packed into one storage block."""
 
 _MAX_SEQUENCE = 512
 """Longest escape sequence held back at a chunk end while waiting for its end."""
@@ -71,7 +83,10 @@ _GENERIC = (
     r"(?P<nl>\n)"
     r"|\x1b\[(?P<params>[0-?]*)[ -/]*(?P<final>[@-~])"
     r"|(?P<cr>\r)"
-    r"|(?P<esc>\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]|\x1b)"
+    # A control string (OSC, DCS, SOS, PM, APC) ends at ST (ESC \\), BEL, CAN or SUB; an ESC of
+    # another sequence ends it too, as on a terminal. Without an end it goes on in the next chunk.
+    r"|(?P<string>\x1b[\]PX^_][^\x07\x18\x1a\x1b]*(?P<st>[\x07\x18\x1a]|\x1b\\)?)"
+    r"|(?P<esc>\x1b[ -/]*[0-~]|\x1b)"
     r"|(?P<ctl>[\x00-\x09\x0b-\x1a\x1c-\x1f\x7f-\x9f])"
 )
 _TOKEN = re.compile(f"(?P<prog>{_PROGRESS})|{_GENERIC}")
@@ -80,37 +95,13 @@ _LINES = re.compile(rf"(?:[^{_CONTROL_CLASS}]*\n)+").match
 _TOKEN_GENERIC = re.compile(_GENERIC)
 
 # An escape sequence cut by the end of the data received so far.
-_INCOMPLETE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*|[ -/]*)?")
-
-_SGR_SPLIT = re.compile(r"(\x1b\[[0-?]*[ -/]*m)").split
-_SGR_FIND = re.compile(r"\x1b\[[0-?]*[ -/]*m").findall
-_SGR_SUB = re.compile(r"\x1b\[[0-?]*[ -/]*m").sub
-
-# Visible replacements for control characters that are not interpreted.
-_CONTROL_PICTURES = {code: chr(0x2400 + code) for code in range(0x20)}
-_CONTROL_PICTURES[0x7F] = "\u2421"
-for _code in range(0x80, 0xA0):
-    _CONTROL_PICTURES[_code] = "\ufffd"
-del _code
-
-
-def strip_sgr(line: str) -> str:
-    """Remove the SGR (colour) sequences from a line.
-
-    Parameters
-    ----------
-    line : str
-        A line as returned by `TerminalText`.
-
-    Returns
-    -------
-    str
-        The plain text of the line.
-    """
-    if "\x1b" not in line:
-        return line
-    return _SGR_SUB("", line)
-
+# (A control string cut by a chunk end is not held back: `TerminalText` drops it as it comes
+# and remembers that it is inside one.)
+_INCOMPLETE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|[ -/]*)?")
+# Where a control string that began in an earlier chunk ends.
+_STRING_END = re.compile(r"[\x07\x18\x1a\x1b]").search
+# The parameters of a real SGR sequence (no private marker).
+_SGR_PARAMS = re.compile(r"[0-9;:]*").fullmatch
 
 def _repeat(params: str) -> int:
     """Return the repeat count of a CSI sequence (missing or 0 means 1).
@@ -149,276 +140,6 @@ def _erase_mode(params: str) -> int:
     if not params:
         return 0
     return int(params) if params.isdigit() else -1
-
-
-_MAX_PEN = 256
-"""Longest SGR state kept (a runaway sequence of attributes stops growing it)."""
-
-_RESET = "\x1b[0m"
-
-
-def _next_pen(pen: str, params: str, sequence: str) -> str:
-    """Return the SGR state after one SGR sequence.
-
-    The state ("pen") is the concatenation of the SGR sequences received since the last
-    reset; the same rule is used when reading a row back, so rows stay canonical.
-
-    Parameters
-    ----------
-    pen : str
-        The current state.
-    params : str
-        The parameter bytes of the sequence.
-    sequence : str
-        The whole sequence.
-
-    Returns
-    -------
-    str
-        The new state.
-    """
-    if params in ("", "0"):
-        return ""
-    if len(pen) < _MAX_PEN:
-        return pen + sequence
-    return pen
-
-
-def _pen_change(old: str, new: str) -> str:
-    """Return the SGR text that turns state `old` into state `new`.
-
-    Parameters
-    ----------
-    old : str
-        The state in effect.
-    new : str
-        The wanted state (different from `old`).
-
-    Returns
-    -------
-    str
-        The sequences to emit.
-    """
-    if new.startswith(old):
-        return new[len(old) :]
-    return _RESET + new
-
-
-def _sgr_params(sequence: str) -> str:
-    """Return the parameter bytes of an SGR sequence (intermediate bytes removed)."""
-    return sequence[2:-1].rstrip(" !\"#$%&'()*+,-./")
-
-
-def _end_pen(row: str) -> str:
-    """Return the SGR state in effect at the end of a row.
-
-    Parameters
-    ----------
-    row : str
-        A row as built by `TerminalText`.
-
-    Returns
-    -------
-    str
-        The state.
-    """
-    pen = ""
-    for sequence in _SGR_FIND(row):
-        pen = _next_pen(pen, _sgr_params(sequence), sequence)
-    return pen
-
-
-def _cells(row: str) -> list[tuple[str, str]]:
-    """Split a row into cells: (character, SGR state it is drawn with).
-
-    Parameters
-    ----------
-    row : str
-        A row as built by `TerminalText`.
-
-    Returns
-    -------
-    list of tuple
-        One (character, state) pair per column.
-    """
-    if "\x1b" not in row:
-        return [(char, "") for char in row]
-    cells: list[tuple[str, str]] = []
-    pen = ""
-    for index, part in enumerate(_SGR_SPLIT(row)):
-        if index % 2:
-            pen = _next_pen(pen, _sgr_params(part), part)
-        else:
-            cells.extend((char, pen) for char in part)
-    return cells
-
-
-def _truncate(row: str, col: int) -> str:
-    """Keep the first `col` columns of a row.
-
-    Parameters
-    ----------
-    row : str
-        A row as built by `TerminalText`.
-    col : int
-        Number of columns to keep.
-
-    Returns
-    -------
-    str
-        The canonical text of the shortened row.
-    """
-    if "\x1b" not in row:
-        return row[:col]
-    return _join_cells(_cells(row)[:col])
-
-
-def _join_cells(cells: list[tuple[str, str]]) -> str:
-    """Build the canonical row text of some cells (the inverse of `_cells`).
-
-    Parameters
-    ----------
-    cells : list of tuple
-        (character, state) pairs.
-
-    Returns
-    -------
-    str
-        The row, with an SGR change only where the state changes.
-    """
-    out: list[str] = []
-    pen = ""
-    for char, cell_pen in cells:
-        if cell_pen != pen:
-            out.append(_pen_change(pen, cell_pen))
-            pen = cell_pen
-        out.append(char)
-    return "".join(out)
-
-
-class _Block:
-    """`BLOCK_LINES` completed lines packed in one string with an offset array.
-
-    Parameters
-    ----------
-    lines : list of str
-        The lines; none may contain a newline.
-    """
-
-    __slots__ = ("offsets", "text")
-
-    def __init__(self, lines: list[str]) -> None:
-        self.text = "\n".join(lines)
-        offsets = array("L", [0])
-        offsets.extend(accumulate(len(line) + 1 for line in lines))
-        self.offsets = offsets
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def get(self, index: int) -> str:
-        """Return line `index` of the block.
-
-        Parameters
-        ----------
-        index : int
-            Line number within the block.
-
-        Returns
-        -------
-        str
-            The line.
-        """
-        offsets = self.offsets
-        return self.text[offsets[index] : offsets[index + 1] - 1]
-
-
-class TextSnapshot:
-    """An immutable view of the lines of a `TerminalText` at one moment.
-
-    A snapshot shares the (immutable) packed blocks with the interpreter, so it is cheap to
-    take and safe to read from another thread while the interpreter goes on.
-
-    Parameters
-    ----------
-    blocks : tuple of _Block
-        Packed completed lines.
-    done : tuple of str
-        Completed lines not packed yet.
-    live : tuple of str
-        The live lines (that may still change), trailing empty row removed.
-    omitted : int
-        Number of lines dropped before the first retained one.
-    max_width : int
-        Widest line, in columns (SGR codes excluded).
-    completed : int
-        Number of retained lines that can no longer change.
-    """
-
-    __slots__ = ("_block_lines", "_blocks", "_done", "_live", "completed", "max_width", "omitted")
-
-    def __init__(
-        self,
-        blocks: tuple[_Block, ...],
-        done: tuple[str, ...],
-        live: tuple[str, ...],
-        omitted: int,
-        max_width: int,
-        completed: int,
-    ) -> None:
-        self._blocks = blocks
-        self._done = done
-        self._live = live
-        self._block_lines = len(blocks) * BLOCK_LINES
-        self.omitted = omitted
-        self.max_width = max_width
-        self.completed = completed
-
-    @property
-    def line_count(self) -> int:
-        """Number of retained lines."""
-        return self._block_lines + len(self._done) + len(self._live)
-
-    def __len__(self) -> int:
-        return self.line_count
-
-    def get_line(self, index: int) -> str:
-        """Return one retained line.
-
-        Parameters
-        ----------
-        index : int
-            0-based index among the retained lines (the first retained line is the one after
-            the `omitted` dropped ones).
-
-        Returns
-        -------
-        str
-            The line, possibly with SGR sequences.
-
-        Raises
-        ------
-        IndexError
-            When `index` is out of range.
-        """
-        if index < 0:
-            raise IndexError(index)
-        if index < self._block_lines:
-            return self._blocks[index // BLOCK_LINES].get(index % BLOCK_LINES)
-        index -= self._block_lines
-        if index < len(self._done):
-            return self._done[index]
-        return self._live[index - len(self._done)]
-
-    @property
-    def lines(self) -> list[str]:
-        """All retained lines, as a new list."""
-        out: list[str] = []
-        for block in self._blocks:
-            out.extend(block.text.split("\n"))
-        out.extend(self._done)
-        out.extend(self._live)
-        return out
 
 
 class TerminalText:
@@ -460,13 +181,14 @@ class TerminalText:
         self.wrap_width = wrap_width
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._carry = ""
+        self._in_string = False  # inside a control string (OSC, DCS...) cut by a chunk end
         self._rows: list[str] = [""]
         self._widths: list[int] = [0]
         self._y = 0
         self._x = 0
         self._pen = ""
         self._end_cache = ("", "")  # a row and the SGR state at its end
-        self._blocks: list[_Block] = []
+        self._blocks: list[LineBlock] = []
         self._done: list[str] = []
         self._stored_chars = 0
         self._omitted = 0
@@ -491,6 +213,8 @@ class TerminalText:
         if self._carry:
             text = self._carry + text
             self._carry = ""
+        if self._in_string:
+            text = self._skip_string(text)
         cut = text.rfind("\x1b", max(0, len(text) - _MAX_SEQUENCE))
         if cut != -1 and _INCOMPLETE.fullmatch(text, cut):
             self._carry = text[cut:]
@@ -507,6 +231,10 @@ class TerminalText:
         text = self._decoder.decode(b"", final=True)
         self._decoder.reset()
         self._carry = ""
+        if self._in_string:
+            text = self._skip_string(text)
+            self._carry = ""
+            self._in_string = False
         if text:
             self._run(text, _TOKEN)
 
@@ -664,9 +392,39 @@ class TerminalText:
                 self._x = 0
             elif kind == "ctl":
                 self._control(match.group())
+            elif kind == "string":
+                # Dropped whole; one cut by the end of the text goes on in the next chunk.
+                self._in_string = pos == len(text) and match.group("st") is None
             # kind == "esc": other escape sequences are dropped
         if pos < len(text):
             self._put(text[pos:])
+
+    def _skip_string(self, text: str) -> str:
+        """Drop the rest of a control string begun in an earlier chunk; return what follows.
+
+        Parameters
+        ----------
+        text : str
+            The next decoded text.
+
+        Returns
+        -------
+        str
+            The text after the end of the string (empty while the string goes on; a last ESC
+            that may begin its ST is kept in the carry).
+        """
+        end = _STRING_END(text)
+        if end is None:
+            return ""
+        index = end.start()
+        self._in_string = False
+        if text[index] != "\x1b":
+            return text[index + 1 :]
+        if index + 1 == len(text):
+            self._in_string = True
+            self._carry = "\x1b"
+            return ""
+        return text[index + 2 :] if text[index + 1] == "\\" else text[index:]
 
     def _put(self, text: str) -> None:
         """Write plain text at the cursor, in the current SGR state.
@@ -700,9 +458,9 @@ class TerminalText:
                 if pen or "\x1b" in row:
                     cached_row, end = self._end_cache
                     if cached_row is not row:
-                        end = _end_pen(row)
+                        end = end_pen(row)
                     if end != pen:
-                        row += _pen_change(end, pen)
+                        row += pen_change(end, pen)
                 row += piece
                 rows[y] = row
                 widths[y] = x + len(piece)
@@ -711,9 +469,9 @@ class TerminalText:
                 rows[y] = row[:x] + piece + row[x + len(piece) :]
                 widths[y] = max(width, x + len(piece))
             else:
-                cells = _cells(row)
+                cells = split_cells(row)
                 cells[x : x + len(piece)] = [(char, pen) for char in piece]
-                rows[y] = _join_cells(cells)
+                rows[y] = join_cells(cells)
                 widths[y] = len(cells)
             self._x = x + len(piece)
 
@@ -739,7 +497,7 @@ class TerminalText:
             self._commit()
 
     def _control(self, char: str) -> None:
-        """Apply a C0/C1 control character other than LF, CR and ESC.
+        """Apply TAB, BS, VT or FF; drop any other C0/C1 control (LF, CR and ESC are not here).
 
         Parameters
         ----------
@@ -753,10 +511,7 @@ class TerminalText:
             self._x = max(self._x - 1, 0)
         elif code in (0x0B, 0x0C):  # VT, FF: a line feed on a terminal
             self._newline()
-        elif code == 0x07:  # BEL
-            return
-        else:
-            self._put(_CONTROL_PICTURES[code])
+        # Any other control (NUL, BEL, DEL, C1...) is dropped.
 
     def _csi(self, params: str, final: str, sequence: str) -> None:
         """Apply a CSI sequence.
@@ -770,10 +525,14 @@ class TerminalText:
         sequence : str
             The whole sequence (for SGR, added to the current state).
         """
+        if len(sequence) != len(params) + 3 or (params and params[0] in "<=>?"):
+            return  # private (ESC[?25l...) or with intermediate bytes: dropped
         rows = self._rows
         widths = self._widths
         if final == "m":
-            self._pen = _next_pen(self._pen, params, sequence)
+            if not _SGR_PARAMS(params):
+                return
+            self._pen = next_pen(self._pen, params, sequence)
         elif final == "A":
             self._y = max(self._y - _repeat(params), 0)
         elif final == "M":
@@ -791,14 +550,14 @@ class TerminalText:
             x = self._x
             if mode == 0:
                 if x < widths[y]:
-                    rows[y] = _truncate(rows[y], x)
+                    rows[y] = truncate_row(rows[y], x)
                     widths[y] = x
             elif mode == 1:
                 count = min(x + 1, widths[y])
                 if count:
-                    cells = _cells(rows[y])
+                    cells = split_cells(rows[y])
                     cells[:count] = [(" ", "")] * count
-                    rows[y] = _join_cells(cells)
+                    rows[y] = join_cells(cells)
             elif mode == 2:
                 rows[y] = ""
                 widths[y] = 0
@@ -823,7 +582,7 @@ class TerminalText:
             y = self._y
             x = self._x
             if x < widths[y]:
-                rows[y] = _truncate(rows[y], x)
+                rows[y] = truncate_row(rows[y], x)
                 widths[y] = x
             del rows[y + 1 :]
             del widths[y + 1 :]
@@ -880,7 +639,7 @@ class TerminalText:
         done = self._done
         full = len(done) - len(done) % BLOCK_LINES
         for start in range(0, full, BLOCK_LINES):
-            block = _Block(done[start : start + BLOCK_LINES])
+            block = LineBlock(done[start : start + BLOCK_LINES])
             self._blocks.append(block)
             self._stored_chars += len(block.text)
         del done[:full]

@@ -32,6 +32,16 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
+from aw_tui.demo.render import (
+    mjd_to_isot,
+    moffat_alpha,
+    offset_radec,
+    pixelized_fwhm,
+    render_stars,
+    sample_magnitudes,
+    tan_header,
+)
+
 __all__ = [
     "SCAMP_REFERENCE_CONFIG",
     "SkyProducts",
@@ -177,151 +187,6 @@ class SkyProducts:
         return WCS(fits.Header(chips[index]))
 
 
-def moffat_alpha(fwhm: float, beta: float) -> float:
-    """Return the Moffat core width ``alpha`` for a given FWHM and ``beta``.
-
-    Parameters
-    ----------
-    fwhm : float
-        Full width at half maximum (any unit).
-    beta : float
-        Moffat power index (> 1).
-
-    Returns
-    -------
-    float
-        ``alpha`` in the unit of ``fwhm``.
-    """
-    return fwhm / (2.0 * math.sqrt(2.0 ** (1.0 / beta) - 1.0))
-
-
-def _moffat(r2: np.ndarray, alpha: float, beta: float) -> np.ndarray:
-    """Unit-flux circular Moffat surface brightness at squared radius ``r2`` (per pixel^2)."""
-    u = 1.0 + r2 / (alpha * alpha)
-    norm = (beta - 1.0) / (math.pi * alpha * alpha)
-    if beta == 3.0:
-        return norm / (u * u * u)
-    return norm * np.power(u, -beta)
-
-
-def pixelized_fwhm(fwhm: float, beta: float, oversample: int = 3) -> float:
-    """FWHM of a Moffat profile integrated over unit pixels, as rendered by :func:`make_sky`.
-
-    Averaging the profile over a pixel (``oversample`` x ``oversample`` sub-pixels, exactly like
-    the renderer) is a convolution with the pixel box; this evaluates that convolved profile on
-    a fine grid through the centre and returns twice the radius where it drops to half its peak.
-    A PSF model fitted to the pixels (PSFEx's ``FWHM_Mean``) measures this width.
-
-    Parameters
-    ----------
-    fwhm : float
-        FWHM of the Moffat profile in pixels.
-    beta : float
-        Moffat power index.
-    oversample : int, optional
-        Sub-pixel sampling per axis used by the renderer.
-
-    Returns
-    -------
-    float
-        FWHM in pixels of the profile convolved with the pixel box.
-    """
-    alpha = moffat_alpha(fwhm, beta)
-    step = 0.01
-    x = np.arange(0.0, 3.0 * fwhm, step)
-    sub = (np.arange(oversample) + 0.5) / oversample - 0.5
-    # Profile along the x axis through the centre, averaged over the pixel box.
-    dx = x[:, None, None] + sub[None, :, None]
-    dy = sub[None, None, :]
-    prof = _moffat(dx * dx + dy * dy, alpha, beta).mean(axis=(1, 2))
-    half = prof[0] / 2.0
-    i = int(np.argmax(prof < half))
-    # Linear interpolation between the bracketing samples.
-    x0, x1, p0, p1 = x[i - 1], x[i], prof[i - 1], prof[i]
-    return float(2.0 * (x0 + (p0 - half) * (x1 - x0) / (p0 - p1)))
-
-
-def _render(
-    shape: tuple[int, int],
-    x: np.ndarray,
-    y: np.ndarray,
-    flux: np.ndarray,
-    alpha: float,
-    beta: float,
-    radius: int,
-    oversample: int = 3,
-    chunk: int = 64,
-) -> np.ndarray:
-    """Render Moffat stars on a float64 image.
-
-    ``x`` and ``y`` are 0-based pixel coordinates (pixel centres at integers). Each star is drawn
-    on a ``(2 radius + 1)^2`` cutout around its nearest pixel, each pixel being the mean of
-    ``oversample^2`` sub-pixel samples; contributions are accumulated with ``np.bincount``.
-    """
-    ny, nx = shape
-    image = np.zeros(ny * nx, dtype=np.float64)
-    if len(x) == 0:
-        return image.reshape(shape)
-    offs = np.arange(-radius, radius + 1)
-    sub = (np.arange(oversample) + 0.5) / oversample - 0.5
-    for start in range(0, len(x), chunk):
-        xs, ys, fs = x[start : start + chunk], y[start : start + chunk], flux[start : start + chunk]
-        ix = np.rint(xs).astype(np.int64)
-        iy = np.rint(ys).astype(np.int64)
-        px = ix[:, None] + offs[None, :]  # (n, w) pixel columns
-        py = iy[:, None] + offs[None, :]  # (n, w) pixel rows
-        dx = (px - xs[:, None])[:, :, None] + sub  # (n, w, s)
-        dy = (py - ys[:, None])[:, :, None] + sub
-        dx2 = dx * dx
-        dy2 = dy * dy
-        r2 = dy2[:, :, None, :, None] + dx2[:, None, :, None, :]  # (n, wy, wx, s, s)
-        stamp = _moffat(r2, alpha, beta).mean(axis=(3, 4)) * fs[:, None, None]
-        inside = ((py >= 0) & (py < ny))[:, :, None] & ((px >= 0) & (px < nx))[:, None, :]
-        index = py[:, :, None] * nx + px[:, None, :]
-        image += np.bincount(index[inside], weights=stamp[inside], minlength=ny * nx)
-    return image.reshape(shape)
-
-
-def _sample_magnitudes(
-    rng: np.random.Generator, n: int, mag_min: float, mag_max: float
-) -> np.ndarray:
-    """Draw ``n`` magnitudes with dN/dm proportional to 10^(0.2 m) in [mag_min, mag_max]."""
-    lo, hi = 10.0 ** (0.2 * mag_min), 10.0 ** (0.2 * mag_max)
-    return 5.0 * np.log10(lo + rng.uniform(size=n) * (hi - lo))
-
-
-def _tan_header(
-    crval: tuple[float, float], crpix: tuple[float, float], scale_deg: float, rotation_deg: float
-) -> fits.Header:
-    """A TAN WCS header with a CD matrix (north up, east left, then rotated)."""
-    theta = math.radians(rotation_deg)
-    c, s = math.cos(theta), math.sin(theta)
-    header = fits.Header()
-    header["CTYPE1"] = "RA---TAN"
-    header["CTYPE2"] = "DEC--TAN"
-    header["CUNIT1"] = "deg"
-    header["CUNIT2"] = "deg"
-    header["CRVAL1"] = float(crval[0])
-    header["CRVAL2"] = float(crval[1])
-    header["CRPIX1"] = float(crpix[0])
-    header["CRPIX2"] = float(crpix[1])
-    header["CD1_1"] = -scale_deg * c
-    header["CD1_2"] = scale_deg * s
-    header["CD2_1"] = scale_deg * s
-    header["CD2_2"] = scale_deg * c
-    header["RADESYS"] = "ICRS"
-    header["EQUINOX"] = 2000.0
-    return header
-
-
-def _offset_radec(ra: float, dec: float, dx_arcsec: float, dy_arcsec: float) -> tuple[float, float]:
-    """Move (ra, dec) by small east/north offsets in arcsec."""
-    return (
-        ra + dx_arcsec / 3600.0 / math.cos(math.radians(dec)),
-        dec + dy_arcsec / 3600.0,
-    )
-
-
 def make_sky(
     out_dir: str | Path,
     n_exposures: int = 3,
@@ -420,54 +285,155 @@ def make_sky(
         raise ValueError("size must be at least 64 pixels")
     if n_extensions < 0:
         raise ValueError("n_extensions must be 0 (plain image) or positive")
+    if n_hot_pixels is None:
+        n_hot_pixels = max(5, round(30 * size * size / 2048**2))
+    recipe = _Recipe(
+        n_exposures=n_exposures, size=size, seed=seed, fwhm_arcsec=fwhm_arcsec, beta=beta,
+        pixel_scale=pixel_scale, n_extensions=n_extensions, ra_center=ra_center,
+        dec_center=dec_center, mag_range=mag_range, star_density=star_density,
+        min_stars=min_stars, zero_point=zero_point, sky=sky, gain=gain, read_noise=read_noise,
+        exptime=exptime, dither_arcsec=dither_arcsec, wcs_error_arcsec=wcs_error_arcsec,
+        wcs_rotation_deg=wcs_rotation_deg, ref_mag_limit=ref_mag_limit,
+        ref_noise_mas=ref_noise_mas, name_prefix=name_prefix, chip_gap=chip_gap,
+        n_hot_pixels=n_hot_pixels,
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # One generator, drawn in a fixed order (star field, each exposure, reference catalog):
+    # the same arguments give byte-identical files.
     rng = np.random.default_rng(seed)
+    stars = _star_field(recipe, rng)
+    exposures: list[dict[str, str]] = []
+    exposure_truth: list[dict[str, Any]] = []
+    for i, pointing in enumerate(_pointings(recipe)):
+        paths, record = _make_exposure(recipe, rng, i, pointing, stars, out)
+        exposures.append(paths)
+        exposure_truth.append(record)
 
-    scale_deg = pixel_scale / 3600.0
-    fwhm_px = fwhm_arcsec / pixel_scale
-    alpha = moffat_alpha(fwhm_px, beta)
-    radius = math.ceil(8.0 * fwhm_px)
-    # Faint stars get a smaller cutout: beyond 5 FWHM a beta=3 Moffat holds 0.14% of the flux.
-    faint_radius = math.ceil(5.0 * fwhm_px)
-    n_chips = max(n_extensions, 1)
+    truth_path = out / "truth.fits"
+    stars.truth.meta["ZP"] = zero_point
+    stars.truth.meta["FWHM_PX"] = recipe.fwhm_px
+    stars.truth.write(truth_path, overwrite=True)
+    n_ref = _write_reference(recipe, rng, stars.truth, out)
 
-    # Chip layout in the focal plane: a row of chips centred on the pointing.
-    chip_dx = [(k - (n_chips - 1) / 2.0) * (size + chip_gap) for k in range(n_chips)]
-    centre_pix = (size + 1) / 2.0
+    products = _sky_products(recipe, out, stars.n_stars, n_ref, exposures, exposure_truth)
+    _write_truth_json(products, recipe)
+    return products
 
-    # Pointings: the first at the field centre, the others at dither_arcsec in golden-angle turns.
+
+@dataclass(frozen=True)
+class _Recipe:
+    """The arguments of :func:`make_sky` and the quantities derived from them."""
+
+    n_exposures: int
+    size: int
+    seed: int
+    fwhm_arcsec: float
+    beta: float
+    pixel_scale: float
+    n_extensions: int
+    ra_center: float
+    dec_center: float
+    mag_range: tuple[float, float]
+    star_density: float
+    min_stars: int
+    zero_point: float
+    sky: float
+    gain: float
+    read_noise: float
+    exptime: float
+    dither_arcsec: float
+    wcs_error_arcsec: float
+    wcs_rotation_deg: tuple[float, float]
+    ref_mag_limit: float
+    ref_noise_mas: float
+    name_prefix: str
+    chip_gap: int
+    n_hot_pixels: int
+
+    @property
+    def scale_deg(self) -> float:
+        return self.pixel_scale / 3600.0
+
+    @property
+    def fwhm_px(self) -> float:
+        return self.fwhm_arcsec / self.pixel_scale
+
+    @property
+    def alpha(self) -> float:
+        return moffat_alpha(self.fwhm_px, self.beta)
+
+    @property
+    def radius(self) -> int:
+        return math.ceil(8.0 * self.fwhm_px)
+
+    @property
+    def faint_radius(self) -> int:
+        # Faint stars get a smaller cutout: beyond 5 FWHM a beta=3 Moffat holds 0.14% of the flux.
+        return math.ceil(5.0 * self.fwhm_px)
+
+    @property
+    def n_chips(self) -> int:
+        return max(self.n_extensions, 1)
+
+    def chip_crpix(self, k: int) -> tuple[float, float]:
+        """Reference pixel of chip ``k`` (0-based): a row of chips centred on the pointing."""
+        chip_dx = (k - (self.n_chips - 1) / 2.0) * (self.size + self.chip_gap)
+        centre_pix = (self.size + 1) / 2.0
+        return (centre_pix - chip_dx, centre_pix)
+
+
+@dataclass
+class _StarField:
+    """The injected stars: sky positions, fluxes and the truth table (filled per exposure)."""
+
+    n_stars: int
+    ra: np.ndarray
+    dec: np.ndarray
+    flux: np.ndarray
+    is_faint: np.ndarray
+    truth: Table
+
+
+def _pointings(recipe: _Recipe) -> list[tuple[float, float]]:
+    """The first pointing at the field centre, the others at dither_arcsec in golden-angle turns."""
     pointings = []
-    for i in range(n_exposures):
+    for i in range(recipe.n_exposures):
         if i == 0:
-            pointings.append((ra_center, dec_center))
+            pointings.append((recipe.ra_center, recipe.dec_center))
         else:
             angle = math.radians(137.508 * i + 20.0)
             pointings.append(
-                _offset_radec(
-                    ra_center,
-                    dec_center,
-                    dither_arcsec * math.cos(angle),
-                    dither_arcsec * math.sin(angle),
+                offset_radec(
+                    recipe.ra_center,
+                    recipe.dec_center,
+                    recipe.dither_arcsec * math.cos(angle),
+                    recipe.dither_arcsec * math.sin(angle),
                 )
             )
+    return pointings
 
-    # Star field: uniform on the tangent plane over a box that covers every chip of every
-    # exposure plus a margin of one PSF cutout (stars just off the edge still leak light in).
-    margin_arcsec = dither_arcsec + (radius + 2) * pixel_scale
-    half_w = (n_chips * size + (n_chips - 1) * chip_gap) / 2.0 * pixel_scale + margin_arcsec
+
+def _star_field(recipe: _Recipe, rng: np.random.Generator) -> _StarField:
+    """Draw the stars: uniform on the tangent plane, magnitudes with dN/dm ~ 10^(0.2 m).
+
+    The box covers every chip of every exposure plus a margin of one PSF cutout (stars just off
+    the edge still leak light in).
+    """
+    size, pixel_scale, n_chips = recipe.size, recipe.pixel_scale, recipe.n_chips
+    margin_arcsec = recipe.dither_arcsec + (recipe.radius + 2) * pixel_scale
+    half_w = (n_chips * size + (n_chips - 1) * recipe.chip_gap) / 2.0 * pixel_scale + margin_arcsec
     half_h = size / 2.0 * pixel_scale + margin_arcsec
     region_px = (2 * half_w / pixel_scale) * (2 * half_h / pixel_scale)
-    density = max(star_density, min_stars / float(size * size))
+    density = max(recipe.star_density, recipe.min_stars / float(size * size))
     n_stars = round(density * region_px)
-    field_wcs = WCS(_tan_header((ra_center, dec_center), (0.0, 0.0), scale_deg, 0.0))
+    centre = (recipe.ra_center, recipe.dec_center)
+    field_wcs = WCS(tan_header(centre, (0.0, 0.0), recipe.scale_deg, 0.0))
     sx = rng.uniform(-half_w, half_w, n_stars) / pixel_scale
     sy = rng.uniform(-half_h, half_h, n_stars) / pixel_scale
     ra, dec = field_wcs.wcs_pix2world(sx, sy, 0)
-    mags = _sample_magnitudes(rng, n_stars, mag_range[0], mag_range[1])
-    flux = 10.0 ** (-0.4 * (mags - zero_point))
-    # Stars under 10^4 ADU are drawn to faint_radius only: they lose < 14 ADU (0.0015 mag).
-    is_faint = flux < 1.0e4
+    mags = sample_magnitudes(rng, n_stars, recipe.mag_range[0], recipe.mag_range[1])
+    flux = 10.0 ** (-0.4 * (mags - recipe.zero_point))
 
     truth = Table()
     truth["ID"] = np.arange(1, n_stars + 1, dtype=np.int32)
@@ -479,145 +445,190 @@ def make_sky(
     truth["MAG"].unit = "mag"
     truth["FLUX"] = flux
     truth["FLUX"].unit = "adu"
+    # Stars under 10^4 ADU are drawn to faint_radius only: they lose < 14 ADU (0.0015 mag).
+    return _StarField(n_stars, ra, dec, flux, flux < 1.0e4, truth)
 
-    if n_hot_pixels is None:
-        n_hot_pixels = max(5, round(30 * size * size / 2048**2))
 
-    exposures: list[dict[str, str]] = []
-    exposure_truth: list[dict[str, Any]] = []
-    for i, (p_ra, p_dec) in enumerate(pointings):
-        base = f"{name_prefix}{i + 1:02d}"
-        # Header WCS error of this exposure: a CRVAL shift and a rotation about the pointing.
-        err_angle = rng.uniform(0.0, 2.0 * math.pi)
-        err_size = wcs_error_arcsec * rng.uniform(0.8, 1.1)
-        err_dx, err_dy = err_size * math.cos(err_angle), err_size * math.sin(err_angle)
-        err_rot = rng.uniform(*wcs_rotation_deg) * rng.choice([-1.0, 1.0])
-        head_crval = _offset_radec(p_ra, p_dec, err_dx, err_dy)
+def _make_exposure(
+    recipe: _Recipe,
+    rng: np.random.Generator,
+    i: int,
+    pointing: tuple[float, float],
+    stars: _StarField,
+    out: Path,
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Render and write exposure ``i`` (0-based); add its columns to the truth table.
 
-        mjd = 60000.1 + 0.002 * i
-        date_obs = _mjd_to_isot(mjd)
-        xcol = np.zeros(n_stars)
-        ycol = np.zeros(n_stars)
-        extcol = np.zeros(n_stars, dtype=np.int16)
-        sci_hdus: list[fits.ImageHDU | fits.PrimaryHDU] = []
-        wt_hdus: list[fits.ImageHDU | fits.PrimaryHDU] = []
-        dq_hdus: list[fits.ImageHDU | fits.PrimaryHDU] = []
-        true_wcs_cards: list[dict[str, Any]] = []
-        head_wcs_cards: list[dict[str, Any]] = []
-        for k in range(n_chips):
-            crpix = (centre_pix - chip_dx[k], centre_pix)
-            true_head = _tan_header((p_ra, p_dec), crpix, scale_deg, 0.0)
-            wrong_head = _tan_header(head_crval, crpix, scale_deg, err_rot)
-            true_wcs_cards.append(dict(true_head))
-            head_wcs_cards.append(dict(wrong_head))
-            x, y = WCS(true_head).wcs_world2pix(ra, dec, 0)
-            keep = (x > -radius - 1) & (x < size + radius) & (y > -radius - 1) & (y < size + radius)
-            on_chip = (x >= -0.5) & (x < size - 0.5) & (y >= -0.5) & (y < size - 0.5)
-            if n_extensions == 0:
-                xcol, ycol = x + 1.0, y + 1.0
-                extcol[on_chip] = 1
-            else:
-                xcol[on_chip] = x[on_chip] + 1.0
-                ycol[on_chip] = y[on_chip] + 1.0
-                extcol[on_chip] = k + 1
+    Returns the exposure's paths (``image``, ``wtmap``, ``dqmask``) and its WCS truth.
+    """
+    p_ra, p_dec = pointing
+    base = f"{recipe.name_prefix}{i + 1:02d}"
+    # Header WCS error of this exposure: a CRVAL shift and a rotation about the pointing.
+    err_angle = rng.uniform(0.0, 2.0 * math.pi)
+    err_size = recipe.wcs_error_arcsec * rng.uniform(0.8, 1.1)
+    err_dx, err_dy = err_size * math.cos(err_angle), err_size * math.sin(err_angle)
+    err_rot = rng.uniform(*recipe.wcs_rotation_deg) * rng.choice([-1.0, 1.0])
+    head_crval = offset_radec(p_ra, p_dec, err_dx, err_dy)
 
-            bright = keep & ~is_faint
-            faint = keep & is_faint
-            stars = _render((size, size), x[bright], y[bright], flux[bright], alpha, beta, radius)
-            stars += _render(
-                (size, size), x[faint], y[faint], flux[faint], alpha, beta, faint_radius
-            )
-            electrons = (stars + sky) * gain
-            data = rng.poisson(electrons).astype(np.float64)
-            data += rng.normal(0.0, read_noise, size=data.shape)
-            data /= gain
+    mjd = 60000.1 + 0.002 * i
+    date_obs = mjd_to_isot(mjd)
+    size, radius, n_stars = recipe.size, recipe.radius, stars.n_stars
+    xcol = np.zeros(n_stars)
+    ycol = np.zeros(n_stars)
+    extcol = np.zeros(n_stars, dtype=np.int16)
+    chips: list[tuple[np.ndarray, np.ndarray, np.ndarray, fits.Header]] = []
+    true_wcs_cards: list[dict[str, Any]] = []
+    head_wcs_cards: list[dict[str, Any]] = []
+    for k in range(recipe.n_chips):
+        crpix = recipe.chip_crpix(k)
+        true_head = tan_header((p_ra, p_dec), crpix, recipe.scale_deg, 0.0)
+        wrong_head = tan_header(head_crval, crpix, recipe.scale_deg, err_rot)
+        true_wcs_cards.append(dict(true_head))
+        head_wcs_cards.append(dict(wrong_head))
+        x, y = WCS(true_head).wcs_world2pix(stars.ra, stars.dec, 0)
+        keep = (x > -radius - 1) & (x < size + radius) & (y > -radius - 1) & (y < size + radius)
+        on_chip = (x >= -0.5) & (x < size - 0.5) & (y >= -0.5) & (y < size - 0.5)
+        if recipe.n_extensions == 0:
+            xcol, ycol = x + 1.0, y + 1.0
+            extcol[on_chip] = 1
+        else:
+            xcol[on_chip] = x[on_chip] + 1.0
+            ycol[on_chip] = y[on_chip] + 1.0
+            extcol[on_chip] = k + 1
+        data, dq, weight = _chip_pixels(recipe, rng, x[keep], y[keep], stars.flux[keep],
+                                        stars.is_faint[keep])
+        header = _chip_header(recipe, k, mjd, date_obs, wrong_head)
+        header["WCSERR"] = (round(err_size, 3), "[arcsec] deliberate CRVAL error")
+        header["WCSROT"] = (round(err_rot, 4), "[deg] deliberate rotation error")
+        chips.append((data, weight, dq, header))
 
-            dq = np.zeros((size, size), dtype=np.int16)
-            bad_col = int(rng.integers(size // 8, size - size // 8))
-            dq[:, bad_col] |= DQ_BAD_COLUMN
-            data[:, bad_col] = rng.normal(0.3 * sky, 50.0, size=size)
-            hot_y = rng.integers(0, size, n_hot_pixels)
-            hot_x = rng.integers(0, size, n_hot_pixels)
-            dq[hot_y, hot_x] |= DQ_HOT_PIXEL
-            data[hot_y, hot_x] = rng.uniform(2.0e4, 6.0e4, n_hot_pixels)
-            variance = (sky * gain + read_noise**2) / gain**2
-            weight = np.where(dq == 0, 1.0 / variance, 0.0).astype(np.float32)
+    stars.truth[f"X_{i + 1}"] = xcol
+    stars.truth[f"Y_{i + 1}"] = ycol
+    stars.truth[f"EXT_{i + 1}"] = extcol
+    paths = {
+        "image": str(out / f"{base}.fits"),
+        "wtmap": str(out / f"{base}.wtmap.fits"),
+        "dqmask": str(out / f"{base}.dqmask.fits"),
+    }
+    _write_exposure(recipe, paths, chips, mjd, date_obs)
+    record = {
+        "name": base,
+        "pointing": [p_ra, p_dec],
+        "mjd": mjd,
+        "wcs_error_arcsec": [err_dx, err_dy],
+        "wcs_rotation_deg": err_rot,
+        "true_wcs": true_wcs_cards,
+        "header_wcs": head_wcs_cards,
+    }
+    return paths, record
 
-            header = fits.Header()
-            if n_extensions:
-                header["EXTNAME"] = f"CCD{k + 1}"
-                header["CCDNUM"] = k + 1
-            header["OBJECT"] = "aw-tui synthetic field"
-            header["TELESCOP"] = "aw-tui sky"
-            header["INSTRUME"] = "synthetic"
-            header["FILTER"] = "r"
-            header["EXPTIME"] = (exptime, "[s] exposure time")
-            header["GAIN"] = (gain, "[e-/ADU]")
-            header["RDNOISE"] = (read_noise, "[e-] read noise")
-            header["SATURATE"] = (60000.0, "[ADU] saturation level")
-            header["MAGZERO"] = (zero_point, "mag of 1 ADU in this exposure")
-            header["SKYLEVEL"] = (sky, "[ADU] injected sky level")
-            header["AIRMASS"] = 1.0
-            header["DATE-OBS"] = date_obs
-            header["MJD-OBS"] = mjd
-            header["SEEING"] = (fwhm_arcsec, "[arcsec] injected Moffat FWHM")
-            header.update(wrong_head)
-            header["WCSERR"] = (round(err_size, 3), "[arcsec] deliberate CRVAL error")
-            header["WCSROT"] = (round(err_rot, 4), "[deg] deliberate rotation error")
 
-            dq_header = header.copy()
-            dq_header["DQBIT1"] = ("bad column", "value of DQ bit 1")
-            dq_header["DQBIT2"] = ("hot pixel", "value of DQ bit 2")
-            if n_extensions:
-                sci_hdus.append(fits.ImageHDU(data.astype(np.float32), header=header))
-                wt_hdus.append(fits.ImageHDU(weight, header=header.copy()))
-                dq_hdus.append(fits.ImageHDU(dq, header=dq_header))
-            else:
-                sci_hdus.append(fits.PrimaryHDU(data.astype(np.float32), header=header))
-                wt_hdus.append(fits.PrimaryHDU(weight, header=header.copy()))
-                dq_hdus.append(fits.PrimaryHDU(dq, header=dq_header))
+def _chip_pixels(
+    recipe: _Recipe,
+    rng: np.random.Generator,
+    x: np.ndarray,
+    y: np.ndarray,
+    flux: np.ndarray,
+    is_faint: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels of one chip: stars, sky and noise; a bad column and hot pixels in the DQ mask.
 
-        truth[f"X_{i + 1}"] = xcol
-        truth[f"Y_{i + 1}"] = ycol
-        truth[f"EXT_{i + 1}"] = extcol
+    ``x``, ``y`` are the 0-based positions of the stars near the chip. Returns the science
+    data (float64, ADU), the DQ mask (int16) and the weight map (float32, 0 where flagged).
+    """
+    size, sky, gain, read_noise = recipe.size, recipe.sky, recipe.gain, recipe.read_noise
+    bright, faint = ~is_faint, is_faint
+    image = render_stars((size, size), x[bright], y[bright], flux[bright], recipe.alpha,
+                         recipe.beta, recipe.radius)
+    image += render_stars((size, size), x[faint], y[faint], flux[faint], recipe.alpha,
+                          recipe.beta, recipe.faint_radius)
+    electrons = (image + sky) * gain
+    data = rng.poisson(electrons).astype(np.float64)
+    data += rng.normal(0.0, read_noise, size=data.shape)
+    data /= gain
 
-        paths = {
-            "image": str(out / f"{base}.fits"),
-            "wtmap": str(out / f"{base}.wtmap.fits"),
-            "dqmask": str(out / f"{base}.dqmask.fits"),
-        }
-        for key, hdus in (("image", sci_hdus), ("wtmap", wt_hdus), ("dqmask", dq_hdus)):
-            if n_extensions:
-                primary = fits.PrimaryHDU()
-                primary.header["NEXTEND"] = n_extensions
-                primary.header["OBJECT"] = "aw-tui synthetic field"
-                primary.header["EXPTIME"] = exptime
-                primary.header["DATE-OBS"] = date_obs
-                primary.header["MJD-OBS"] = mjd
-                hdul = fits.HDUList([primary, *hdus])
-            else:
-                hdul = fits.HDUList(hdus)
-            hdul.writeto(paths[key], overwrite=True)
-        exposures.append(paths)
-        exposure_truth.append(
-            {
-                "name": base,
-                "pointing": [p_ra, p_dec],
-                "mjd": mjd,
-                "wcs_error_arcsec": [err_dx, err_dy],
-                "wcs_rotation_deg": err_rot,
-                "true_wcs": true_wcs_cards,
-                "header_wcs": head_wcs_cards,
-            }
-        )
+    n_hot = recipe.n_hot_pixels
+    dq = np.zeros((size, size), dtype=np.int16)
+    bad_col = int(rng.integers(size // 8, size - size // 8))
+    dq[:, bad_col] |= DQ_BAD_COLUMN
+    data[:, bad_col] = rng.normal(0.3 * sky, 50.0, size=size)
+    hot_y = rng.integers(0, size, n_hot)
+    hot_x = rng.integers(0, size, n_hot)
+    dq[hot_y, hot_x] |= DQ_HOT_PIXEL
+    data[hot_y, hot_x] = rng.uniform(2.0e4, 6.0e4, n_hot)
+    variance = (sky * gain + read_noise**2) / gain**2
+    weight = np.where(dq == 0, 1.0 / variance, 0.0).astype(np.float32)
+    return data, dq, weight
 
-    truth_path = out / "truth.fits"
-    truth.meta["ZP"] = zero_point
-    truth.meta["FWHM_PX"] = fwhm_px
-    truth.write(truth_path, overwrite=True)
 
-    bright = truth["MAG"] < ref_mag_limit
-    sigma_deg = ref_noise_mas / 1000.0 / 3600.0
+def _chip_header(
+    recipe: _Recipe, k: int, mjd: float, date_obs: str, wrong_head: fits.Header
+) -> fits.Header:
+    """The header of chip ``k`` (0-based): observation cards and the deliberately wrong WCS."""
+    header = fits.Header()
+    if recipe.n_extensions:
+        header["EXTNAME"] = f"CCD{k + 1}"
+        header["CCDNUM"] = k + 1
+    header["OBJECT"] = "aw-tui synthetic field"
+    header["TELESCOP"] = "aw-tui sky"
+    header["INSTRUME"] = "synthetic"
+    header["FILTER"] = "r"
+    header["EXPTIME"] = (recipe.exptime, "[s] exposure time")
+    header["GAIN"] = (recipe.gain, "[e-/ADU]")
+    header["RDNOISE"] = (recipe.read_noise, "[e-] read noise")
+    header["SATURATE"] = (60000.0, "[ADU] saturation level")
+    header["MAGZERO"] = (recipe.zero_point, "mag of 1 ADU in this exposure")
+    header["SKYLEVEL"] = (recipe.sky, "[ADU] injected sky level")
+    header["AIRMASS"] = 1.0
+    header["DATE-OBS"] = date_obs
+    header["MJD-OBS"] = mjd
+    header["SEEING"] = (recipe.fwhm_arcsec, "[arcsec] injected Moffat FWHM")
+    header.update(wrong_head)
+    return header
+
+
+def _write_exposure(
+    recipe: _Recipe,
+    paths: dict[str, str],
+    chips: list[tuple[np.ndarray, np.ndarray, np.ndarray, fits.Header]],
+    mjd: float,
+    date_obs: str,
+) -> None:
+    """Write the image, weight map and DQ mask of one exposure (one HDU per chip)."""
+    sci_hdus: list[fits.ImageHDU | fits.PrimaryHDU] = []
+    wt_hdus: list[fits.ImageHDU | fits.PrimaryHDU] = []
+    dq_hdus: list[fits.ImageHDU | fits.PrimaryHDU] = []
+    hdu_class = fits.ImageHDU if recipe.n_extensions else fits.PrimaryHDU
+    for data, weight, dq, header in chips:
+        dq_header = header.copy()
+        dq_header["DQBIT1"] = ("bad column", "value of DQ bit 1")
+        dq_header["DQBIT2"] = ("hot pixel", "value of DQ bit 2")
+        sci_hdus.append(hdu_class(data.astype(np.float32), header=header))
+        wt_hdus.append(hdu_class(weight, header=header.copy()))
+        dq_hdus.append(hdu_class(dq, header=dq_header))
+    for key, hdus in (("image", sci_hdus), ("wtmap", wt_hdus), ("dqmask", dq_hdus)):
+        if recipe.n_extensions:
+            primary = fits.PrimaryHDU()
+            primary.header["NEXTEND"] = recipe.n_extensions
+            primary.header["OBJECT"] = "aw-tui synthetic field"
+            primary.header["EXPTIME"] = recipe.exptime
+            primary.header["DATE-OBS"] = date_obs
+            primary.header["MJD-OBS"] = mjd
+            hdul = fits.HDUList([primary, *hdus])
+        else:
+            hdul = fits.HDUList(hdus)
+        hdul.writeto(paths[key], overwrite=True)
+
+
+def _write_reference(
+    recipe: _Recipe, rng: np.random.Generator, truth: Table, out: Path
+) -> int:
+    """Write the offline SCAMP reference catalog; return its number of stars.
+
+    The truth stars brighter than ``ref_mag_limit``, with ``ref_noise_mas`` of position noise.
+    """
+    bright = truth["MAG"] < recipe.ref_mag_limit
+    sigma_deg = recipe.ref_noise_mas / 1000.0 / 3600.0
     n_ref = int(bright.sum())
     ref = Table()
     ref_dec = truth["DEC"][bright] + rng.normal(0.0, sigma_deg, n_ref)
@@ -642,45 +653,51 @@ def make_sky(
     ref_hdu.name = "OBJECTS"
     ref_path = out / "reference.fits"
     fits.HDUList([fits.PrimaryHDU(), ref_hdu]).writeto(ref_path, overwrite=True)
+    return n_ref
 
-    products = SkyProducts(
+
+def _sky_products(
+    recipe: _Recipe,
+    out: Path,
+    n_stars: int,
+    n_ref: int,
+    exposures: list[dict[str, str]],
+    exposure_truth: list[dict[str, Any]],
+) -> SkyProducts:
+    """The `SkyProducts` of a sky written in ``out``."""
+    return SkyProducts(
         out_dir=str(out),
         exposures=exposures,
-        truth=str(truth_path),
-        reference=str(ref_path),
+        truth=str(out / "truth.fits"),
+        reference=str(out / "reference.fits"),
         truth_json=str(out / "truth.json"),
-        fwhm_pixels=fwhm_px,
-        fwhm_pixelized=pixelized_fwhm(fwhm_px, beta),
-        fwhm_arcsec=fwhm_arcsec,
-        beta=beta,
-        pixel_scale=pixel_scale,
-        zero_point=zero_point,
-        sky=sky,
-        gain=gain,
-        read_noise=read_noise,
-        exptime=exptime,
+        fwhm_pixels=recipe.fwhm_px,
+        fwhm_pixelized=pixelized_fwhm(recipe.fwhm_px, recipe.beta),
+        fwhm_arcsec=recipe.fwhm_arcsec,
+        beta=recipe.beta,
+        pixel_scale=recipe.pixel_scale,
+        zero_point=recipe.zero_point,
+        sky=recipe.sky,
+        gain=recipe.gain,
+        read_noise=recipe.read_noise,
+        exptime=recipe.exptime,
         n_stars=n_stars,
         n_reference=n_ref,
-        size=size,
-        n_extensions=n_extensions,
-        seed=seed,
-        ra_center=ra_center,
-        dec_center=dec_center,
+        size=recipe.size,
+        n_extensions=recipe.n_extensions,
+        seed=recipe.seed,
+        ra_center=recipe.ra_center,
+        dec_center=recipe.dec_center,
         exposure_truth=exposure_truth,
     )
+
+
+def _write_truth_json(products: SkyProducts, recipe: _Recipe) -> None:
+    """Write ``truth.json``: the fields of ``products`` and the recipe's other scalars."""
     payload = asdict(products)
-    payload["alpha_pixels"] = alpha
-    payload["mag_range"] = list(mag_range)
-    payload["ref_mag_limit"] = ref_mag_limit
-    payload["ref_noise_mas"] = ref_noise_mas
+    payload["alpha_pixels"] = recipe.alpha
+    payload["mag_range"] = list(recipe.mag_range)
+    payload["ref_mag_limit"] = recipe.ref_mag_limit
+    payload["ref_noise_mas"] = recipe.ref_noise_mas
     payload["scamp_config"] = products.scamp_config()
     Path(products.truth_json).write_text(json.dumps(payload, indent=2) + "\n")
-    return products
-
-
-def _mjd_to_isot(mjd: float) -> str:
-    """ISO 8601 date of an MJD (UTC, to the millisecond) without astropy.time's leap tables."""
-    from datetime import datetime, timedelta
-
-    epoch = datetime(1858, 11, 17)
-    return (epoch + timedelta(days=mjd)).isoformat(timespec="milliseconds")

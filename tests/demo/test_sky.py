@@ -17,12 +17,12 @@ from tooling import DEMO_CONFIG, require_tool, run_tool, sextractor_argv
 
 from aw_tui.astromatic.ldac import read_head_file, read_ldac
 from aw_tui.astromatic.xmllog import parse_xml_log
+from aw_tui.demo.render import render_stars
 from aw_tui.demo.sky import (
     DQ_BAD_COLUMN,
     DQ_HOT_PIXEL,
     SCAMP_REFERENCE_CONFIG,
     SkyProducts,
-    _render,
     make_sky,
     moffat_alpha,
     pixelized_fwhm,
@@ -144,7 +144,7 @@ def test_rendered_star_flux_centre_and_width() -> None:
     fwhm, beta = 1.0 / 0.26, 3.0
     alpha = moffat_alpha(fwhm, beta)
     x0, y0, flux = 40.3, 39.8, 1.0e5
-    img = _render((81, 81), np.array([x0]), np.array([y0]), np.array([flux]), alpha, beta, 31)
+    img = render_stars((81, 81), np.array([x0]), np.array([y0]), np.array([flux]), alpha, beta, 31)
     # Flux: all but the Moffat wings beyond 31 px ((1 + (R/alpha)^2)^(1 - beta)).
     lost = (1.0 + (31.0 / alpha) ** 2) ** (1.0 - beta)
     assert img.sum() == pytest.approx(flux * (1.0 - lost), rel=2e-3)
@@ -153,7 +153,7 @@ def test_rendered_star_flux_centre_and_width() -> None:
     assert (img[core] * xx[core]).sum() / img[core].sum() == pytest.approx(x0, abs=0.01)
     assert (img[core] * yy[core]).sum() / img[core].sum() == pytest.approx(y0, abs=0.01)
     # Width: a star centred on a pixel, half maximum crossed at pixelized_fwhm / 2.
-    img = _render((81, 81), np.array([40.0]), np.array([40.0]), np.array([flux]), alpha, beta, 31)
+    img = render_stars((81, 81), np.array([40.0]), np.array([40.0]), np.array([flux]), alpha, beta, 31)
     row = img[40]
     half = row[40] / 2.0
     i = 40 + int(np.argmax(row[40:] < half))

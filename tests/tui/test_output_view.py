@@ -208,7 +208,54 @@ async def test_colours_are_rendered_and_controls_are_safe(tmp_path: Path) -> Non
         strip = view.render_line(0)
         assert strip.text.startswith(" Catalog  plain")
         assert any(segment.style and segment.style.reverse for segment in strip)
-        assert view.render_line(1).text.startswith("bad \ufffd\u2400 ok")
+        assert view.render_line(1).text.startswith("bad \ufffd ok")
+
+
+def unsafe_characters(strip: Any) -> list[str]:
+    """The control characters (C0, DEL, C1, ESC included) in a rendered strip's segments."""
+    return [char for segment in strip for char in segment.text
+            if ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0]
+
+
+@sync
+async def test_no_escape_sequence_reaches_the_terminal_through_the_pane(tmp_path: Path) -> None:
+    # Issue 11 item 14: only SGR colours and the cursor moves are interpreted, the rest dropped
+    # whole, even when a string is longer than a read (64 KiB) and cut between reads.
+    path = tmp_path / "1.out"
+    hostile = (
+        b"start\n"
+        + b"clip\x1b]52;c;" + b"ZWNobyBwd25lZA==" * 10_000 + b"\x07board\n"  # 160 KB OSC 52
+        + b"ti\x1b]0;pwned\x1b\\tle\x1b]2;x\x07\n"  # title changes
+        + b"cl\x1b[2J\x1b[Hear\x1b[?1049h\x1b[?1000h\n"  # clear screen, alt screen, mouse
+        + b"dc\x1bP+q544e\x1b\\s\x1b_Ga=T;AAAA\x1b\\\x1b^pm\x1b\\\x1bXsos\x1b\\\n"  # DCS APC PM SOS
+        + b"bell\x07\x00\x0e\xc2\x9b2J\x1b[31mred\x1b[0m\n"  # C0, C1 CSI, a real colour
+        + progress(b"> Line: 1") + progress(b"> Line: 2") + b"\x1b[1M> done\n"
+    )
+    path.write_bytes(hostile)
+    app = ViewApp(path)
+    async with app.run_test(size=(100, 12)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: view.line_count == 7)
+        strips = [view.render_line(y) for y in range(7)]
+        assert [strip.text.rstrip() for strip in strips] == [
+            "start", "clipboard", "title", "clear", "dcs", "bell2Jred", "> done",
+        ]
+        for strip in strips:
+            assert unsafe_characters(strip) == []
+        assert any(segment.text == "red" and segment.style and segment.style.color
+                   and segment.style.color.number == 1 for segment in strips[5])
+
+
+@sync
+async def test_a_path_with_escapes_is_shown_inert_in_the_notes(tmp_path: Path) -> None:
+    path = tmp_path / "run\x1b]0;pwned\x07\x1b[2J" / "steps" / "1.out"
+    app = ViewApp(path)
+    async with app.run_test(size=(120, 8)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: "does not exist yet" in view.get_line(0))
+        strip = view.render_line(0)
+        assert unsafe_characters(strip) == []
+        assert "run^[]0;pwned^G^[[2J" in strip.text
 
 
 @sync

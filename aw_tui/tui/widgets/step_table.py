@@ -16,6 +16,7 @@ from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
+from textual.color import Color
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -113,6 +114,8 @@ class StepTable(ScrollView, can_focus=True):
         "step-table--start",
     }
 
+    SCOPED_CSS = False  # the NO_COLOR rules below start at the App
+
     DEFAULT_CSS = """
     StepTable {
         background: $surface;
@@ -138,6 +141,14 @@ class StepTable(ScrollView, can_focus=True):
             color: $warning;
             text-style: bold;
         }
+    }
+    /* NO_COLOR (colours greyed or dropped) and ANSI themes (terminal colours, which cannot be
+       blended): the cursor row is marked with a text style, its colours kept. */
+    App:nocolor StepTable > .step-table--cursor, App:ansi StepTable > .step-table--cursor {
+        text-style: underline;
+    }
+    App:nocolor StepTable:focus > .step-table--cursor {
+        text-style: bold reverse;
     }
     """
 
@@ -489,10 +500,28 @@ class StepTable(ScrollView, can_focus=True):
         style = self._styles.get(name)
         if style is None:
             if name.startswith("step-table--"):
-                style = self.get_component_rich_style(name, partial=True)
+                style = self._component_style(name)
             else:
                 style = Style.parse(STATUS_COLORS.get(name, "yellow"))
             self._styles[name] = style
+        return style
+
+    def _component_style(self, name: str) -> Style:
+        """The Rich style of a component class, a translucent background blended.
+
+        A partial component style drops the alpha of ``$foreground 15%``: the unfocused cursor
+        then had the text's own colour as background (unreadable when the output pane had the
+        focus). A background with alpha is blended here onto the table's background.
+        """
+        style = self.get_component_rich_style(name, partial=True)
+        styles = self.get_component_styles(name)
+        base = self.rich_style
+        background = Color.from_rich_color(base.bgcolor) if base.bgcolor else None
+        if background is None:
+            return style
+        if styles.has_rule("background") and styles.background.a < 1:
+            background = background + styles.background
+            style = style + Style(bgcolor=background.rich_color)
         return style
 
     def _cells(self, layout: _Layout, values: dict[str, str]) -> list[tuple[str, str]]:
