@@ -23,8 +23,8 @@ import pytest
 from tooling import on_ci
 
 import aw_tui.astromatic.steps as api
+from aw_tui.astromatic.command import Astromatic, AstromaticError
 from aw_tui.astromatic.registry import ToolNotFoundError, find_tool
-from aw_tui.astromatic.steps import Astromatic, AstromaticError
 from aw_tui.base.process import terminate_all
 from aw_tui.base.stepcontext import StepContext, step_context
 from aw_tui.pipeline import Pipeline, PipelineError

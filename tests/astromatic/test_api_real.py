@@ -24,8 +24,8 @@ from astropy.table import Table
 from tooling import DEMO_CONFIG, REPO, require_tool
 
 import aw_tui.astromatic.steps as api
+from aw_tui.astromatic.command import Astromatic
 from aw_tui.astromatic.ldac import read_ldac
-from aw_tui.astromatic.steps import Astromatic
 from aw_tui.demo.sky import make_sky
 from aw_tui.pipeline import Pipeline, PipelineError
 

@@ -14,6 +14,7 @@ from tooling import DEMO_CONFIG, require_tool, run_tool, sextractor_argv
 
 import aw_tui.astromatic.xmllog as votable
 from aw_tui.astromatic.xmllog import XmlLog, normalize_tool, parse_xml_bytes, parse_xml_log
+from aw_tui.astromatic.xmlvalues import plain
 from aw_tui.demo.sky import SkyProducts, make_sky
 
 
@@ -273,7 +274,7 @@ def _fallback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _cells(column: Any) -> list[Any]:
     """A column's values as plain Python values (masked and NaN as None, rows as lists)."""
-    return [votable._plain(v) for v in column]
+    return [plain(v) for v in column]
 
 
 def _parse_both(monkeypatch: pytest.MonkeyPatch, path: Path) -> tuple[XmlLog, XmlLog]:
