@@ -20,6 +20,7 @@ import copy
 import dataclasses
 import hashlib
 import itertools
+import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from aw_tui.astromatic.registry import (
     find_tool,
     probe,
 )
+from aw_tui.astromatic.verdicts import judge, verdict_of
 from aw_tui.base.atomic import atomic_write_text
 from aw_tui.base.errors import AwTuiError
 from aw_tui.base.process import CommandResult, run_command
@@ -68,6 +70,9 @@ class AstromaticError(AwTuiError):
 ApiError = AstromaticError
 
 _run_counter = itertools.count()
+
+#: Tool warnings and failures are reported here (and in the result dict).
+logger = logging.getLogger("aw_tui.astromatic")
 
 #: Values of file keywords that are not file names.
 _NOT_FILES = {"", "STDOUT", "NONE", "NULL"}
@@ -163,6 +168,8 @@ class ToolCall:
         Names this run's files in temp.
     companions : list of str or None
         Suffixes of files the tool finds beside each input (SWarp's weights and heads).
+    notes : list of str
+        Warnings found while building the call (they join the result's ``warnings``).
     """
 
     code: str
@@ -173,6 +180,7 @@ class ToolCall:
     temp_path: str | None = None
     tag: str = "run"
     companions: list[str] | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def argv(self) -> list[str]:
@@ -199,6 +207,22 @@ class ToolCall:
             # A relative name from the config file is relative to the folder the tool runs in.
             name = os.path.join(self.temp_path or os.getcwd(), name)
         return name
+
+    def empty_inputs(self) -> list[str]:
+        """The input files (and files named by input keys) that exist but are empty."""
+        spec = TOOLS.get(self.code)
+        names = list(self.files)
+        for key in spec.input_keys if spec else ():
+            names += [v for v in as_list(self.config.get(key)) if isinstance(v, str)]
+        empty = []
+        for name in names:
+            base = split_frame(name)[0]
+            try:
+                if os.path.isfile(base) and os.path.getsize(base) == 0:
+                    empty.append(name)
+            except OSError:
+                continue
+        return empty
 
     def made_safe(self, safe: SafeNames) -> ToolCall:
         """This call with every name the tool would mangle replaced by a safe link or a
@@ -343,8 +367,9 @@ class Astromatic:
         """
         used = self.settings(**kwargs)
         config = used["config"]
+        notes: list[str] = []
         if self.code == "SExtractor":
-            self._sextractor_params(config, used)
+            self._sextractor_params(config, used, notes)
         context = current_step()
         tag = used.get("tag") or (
             f"{context.step_id}" if context and context.step_id is not None else "run"
@@ -358,13 +383,18 @@ class Astromatic:
             temp_path=used.get("temp_path") or self.temp_path,
             tag=str(tag),
             companions=used.get("companions"),
+            notes=notes,
         )
 
-    def _sextractor_params(self, config: dict[str, Any], used: dict[str, Any]) -> None:
-        """Write the ``params`` list to a file named by PARAMETERS_NAME.
+    def _sextractor_params(
+        self, config: dict[str, Any], used: dict[str, Any], notes: list[str]
+    ) -> None:
+        """Write the ``params`` list to a file and name it with PARAMETERS_NAME.
 
-        The params win over a PARAMETERS_NAME in the config or the config file, with a
-        warning (as the original astromatic_wrapper did).
+        The params win over a PARAMETERS_NAME in the ``config`` dict, with a warning (as the
+        original astromatic_wrapper did). A PARAMETERS_NAME in the config *file* is replaced
+        silently: a config file shared by several steps names a default the steps override
+        (the demo's ``default.sex`` does).
         """
         params = used.get("params")
         if not params:
@@ -374,11 +404,14 @@ class Astromatic:
                     "config PARAMETERS_NAME pointing to a parameters file"
                 )
             return
-        if "PARAMETERS_NAME" in config:
-            return
+        given = config.get("PARAMETERS_NAME")
         config["PARAMETERS_NAME"] = self.params_file(
             list(params), used.get("tag") or "sex", used.get("temp_path")
         )
+        if given:
+            note = (f"SExtractor: the 'params' list replaces config PARAMETERS_NAME {given} "
+                    "(give only one of them to silence this warning)")
+            notes.append(note)
 
     def build_cmd(self, filenames: Any, **kwargs: Any) -> tuple[list[str], dict[str, Any]]:
         """Build the argv list for ``filenames`` (no file is touched but a params file).
@@ -452,36 +485,42 @@ class Astromatic:
             raise AstromaticError(f"cannot run {argv[0]}: permission denied") from None
         finally:
             safe.finish()
-        result = self._result(command, argv, xml_name, call.config_file, store_output)
+        result = self._result(command, call, argv, xml_name, store_output)
         result["safe_links"] = dict(safe.links)
         if result["status"] == "error" and raise_error:
             raise AstromaticError(f"Error in '{self.code}' execution: {result['error_msg']}")
         return result
 
     def _result(
-        self, command: CommandResult, argv: list[str], xml_real: str | None,
-        config_file: str | None, store_output: bool,
+        self, command: CommandResult, call: ToolCall, argv: list[str], xml_real: str | None,
+        store_output: bool,
     ) -> dict[str, Any]:
         from aw_tui.astromatic.xmllog import empty_warnings, parse_xml_log  # lazy: numpy
 
-        xml_error = None
-        warnings_table = None
+        log = None
         summary: dict[str, Any] = {}
         if xml_real and os.path.exists(xml_real):
             log = parse_xml_log(xml_real, self.code if self.code in TOOLS else None)
-            xml_error = log.error_msg
-            warnings_table = log.warnings
             summary = dict(log.summary)
-        verdict = diagnose(
-            self.code, command.returncode, command.text, xml_error, config_file
-        )
-        if warnings_table is None:
-            warnings_table = empty_warnings()
-        warnings_table.meta["filename"] = xml_real or ""
-        return {
-            "status": verdict.status,
-            "error_msg": verdict.error_msg,
-            "warnings": warnings_table,
+        diagnosis = diagnose(self.code, command.returncode, command.text,
+                             log.error_msg if log else None, call.config_file)
+        found = judge(self.code, summary, command.text, log, call.notes + diagnosis.warnings,
+                      call.config_file)
+        status, error_msg = diagnosis.status, diagnosis.error_msg
+        if status == "success" and found.errors:
+            status, error_msg = "error", "; ".join(found.errors)
+        empty = call.empty_inputs()
+        if status == "error" and empty:
+            error_msg = (f"{self.code} was given empty input file(s) {', '.join(empty)}: the step "
+                         f"that wrote them failed or was interrupted; run it again. {error_msg}")
+        table = log.warnings if log is not None else empty_warnings()
+        table.meta["filename"] = xml_real or ""
+        result = {
+            "status": status,
+            "error_msg": error_msg,
+            "verdict": verdict_of(status, found.warnings),
+            "warnings": list(found.warnings),
+            "warnings_table": table,
             "summary": summary,
             "argv": argv,
             "returncode": command.returncode,
@@ -490,6 +529,11 @@ class Astromatic:
             "xml": xml_real,
             "code": self.code,
         }
+        for text in found.warnings:
+            logger.warning("%s", text)
+        if status == "error":
+            logger.error("%s failed: %s", self.code, error_msg)
+        return result
 
     def run_frames(
         self,

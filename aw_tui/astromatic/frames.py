@@ -6,6 +6,8 @@ import os
 import warnings
 from typing import Any
 
+from aw_tui.astromatic.verdicts import worst_verdict
+
 __all__ = ["combine_frame_results", "frame_file_name", "frame_xml_name", "split_frame"]
 
 
@@ -33,14 +35,16 @@ def frame_file_name(path: str, frame: str) -> str:
 
 
 def combine_frame_results(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """One result for several per-frame runs: first error wins, warnings stacked."""
+    """One result for several per-frame runs: first error wins, worst verdict, warnings
+    listed (``frame <n>: `` before each) and their tables stacked."""
     from astropy.table import Table, vstack  # lazy: slow import
 
     if not results:
-        return {"status": "success", "warnings": None, "summary": {}, "frames": []}
+        return {"status": "success", "verdict": "ok", "warnings": [], "warnings_table": None,
+                "summary": {}, "frames": []}
     tables = []
     for result in results:
-        table = result.get("warnings")
+        table = result.get("warnings_table")
         if isinstance(table, Table):
             table = table.copy()
             table["frame"] = [str(result["frame"])] * len(table)
@@ -59,7 +63,10 @@ def combine_frame_results(results: list[dict[str, Any]]) -> dict[str, Any]:
         error_msg=(
             f"frame {errors[0]['frame']}: {errors[0]['error_msg']}" if errors else None
         ),
-        warnings=stacked,
+        verdict=worst_verdict([r.get("verdict", "ok") for r in results]),
+        warnings=[f"frame {r['frame']}: {w}" if len(results) > 1 else w
+                  for r in results for w in r.get("warnings") or []],
+        warnings_table=stacked,
         argv=[r["argv"] for r in results] if len(results) > 1 else results[0]["argv"],
         duration=sum(r.get("duration") or 0.0 for r in results),
         returncode=max((r.get("returncode") or 0 for r in results), key=abs),

@@ -106,7 +106,8 @@ def _check_inputs(code: str, paths: Iterable[str]) -> str | None:
         elif os.path.isdir(base):
             problems.append(f"{path} is a folder, not a file")
         elif not os.access(base, os.R_OK):
-            problems.append(f"{path} cannot be read (permission denied)")
+            problems.append(f"{path} cannot be read (permission denied): fix its permissions "
+                            f"(`chmod u+r {base}`)")
     if missing:
         problems.insert(0, f"input file(s) not found: {', '.join(missing)}")
     if problems:
@@ -115,8 +116,8 @@ def _check_inputs(code: str, paths: Iterable[str]) -> str | None:
 
 
 def _error_result(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    result = {"status": "error", "error_msg": message, "warnings": None, "summary": {},
-              "code": code}
+    result = {"status": "error", "error_msg": message, "verdict": "bad", "warnings": [],
+              "warnings_table": None, "summary": {}, "code": code}
     result.update(extra)
     return result
 
@@ -266,7 +267,7 @@ def run_scamp(
     result["catalogs"] = catalogs
     if result["status"] == "success" and len(heads) < len(catalogs):
         lost = [c for c in catalogs if c not in heads]
-        result["status"] = "error"
+        result["status"], result["verdict"] = "error", "bad"
         result["error_msg"] = f"SCAMP wrote no header for {', '.join(lost)}"
     return result
 
@@ -421,7 +422,7 @@ def run_swarp(
     result["weight"] = config["WEIGHTOUT_NAME"]
     result["heads_used"] = heads
     if result["status"] == "success" and not os.path.exists(result["image"]):
-        result["status"] = "error"
+        result["status"], result["verdict"] = "error", "bad"
         result["error_msg"] = f"SWarp ended without writing {result['image']}"
     summary = result.get("summary")
     if isinstance(summary, dict) and not summary.get("image_size"):
@@ -495,6 +496,6 @@ def run_psfex(
     result["catalogs"] = catalogs
     if result["status"] == "success" and len(psfs) < len(catalogs):
         lost = [c for c in catalogs if c not in psfs]
-        result["status"] = "error"
+        result["status"], result["verdict"] = "error", "bad"
         result["error_msg"] = f"PSFEx wrote no PSF for {', '.join(lost)}"
     return result

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from aw_tui.astromatic.xmllog import XmlLog
 
 __all__ = [
+    "MISSING",
     "SUMMARIES",
     "format_summary",
     "step_label",
@@ -22,18 +23,66 @@ __all__ = [
 ]
 
 
+#: How a measurement the tool did not make is printed.
+MISSING = "n/a"
+
+
 def _num(value: Any, fmt: str) -> str | None:
+    if isinstance(value, bool):
+        return None
     try:
         return format(float(value), fmt)
     except (TypeError, ValueError):
         return None
 
 
+def _count(value: Any) -> str:
+    """A count, or ``n/a`` when unknown (never ``None``, never a made-up 0)."""
+    if isinstance(value, bool) or value is None:
+        return MISSING
+    try:
+        return str(int(value))
+    except (TypeError, ValueError):
+        return MISSING
+
+
+def _sextractor_parts(summary: dict[str, Any]) -> list[str]:
+    parts = [f"{_count(summary.get('detections'))} det"]
+    exts = summary.get("extensions") or []
+    if exts and isinstance(exts[0], dict):
+        bkg = _num(exts[0].get("background_mean"), ".1f")
+        rms = _num(exts[0].get("background_stdev"), ".1f")
+        if bkg and rms:
+            parts.append(f"bkg {bkg}±{rms}")
+    return parts
+
+
+def _scamp_parts(summary: dict[str, Any]) -> list[str]:
+    internal = _num(summary.get("astrom_sigma_internal_total"), ".3f")
+    reference = _num(summary.get("astrom_sigma_reference_total"), ".3f")
+    contrast = _num(summary.get("xy_contrast"), ".1f")
+    return [
+        "astrom",
+        f'int {internal}"' if internal else f"int {MISSING}",
+        f'ref {reference}"' if reference else f"ref {MISSING}",
+        f"xy-contrast {contrast if contrast else MISSING}",
+    ]
+
+
+def _psfex_parts(summary: dict[str, Any]) -> list[str]:
+    parts = [f"{_count(summary.get('nstars_accepted'))}/{_count(summary.get('nstars_loaded'))} "
+             "stars"]
+    fwhm = _num(summary.get("fwhm_mean"), ".2f")
+    parts.append(f"FWHM {fwhm} px" if fwhm else f"FWHM {MISSING}")
+    return parts
+
+
 def format_summary(summary: dict[str, Any] | None) -> str:
     """A few figures a user scans for: detections, astrometric sigma, stack size, FWHM.
 
-    Unknown keys are ignored, so any step function may return a ``summary``; plain scalar
-    values of a custom step are shown as ``key=value``.
+    A measurement the tool did not make (``None`` in the summary) is printed ``n/a``, never
+    ``0`` or ``None``. Unknown keys are ignored, so any step function may return a
+    ``summary``; plain scalar values of a custom step are shown as ``key=value``.
     """
     if not summary:
         return ""
@@ -42,36 +91,17 @@ def format_summary(summary: dict[str, Any] | None) -> str:
         return "  ".join(p for p in parts if p.strip())
     parts: list[str] = []
     if "detections" in summary:
-        parts.append(f"{summary['detections']} det")
-        exts = summary.get("extensions") or []
-        if exts and isinstance(exts[0], dict):
-            bkg = _num(exts[0].get("background_mean"), ".1f")
-            rms = _num(exts[0].get("background_stdev"), ".1f")
-            if bkg and rms:
-                parts.append(f"bkg {bkg}±{rms}")
+        parts += _sextractor_parts(summary)
     if "astrom_sigma_reference_total" in summary or "astrom_sigma_internal_total" in summary:
-        internal = _num(summary.get("astrom_sigma_internal_total"), ".3f")
-        reference = _num(summary.get("astrom_sigma_reference_total"), ".3f")
-        parts.append("astrom")
-        if internal:
-            parts.append(f'int {internal}"')
-        if reference:
-            parts.append(f'ref {reference}"')
-        contrast = _num(summary.get("xy_contrast"), ".1f")
-        if contrast:
-            parts.append(f"xy-contrast {contrast}")
+        parts += _scamp_parts(summary)
     if "ninputs" in summary:
         size = summary.get("image_size")
         if isinstance(size, (list, tuple)) and len(size) == 2:
             parts.append(f"{size[0]}x{size[1]} px")
-        parts.append(f"{summary.get('ninputs_done', summary['ninputs'])} inputs")
+        done = summary.get("ninputs_done")
+        parts.append(f"{_count(done if done is not None else summary['ninputs'])} inputs")
     if "nstars_accepted" in summary:
-        parts.append(
-            f"{summary['nstars_accepted']}/{summary.get('nstars_loaded', '?')} stars"
-        )
-        fwhm = _num(summary.get("fwhm_mean"), ".2f")
-        if fwhm:
-            parts.append(f"FWHM {fwhm} px")
+        parts += _psfex_parts(summary)
     if not parts:
         for key, value in summary.items():
             if isinstance(value, (int, float, str, bool)) and len(parts) < 4:
@@ -111,7 +141,7 @@ def summary_sextractor(log: XmlLog) -> dict[str, Any]:
         "nextensions": (ext.meta.get("NExtensions") if ext is not None else None),
         "extensions": rows,
         "ndetect": sum_int([r["ndetect"] for r in rows]),
-        "detections": sum_int([r["nsextracted"] for r in rows]) or 0,
+        "detections": sum_int([r["nsextracted"] for r in rows]),
     }
 
 
@@ -141,6 +171,15 @@ def summary_scamp(log: XmlLog) -> dict[str, Any]:
             ):
                 g[key] = scalar(groups_t[col][i]) if col in groups_t.colnames else None
             groups.append(g)
+
+    for g in groups:
+        # One field alone has no internal dispersion (SCAMP writes 0), and a group that
+        # matched no reference star has no reference dispersion: not measured, not 0.
+        if (g.get("nfields") or 0) < 2 or not g.get("astrom_ndets_internal"):
+            g["astrom_sigma_internal"] = g["astrom_sigma_internal_highsn"] = None
+        if not g.get("astrom_ndets_reference"):
+            g["astrom_sigma_reference"] = g["astrom_sigma_reference_highsn"] = None
+            g["astrom_offset_reference"] = None
 
     def worst(key: str) -> list[float] | None:
         vecs = [g[key] for g in groups if g.get(key)]
@@ -210,9 +249,14 @@ def summary_swarp(log: XmlLog) -> dict[str, Any]:
     }
 
 
+#: PSFEx figures measured on the accepted stars: None when no star was accepted.
+_PSFEX_MEASURED = ("fwhm_mean", "fwhm_wcs_mean", "fwhm_pixelfree_mean", "chi2_mean",
+                   "ellipticity_mean", "moffat_beta_mean", "sampling_mean")
+
+
 def summary_psfex(log: XmlLog) -> dict[str, Any]:
     psf = log.tables.get("PSF_Fields")
-    return {
+    summary = {
         "nfields": len(psf) if psf is not None else 0,
         "catalogs": column(psf, "Catalog_Name"),
         "nstars_loaded": sum_int(column(psf, "NStars_Loaded_Total")),
@@ -225,6 +269,9 @@ def summary_psfex(log: XmlLog) -> dict[str, Any]:
         "moffat_beta_mean": mean(column(psf, "MoffatBeta_Mean")),
         "sampling_mean": mean(column(psf, "Sampling_Mean")),
     }
+    if not summary["nstars_accepted"]:
+        summary.update(dict.fromkeys(_PSFEX_MEASURED))
+    return summary
 
 
 #: canonical tool name -> the function making its summary from an XmlLog.

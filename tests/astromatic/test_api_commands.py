@@ -328,8 +328,11 @@ def test_result_keys_and_warnings_table(tmp_path: Path) -> None:
     assert result["status"] == "success" and result["returncode"] == 0
     assert result["argv"][:2] == [fake, os.path.abspath("a.fits")]
     assert result["duration"] > 0
-    assert list(result["warnings"]["Msg"]) == ["NTHREADS != 1 ignored"]
-    assert result["warnings"].meta["filename"] == xml
+    # the seed's table of the XML warnings, and the plain list every viewer shows
+    assert list(result["warnings_table"]["Msg"]) == ["NTHREADS != 1 ignored"]
+    assert result["warnings_table"].meta["filename"] == xml
+    assert result["warnings"] == ["SExtractor: NTHREADS != 1 ignored"]
+    assert result["verdict"] == "warn"
 
 
 _CHECKS_FILES = """
