@@ -109,7 +109,8 @@ def as_list(value: Any) -> list[Any]:
 
 
 def config_file_value(config_file: str | None, key: str) -> str | None:
-    """``key``'s value in an AstrOmatic config file (comments stripped), or None."""
+    """``key``'s value in an AstrOmatic config file (comments stripped; its last setting,
+    as the tools read it), or None."""
     if not config_file:
         return None
     try:
@@ -117,11 +118,12 @@ def config_file_value(config_file: str | None, key: str) -> str | None:
             lines = handle.read().splitlines()
     except OSError:
         return None
-    for line in lines:
+    found = None
+    for line in lines:  # the tools read the file in order: the last setting wins
         words = line.split("#", 1)[0].split(None, 1)
         if words and words[0] == key:
-            return words[1].strip() if len(words) > 1 else ""
-    return None
+            found = words[1].strip() if len(words) > 1 else ""
+    return found
 
 
 def _absolute(name: str) -> str:
@@ -342,6 +344,7 @@ class Astromatic:
                 "SExtractor needs either config PARAMETERS_NAME or a 'params' list and a "
                 "temp_path to write the parameters file into"
             )
+        os.makedirs(temp_path, exist_ok=True)
         digest = hashlib.sha1("\n".join(params).encode()).hexdigest()[:8]
         path = os.path.join(temp_path, f"{tag}.{digest}.param")
         atomic_write_text(path, "".join(f"{p}\n" for p in params), fsync=False)
