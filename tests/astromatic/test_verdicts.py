@@ -211,3 +211,17 @@ def test_params_win_over_a_config_parameters_name_with_a_warning(field, tmp_path
     assert read_ldac(result["catalog"]).colnames == ["NUMBER", "FLUX_AUTO"]
     assert result["verdict"] == "warn"
     assert any("'params' list replaces config PARAMETERS_NAME" in w for w in result["warnings"])
+
+
+def test_pipeline_run_still_stacks_the_tools_xml_warnings(tmp_path: Path) -> None:
+    require_tool("sextractor")
+    image = tmp_path / "constant.fits"
+    fits.writeto(image, np.full((128, 128), 100.0, dtype=np.float32))
+    pipeline = _pipeline(tmp_path)
+    pipeline.add_step(api.run_sex, ["sex"], files=str(image),
+                      api_kwargs={"params": ["NUMBER"], "config_file": SEX})
+    result = pipeline.run()
+    table = result["warnings"]  # the seed's table of every step's XML warnings
+    assert any("mainly constant data" in str(m) for m in table["Msg"])
+    assert set(table["filename"]) == {pipeline.steps[0].results["xml"]}
+    assert pipeline.steps[0].results["verdict"] == "warn"
