@@ -313,6 +313,9 @@ class Pipeline:
             if not isinstance(step.results, dict) or key not in step.results:
                 continue
             table = step.results[key]
+            if key == "warnings" and not isinstance(table, Table):
+                # AstrOmatic steps list their warnings as text; the XML's table is here.
+                table = step.results.get("warnings_table")
             if not isinstance(table, Table):
                 continue
             table = table.copy(copy_data=True)

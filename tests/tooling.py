@@ -8,12 +8,15 @@ cannot pass silently.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from functools import cache
 from pathlib import Path
 
 import pytest
+
+from aw_tui.astromatic.registry import TOOLS, ToolSpec, lookup
 
 #: The repository's root folder.
 REPO = Path(__file__).resolve().parents[1]
@@ -22,41 +25,14 @@ REPO = Path(__file__).resolve().parents[1]
 #: the .param files).
 DEMO_CONFIG = REPO / "sample_configs" / "demo" / "config"
 
-# canonical name -> (binary names to probe in order, text `-v` must print, apt package,
-# conda-forge package)
-_TOOLS: dict[str, tuple[tuple[str, ...], str, str, str]] = {
-    "sextractor": (
-        ("source-extractor", "sex"),
-        "Source Extractor",
-        "source-extractor",
-        "astromatic-source-extractor",
-    ),
-    "scamp": (("scamp",), "SCAMP", "scamp", "astromatic-scamp"),
-    # Debian's /usr/bin/swarp (suckless-tools) is an unrelated X11 tool: probe SWarp first and
-    # check the version banner.
-    "swarp": (("SWarp", "swarp"), "SWarp", "swarp", "astromatic-swarp"),
-    "psfex": (("psfex",), "PSFEx", "psfex", "astromatic-psfex"),
-}
-
-_ALIASES = {
-    "sex": "sextractor",
-    "source-extractor": "sextractor",
-    "sextractor": "sextractor",
-    "scamp": "scamp",
-    "swarp": "swarp",
-    "psfex": "psfex",
-}
-
-
 def on_ci() -> bool:
     """True when the environment variable ``CI`` is ``true`` (GitHub Actions, GitLab...)."""
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
 @cache
-def _find(canonical: str) -> str | None:
-    names, banner, _, _ = _TOOLS[canonical]
-    for name in names:
+def _find(spec: ToolSpec) -> str | None:
+    for name in spec.names:
         path = shutil.which(name)
         if path is None:
             continue
@@ -66,7 +42,8 @@ def _find(canonical: str) -> str | None:
             )
         except (OSError, subprocess.TimeoutExpired):
             continue
-        if banner.lower() in (proc.stdout + proc.stderr).decode("utf-8", "replace").lower():
+        if re.search(spec.banner, (proc.stdout + proc.stderr).decode("utf-8", "replace"),
+                     re.IGNORECASE):
             return path
     return None
 
@@ -77,23 +54,23 @@ def require_tool(name: str) -> str:
     Parameters
     ----------
     name : str
-        ``sextractor`` (also ``sex``, ``source-extractor``), ``scamp``, ``swarp`` or ``psfex``.
+        ``sextractor`` (also ``sex``, ``source-extractor``), ``scamp``, ``swarp`` or ``psfex``
+        (any spelling of :mod:`aw_tui.astromatic.registry`).
 
     Returns
     -------
     str
         Absolute path of a binary whose ``-v`` banner names the tool.
     """
-    canonical = _ALIASES.get(name.lower())
-    if canonical is None:
-        raise ValueError(f"unknown AstrOmatic tool {name!r}")
-    path = _find(canonical)
+    spec = lookup(name)
+    if spec is None:
+        raise ValueError(f"unknown AstrOmatic tool {name!r}: one of {', '.join(TOOLS)}")
+    path = _find(spec)
     if path is not None:
         return path
-    names, _, apt, conda = _TOOLS[canonical]
     message = (
-        f"{canonical} not found (tried {', '.join(names)} on PATH): "
-        f"apt-get install {apt} or conda install -c conda-forge {conda}"
+        f"{spec.name} not found (tried {', '.join(spec.names)} on PATH): "
+        f"apt-get install {spec.debian} or conda install -c conda-forge {spec.conda}"
     )
     if on_ci():
         pytest.fail(message + " [CI=true: missing tools fail instead of skipping]")

@@ -24,6 +24,7 @@ from astropy.table import Table
 from astropy.utils.exceptions import AstropyWarning
 
 __all__ = [
+    "ldac_hdus",
     "read_head_blocks",
     "read_head_file",
     "read_ldac",
@@ -182,6 +183,29 @@ def _objects_hdu(table: Table) -> fits.BinTableHDU:
         hdu = fits.table_to_hdu(plain)
     hdu.name = "LDAC_OBJECTS"
     return hdu
+
+
+def ldac_hdus(
+    table: Table, header: fits.Header | None = None
+) -> tuple[fits.BinTableHDU, fits.BinTableHDU]:
+    """The ``LDAC_IMHEAD`` and ``LDAC_OBJECTS`` HDUs of one frame, in memory.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        The objects.
+    header : astropy.io.fits.Header, optional
+        The image header (default: ``table.meta['header']``, else a minimal header).
+
+    Notes
+    -----
+    Written with astropy's ``writeto`` the header cards end in NUL bytes, which SCAMP and
+    PSFEx misread: write files with :func:`write_ldac` instead.
+    """
+    if header is None:
+        header = table.meta.get("header")
+    imhead, _ = _imhead_hdu(header)
+    return imhead, _objects_hdu(table)
 
 
 def write_ldac_frames(

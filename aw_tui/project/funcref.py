@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from aw_tui.astromatic.registry import TOOLS
 from aw_tui.base.errors import HintedError
 
 __all__ = [
@@ -35,12 +36,9 @@ __all__ = [
     "load_file_module",
 ]
 
-#: Built-in step functions: name -> (module, function, label).
+#: Built-in step functions: name -> (module, function, label), from the tool registry.
 BUILTIN_FUNCS: dict[str, tuple[str, str, str]] = {
-    "sextractor": ("aw_tui.api", "run_sex", "SExtractor"),
-    "scamp": ("aw_tui.api", "run_scamp", "SCAMP"),
-    "swarp": ("aw_tui.api", "run_swarp", "SWarp"),
-    "psfex": ("aw_tui.api", "run_psfex", "PSFEx"),
+    spec.name: ("aw_tui.api", spec.step, spec.code) for spec in TOOLS.values()
 }
 
 _SEED_MODULES = ("aw_tui.api", "aw_tui.astromatic.steps", "aw.api", "astromatic_wrapper.api", "astromatic_wrapper")

@@ -360,8 +360,8 @@ class AwTuiApp(App[int]):
             if table is not None and len(table):
                 lines.append(f"warnings ({len(table)}):")
                 for row in list(table)[:8]:
-                    lines.append("  " + escape(str(row["Msg"]) if "Msg" in row.colnames
-                                               else str(row)))
+                    lines.append("  " + escape(str(row["Msg"]) if "Msg" in getattr(
+                        row, "colnames", ()) else str(row)))
         try:
             lines.append("kwargs:\n" + escape(dumps(step.func_kwargs)))
         except TomlWriteError as exc:

@@ -23,8 +23,8 @@ import pytest
 from tooling import on_ci
 
 import aw_tui.astromatic.steps as api
+from aw_tui.astromatic.command import Astromatic, AstromaticError
 from aw_tui.astromatic.registry import ToolNotFoundError, find_tool
-from aw_tui.astromatic.steps import Astromatic, AstromaticError
 from aw_tui.base.process import terminate_all
 from aw_tui.base.stepcontext import StepContext, step_context
 from aw_tui.pipeline import Pipeline, PipelineError
@@ -328,8 +328,11 @@ def test_result_keys_and_warnings_table(tmp_path: Path) -> None:
     assert result["status"] == "success" and result["returncode"] == 0
     assert result["argv"][:2] == [fake, os.path.abspath("a.fits")]
     assert result["duration"] > 0
-    assert list(result["warnings"]["Msg"]) == ["NTHREADS != 1 ignored"]
-    assert result["warnings"].meta["filename"] == xml
+    # the seed's table of the XML warnings, and the plain list every viewer shows
+    assert list(result["warnings_table"]["Msg"]) == ["NTHREADS != 1 ignored"]
+    assert result["warnings_table"].meta["filename"] == xml
+    assert result["warnings"] == ["SExtractor: NTHREADS != 1 ignored"]
+    assert result["verdict"] == "warn"
 
 
 _CHECKS_FILES = """

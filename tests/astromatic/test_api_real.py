@@ -24,8 +24,8 @@ from astropy.table import Table
 from tooling import DEMO_CONFIG, REPO, require_tool
 
 import aw_tui.astromatic.steps as api
+from aw_tui.astromatic.command import Astromatic
 from aw_tui.astromatic.ldac import read_ldac
-from aw_tui.astromatic.steps import Astromatic
 from aw_tui.demo.sky import make_sky
 from aw_tui.pipeline import Pipeline, PipelineError
 
@@ -295,8 +295,11 @@ def test_frames_run_once_per_extension(mef_sky, tmp_path: Path, frames: list[int
         argv = result["argv"] if frames == [1] else result["argv"][frames.index(frame)]
         assert argv[argv.index("-WEIGHT_IMAGE") + 1].endswith(f".wtmap.fits[{frame}]")
         assert argv[argv.index("-FLAG_IMAGE") + 1].endswith(f".dqmask.fits[{frame}]")
-    table = result["warnings"]
+    table = result["warnings_table"]
     assert "frame" in table.colnames
+    # the plain list names the frame when there are several
+    assert result["warnings"] and all(w.startswith("frame ") == (len(frames) > 1)
+                                      for w in result["warnings"])
     assert sorted(set(table["frame"])) == [str(f) for f in frames]
     assert all("NTHREADS" in msg for msg in table["Msg"])
     assert set(table.meta["filename"].split(",")) == set(xmls)
@@ -429,8 +432,9 @@ def test_the_seeds_full_example_as_written_stacks_with_scamps_solution(
         assert {"status", "error_msg", "warnings", "summary", "argv", "returncode",
                 "duration", "output"} <= set(result)
         assert result["error_msg"] is None and result["returncode"] == 0
-        assert isinstance(result["warnings"], Table)
-        assert result["warnings"].meta["filename"] == result["xml"]
+        assert isinstance(result["warnings_table"], Table)
+        assert result["warnings_table"].meta["filename"] == result["xml"]
+        assert result["verdict"] in ("ok", "warn") and isinstance(result["warnings"], list)
         assert os.path.exists(result["xml"])
         assert isinstance(result["argv"], list) and all(isinstance(a, str)
                                                         for a in result["argv"])

@@ -225,7 +225,7 @@ def test_each_step_keeps_its_raw_output_and_xml(chain_1024) -> None:
         out = log / "steps" / f"{step.step_id}.out"
         assert b"\x1b[1M> " in out.read_bytes()  # the tool's own progress lines, as printed
         assert Path(step.results["xml"]).parent == log
-        assert step.results["warnings"].meta["filename"] == step.results["xml"]
+        assert step.results["warnings_table"].meta["filename"] == step.results["xml"]
     swarp = pipeline.steps[4].results
     assert swarp["summary"]["image_size"][0] > 1024  # the dithered stack is larger
     assert len(swarp["heads_used"]) == 3

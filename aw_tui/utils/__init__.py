@@ -1,0 +1,1 @@
+"""The original astromatic_wrapper's ``utils`` names, as thin documented aliases."""
