@@ -23,7 +23,8 @@ from aw_tui.project.interpolate import (
     did_you_mean,
     navigate,
 )
-from aw_tui.project.schema import ROOTS
+from aw_tui.project.limits import MAX_NESTING, MAX_REFERENCE_DEPTH, too_deep
+from aw_tui.project.schema import DOCS, ROOTS
 from aw_tui.project.scope import BUSY, FAILED, GLOBAL, MISSING, Item, Node, Run, Scope, Silent
 
 #: Roots of references whose value does not depend on where they are (see ``resolve``).
@@ -86,6 +87,7 @@ class Evaluator:
         self.memo: dict[str, Any] = {}
         self._known: dict[Ref, Any] = {}
         self._busy: list[str] = []
+        self._too_deep: dict[Ref, bool] = {}
         self.paths_raw: dict[str, Any] = {}
         self.vars_raw: dict[str, Any] = {}
         self.inputs_raw: dict[str, Any] = {}
@@ -245,6 +247,14 @@ class Evaluator:
             raise Silent
         if state is not MISSING:
             return state
+        if len(self._busy) >= MAX_REFERENCE_DEPTH:
+            chain = [*self._busy, label]
+            shown = chain if len(chain) <= 7 else [*chain[:3], "...", *chain[-3:]]
+            raise InterpolationError(
+                f"references go more than {MAX_REFERENCE_DEPTH} deep: " + " -> ".join(shown),
+                f"refer to the value needed directly: at most {MAX_REFERENCE_DEPTH} references "
+                f"in a row (see 'Limits' in {DOCS})",
+            )
         memo[label] = BUSY
         self._busy.append(label)
         try:
@@ -328,14 +338,38 @@ class Evaluator:
             self._need(name, scope.outputs_raw, ref, "outputs", "this step's outputs table")
             value = self.lazy(scope.memo, f"outputs.{name}",
                               lambda: self._evaluate_output(name, scope))
-        if not rest:
-            return value
-        return navigate(value, rest, ref.text, f"{root}.{name}")
+        if rest:
+            value = navigate(value, rest, ref.text, f"{root}.{name}")
+        if root == "steps":
+            return self._not_too_deep(ref, value)
+        return value
+
+    def _not_too_deep(self, ref: Ref, value: Any) -> Any:
+        """``value`` (of ``{steps...}``, the same everywhere), unless it nests too deep (looked
+        at once per reference)."""
+        deep = self._too_deep.get(ref)
+        if deep is None:
+            deep = self._too_deep[ref] = too_deep(value)
+        if deep:
+            raise InterpolationError(
+                f"{{{ref.text}}} gives a value that nests more than {MAX_NESTING} deep",
+                f"refer to a part of it (see 'Limits' in {DOCS})",
+            )
+        return value
+
+    def bounded(self, value: Any, ok: bool, keypath: str) -> tuple[Any, bool]:
+        """``(value, ok)``, reporting a value that nests more than ``MAX_NESTING`` deep."""
+        if ok and type(value) in (dict, list) and too_deep(value):
+            self.report.error(keypath, f"its value nests more than {MAX_NESTING} deep",
+                              f"flatten it, or refer to a part of it (see 'Limits' in {DOCS})")
+            return value, False
+        return value, ok
 
     def _evaluate_output(self, name: str, scope: Scope) -> tuple[Any, bool]:
         """The value of ``outputs.NAME`` in a step's scope (compiled once per step)."""
         assert scope.outputs_nodes is not None
-        return self.run(scope.outputs_nodes[name], scope)
+        value, ok = self.run(scope.outputs_nodes[name], scope)
+        return self.bounded(value, ok, f"{scope.outputs_kp}.{name}")
 
     def _need(self, name: str, table: dict[str, Any], ref: Ref, root: str, where: str) -> None:
         if name in table:
@@ -436,7 +470,8 @@ class Evaluator:
         return self.lazy(
             self.memo,
             f"vars.{name}",
-            lambda: self.evaluate(self.vars_raw[name], f"vars.{name}", GLOBAL),
+            lambda: self.bounded(*self.evaluate(self.vars_raw[name], f"vars.{name}", GLOBAL),
+                                 f"vars.{name}"),
         )
 
     def get_input(self, name: str) -> list[Item]:

@@ -145,7 +145,8 @@ class InputSets:
             for fname, node in nodes.items():
                 if fname in item.fields:
                     continue
-                value, good = self.evaluator.run(node, scope)
+                value, good = self.evaluator.bounded(*self.evaluator.run(node, scope),
+                                                     f"{kp}.fields.{fname}")
                 if not good:
                     ok = False
                     continue

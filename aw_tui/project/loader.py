@@ -34,6 +34,15 @@ from aw_tui.project.errors import ProjectError, Reporter, syntax_error
 from aw_tui.project.evaluate import Evaluator
 from aw_tui.project.inputs import InputSets
 from aw_tui.project.interpolate import InterpolationError, did_you_mean, type_name
+from aw_tui.project.limits import (
+    COUNT_KEYS,
+    MAX_NESTING,
+    check_count,
+    check_folder,
+    check_run_name,
+    check_structure,
+    deepest_line,
+)
 from aw_tui.project.model import (
     ExpandedStep,
     Project,
@@ -41,7 +50,7 @@ from aw_tui.project.model import (
     key_inputs,
     project_fingerprint,
 )
-from aw_tui.project.schema import EXECUTOR_KINDS, KNOWN_TOOLS, PIPELINE_KEYS, TOP_KEYS
+from aw_tui.project.schema import DOCS, EXECUTOR_KINDS, KNOWN_TOOLS, PIPELINE_KEYS, TOP_KEYS
 from aw_tui.project.scope import GLOBAL, Silent
 from aw_tui.project.steps import StepLoader
 
@@ -119,8 +128,25 @@ def load_project(
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ProjectError([syntax_error(display, text, str(exc))], display) from None
+        except RecursionError:
+            raise ProjectError([_too_deep_to_parse(display, text)], display) from None
         loader = Loader(file_path.resolve(), display, text, raw_bytes, data, check_files)
-        return loader.load(with_steps=steps)
+        try:
+            return loader.load(with_steps=steps)
+        except RecursionError:
+            # The limits (aw_tui.project.limits) are there so that this never happens; should
+            # one be missed, the user still gets an error naming the file, not a traceback.
+            raise ProjectError(
+                [f"{display}: its values nest or refer to each other too deeply to be read\n"
+                 f"    fix: flatten them (see 'Limits' in {DOCS})"], display,
+            ) from None
+
+
+def _too_deep_to_parse(display: str, text: str) -> str:
+    line = deepest_line(text)
+    return (f"{display}:{line}: tables and arrays nest too deeply to be read here\n"
+            f"    fix: flatten this value: at most {MAX_NESTING} levels of [...] and {{...}} "
+            f"(see 'Limits' in {DOCS})")
 
 
 class Loader:
@@ -149,6 +175,9 @@ class Loader:
 
     def load(self, with_steps: bool = True) -> Project:
         data = self.data
+        check_structure(data, self.report.text, self.report)
+        if self.report.errors:  # values that would break what follows: stop here
+            raise ProjectError(self.report.errors, self.display)
         self.report.unknown_keys(data, TOP_KEYS, "", "the project file")
         pipeline_table = self.table(data, "pipeline")
         self.evaluator.paths_raw = self.table(data, "paths")
@@ -210,13 +239,14 @@ class Loader:
                 self.report.error("pipeline.jobs", f"jobs must be 1 or more, got {value}",
                                   "set jobs = 1 to run one step at a time")
                 continue
+            if key == "jobs" and not check_count(value, "pipeline.jobs", self.report, 1):
+                continue
             if key in ("name", "run_name") and not value.strip():
                 self.report.error(f"pipeline.{key}", f"{key} is empty",
                                   f"remove {key} or give text")
                 continue
-            if key == "run_name" and ("/" in value or os.sep in value):
-                self.report.error("pipeline.run_name", f"run_name '{value}' contains '/'",
-                                  "use a plain name: it becomes pipeline-<run_name>.p")
+            if key == "run_name" and not check_run_name(value, "pipeline.run_name",
+                                                        self.report):
                 continue
             out[key] = value
         return out
@@ -227,9 +257,11 @@ class Loader:
             if not self.report.check_name(name, f"paths.{name}", "path"):
                 continue
             try:
-                out[name] = self.evaluator.get_path(name)
+                value = self.evaluator.get_path(name)
             except (Silent, InterpolationError):
-                pass
+                continue
+            if check_folder(value, f"paths.{name}", self.report, run_directory=name == "log"):
+                out[name] = value
         return out
 
     def load_build_paths(self, table: dict[str, Any]) -> dict[str, str]:
@@ -294,5 +326,8 @@ class Loader:
 
         check(table, "executor")
         value, _ = self.evaluator.evaluate(table, "executor", GLOBAL)
+        for key, minimum in COUNT_KEYS.items():
+            if key in value:
+                check_count(value[key], f"executor.{key}", self.report, minimum)
         return value
 

@@ -12,6 +12,7 @@ from aw_tui.project.evaluate import Evaluator
 from aw_tui.project.funcref import BUILTIN_FUNCS, FuncRef, FuncRefError
 from aw_tui.project.inputs import InputSets
 from aw_tui.project.interpolate import InterpolationError, Ref, did_you_mean, stringify, type_name
+from aw_tui.project.limits import check_step_name
 from aw_tui.project.model import ExpandedStep
 from aw_tui.project.schema import NAME_RE, RESERVED_KWARGS, STEP_KEYS
 from aw_tui.project.scope import GLOBAL, Item, Run, Scope, Silent
@@ -181,9 +182,23 @@ class StepLoader:
             if not run.ok:
                 ok = False
                 continue
-            tags = [t if isinstance(t, str) else stringify(t) for t in tags]
+            try:
+                tags = [t if isinstance(t, str) else stringify(t) for t in tags]
+            except InterpolationError:  # a tag that is a table: report which
+                self._report_tags(tags, kp)
+                ok = False
+                continue
             expanded.append((item, tags, kwargs, outputs))
         return expanded, ok
+
+    def _report_tags(self, tags: list[Any], kp: str) -> None:
+        """Report the tags that cannot be made text (tables)."""
+        for index, tag in enumerate(tags):
+            try:
+                stringify(tag)
+            except InterpolationError as exc:
+                self.report.error(f"{kp}.tags[{index}]", f"a tag must be text: {exc.message}",
+                                  "refer to a text or a number, e.g. {item.stem}")
 
     def _step_outputs(self, refs: dict[str, Ref], scope: Scope) -> tuple[dict[str, Any], bool]:
         """The ``outputs`` of one expanded step (``refs``: those with a usable name)."""
@@ -223,7 +238,7 @@ class StepLoader:
 
         self.report.unknown_keys(entry, STEP_KEYS, kp, "a [[steps]] table")
         if name is not None and (not isinstance(name, str)
-                                 or not self.report.check_name(name, f"{kp}.name", "step")):
+                                 or not check_step_name(name, f"{kp}.name", self.report)):
             if not isinstance(name, str):
                 self.report.check_type(name, str, f"{kp}.name")
             name = None
