@@ -27,6 +27,7 @@ from typing import Any
 
 from aw_tui.astromatic.registry import TOOLS
 from aw_tui.base.errors import HintedError
+from aw_tui.project.interpolate import did_you_mean
 
 __all__ = [
     "BUILTIN_FUNCS",
@@ -123,8 +124,6 @@ def _getattr_path(obj: Any, attr: str, where: str) -> Any:
             obj = getattr(obj, part)
         except AttributeError:
             names = [n for n in dir(obj) if not n.startswith("_")]
-            from aw_tui.project.interpolate import did_you_mean
-
             hint = did_you_mean(part, names)
             raise FuncRefError(
                 f"{where} has no function '{attr}'",
@@ -197,8 +196,6 @@ class FuncRef:
         else:
             module, _, attr = spec.rpartition(".")
         if not sep and not module:
-            from aw_tui.project.interpolate import did_you_mean
-
             hint = did_you_mean(spec.lower(), list(BUILTIN_FUNCS))
             raise FuncRefError(
                 f"unknown func '{spec}'",

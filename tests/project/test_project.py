@@ -1397,9 +1397,10 @@ def test_expanded_values_are_not_shared(tmp_path: Path) -> None:
     "/a/b..c", "/.", "/..", "/", "a/b", "./a", "~", "~/a", "/a/~b", "/a b/c", "/a\\b",
 ])
 def test_abspath_shortcut_is_normpath(tmp_path: Path, value: str) -> None:
-    from aw_tui.project.loader import _Loader
+    from aw_tui.project.errors import Reporter
+    from aw_tui.project.evaluate import Evaluator
 
-    loader = _Loader(tmp_path / "project.toml", "project.toml", "", b"", {}, True)
+    loader = Evaluator(Reporter("project.toml", ""), str(tmp_path))
     path = os.path.expanduser(value)
     if not os.path.isabs(path):
         path = os.path.join(str(tmp_path), path)

@@ -1,0 +1,65 @@
+"""What a project file may hold: its tables, their keys and types, and the names it accepts.
+
+The one place the loader, the error messages and ``docs/project-file.md`` take the vocabulary
+of a project file from.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Top-level tables of a project file.
+TOP_KEYS = ("pipeline", "paths", "build_paths", "vars", "executor", "inputs", "steps")
+#: Keys of ``[pipeline]`` and their types.
+PIPELINE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "description": str,
+    "create_paths": bool,
+    "run_name": str,
+    "jobs": int,
+}
+#: Keys of an ``[inputs.NAME]`` table.
+INPUT_KEYS = ("items", "glob", "exclude", "field", "fields", "required", "text_fields")
+#: Keys of a ``[[steps]]`` table.
+STEP_KEYS = (
+    "name",
+    "func",
+    "tags",
+    "ignore_errors",
+    "ignore_exceptions",
+    "foreach",
+    "independent",
+    "group",
+    "kwargs",
+    "outputs",
+)
+#: Executor kinds accepted in ``[executor] kind``.
+EXECUTOR_KINDS = ("serial", "local", "dask")
+#: Names a reference can start with.
+ROOTS = ("paths", "vars", "env", "inputs", "item", "steps", "outputs")
+#: kwargs the pipeline itself passes to a step function.
+RESERVED_KWARGS = ("pipeline", "step_id")
+#: kwargs shown as a step's "key inputs" by ``Project.steps_table``, in this order.
+KEY_INPUT_KWARGS = ("files", "filenames", "catalogs", "images", "image", "filename", "catalog")
+
+# -- tools -----------------------------------------------------------------------------------
+# The one place the project room names tools. To be pointed at the tool registry
+# (aw_tui.astromatic.registry) once it holds every tool below, STIFF and the others included.
+#: Tool names of ``[build_paths]`` (compared without case); close misspellings are errors.
+KNOWN_TOOLS = (
+    "SExtractor",
+    "SCAMP",
+    "SWarp",
+    "PSFEx",
+    "STIFF",
+    "MissFITS",
+    "SkyMaker",
+    "WeightWatcher",
+    "sex",
+    "source-extractor",
+)
+
+#: Names of paths, vars, input sets, fields, outputs and steps (used in ``{...}`` references).
+NAME_RE = re.compile(r"^[A-Za-z_][\w-]*$")
+#: Where every key is documented (named in the fixes of error messages).
+DOCS = "docs/project-file.md"
