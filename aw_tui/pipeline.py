@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from aw_tui.engine.errors import PipelineError, PipelineWarning, RunInterrupted
+from aw_tui.engine.executors import Executor
 from aw_tui.engine.loop import RunEngine
 from aw_tui.engine.steps import PipelineStep, StepList, accepts_argument, func_label
 from aw_tui.rundir.replay import replay_journal
@@ -34,8 +35,6 @@ __all__ = [
     "load_pipeline",
     "str_2_bool",
 ]
-
-
 
 
 def str_2_bool(bool_str: str) -> bool:
@@ -114,7 +113,6 @@ def check_path(path: str, auto_create: bool = False) -> None:
         create_paths(path)
     else:
         raise PipelineError(f"{path} does not exist")
-
 
 
 class Pipeline:
@@ -383,7 +381,7 @@ class Pipeline:
         ignore_errors: bool | None = None,
         ignore_exceptions: bool | None = None,
         start_idx: int | None = None,
-        executor: Any = None,
+        executor: Executor | None = None,
         output_listeners: list[Callable[[bytes], None]] | None = None,
     ) -> dict[str, Any]:
         """Run the selected steps in order, from ``run_step_idx``.
@@ -407,7 +405,7 @@ class Pipeline:
         start_idx : int, optional
             Start at this index of ``run_steps`` (with ``resume=False`` the selection is
             made afresh first, as in the seed).
-        executor : optional
+        executor : Executor, optional
             How to run groups of independent steps (see :mod:`aw_tui.engine.executors`); the
             default runs every step in this process, one after the other.
         output_listeners : list of callables, optional

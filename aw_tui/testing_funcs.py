@@ -11,6 +11,8 @@ import sys
 import time
 from typing import Any
 
+from aw_tui.base.process import run_command
+
 __all__ = ["fail", "print_lines", "raise_error", "sleep", "succeed", "touch"]
 
 
@@ -47,8 +49,6 @@ def touch(path: str, seconds: float = 0.0) -> dict[str, Any]:
 
 def print_lines(lines: int = 10, delay: float = 0.0) -> dict[str, Any]:
     """Run a child process that prints ``lines`` lines (through the step's output file)."""
-    from aw_tui.base.process import run_command
-
     code = (
         "import sys, time\n"
         f"for i in range({int(lines)}):\n"
