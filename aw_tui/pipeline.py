@@ -232,6 +232,7 @@ class Pipeline:
         ignore_exceptions: bool = False,
         independent: bool = False,
         group: str | None = None,
+        timeout: float | None = None,
         **kwargs: Any,
     ) -> PipelineStep:
         """Append a step that calls ``func(**kwargs)``.
@@ -250,6 +251,10 @@ class Pipeline:
         group : str, optional
             The group of independent steps (defaults to the tags joined, for independent
             steps).
+        timeout : float, optional
+            Seconds the step may run: past them the tools it runs are stopped (their whole
+            process groups) and the step is recorded as an ``error`` whose message names
+            the timeout (``ignore_errors`` applies). None: no limit.
         **kwargs
             Keyword arguments of ``func`` (its ``func_kwargs``).
 
@@ -257,6 +262,11 @@ class Pipeline:
         -------
         PipelineStep
             The new step (also appended to ``steps``).
+
+        Raises
+        ------
+        ValueError
+            When ``timeout`` is not a positive number of seconds.
         """
         if not callable(func):
             raise TypeError(f"add_step needs a function, got {func!r}")
@@ -272,6 +282,7 @@ class Pipeline:
             kwargs,
             independent=independent,
             group=group if independent else None,
+            timeout=timeout,
         )
         self.next_id += 1
         self.steps.append(step)

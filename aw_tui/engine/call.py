@@ -82,11 +82,13 @@ class StepCall:
         start = time.monotonic()
         if self.marker_path:
             self._mark_started(outcome)
+        timeout = getattr(self.step, "timeout", None)
         context = StepContext(
             step_id=self.step.step_id,
             output_path=self.output_path,
             log_dir=self.log_dir,
             listeners=list(self.listeners),
+            deadline=start + timeout if timeout else None,
         )
         try:
             with step_context(context):
@@ -95,7 +97,25 @@ class StepCall:
             outcome.error = exc
             outcome.traceback = format_exception(exc)
         outcome.duration = time.monotonic() - start
+        if timeout and (context.timed_out or outcome.duration > timeout):
+            self._timed_out(outcome, timeout, stopped=context.timed_out)
         return outcome
+
+    def _timed_out(self, outcome: StepOutcome, timeout: float, stopped: bool) -> None:
+        """Make ``outcome`` the ``error`` result of a step that ran past its ``timeout``."""
+        what = ("the tool it was running was stopped" if stopped
+                else "it returned late (a Python step is not interrupted)")
+        result: dict[str, Any] = {
+            "status": "error",
+            "error_msg": (f"timeout: step {self.step.step_id} ran past its timeout of "
+                          f"{timeout:g} s; {what}"),
+            "timeout": timeout,
+        }
+        if outcome.traceback:
+            result["error"] = outcome.traceback
+        outcome.result = result
+        outcome.error = None
+        outcome.traceback = None
 
     def _mark_started(self, outcome: StepOutcome) -> None:
         assert self.marker_path is not None
