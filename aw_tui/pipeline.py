@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from aw_tui.engine.errors import PipelineError, PipelineWarning, RunInterrupted
+from aw_tui.engine.executors import Executor
 from aw_tui.engine.loop import RunEngine
 from aw_tui.engine.steps import PipelineStep, StepList, accepts_argument, func_label
 from aw_tui.rundir.replay import replay_journal
@@ -34,8 +35,6 @@ __all__ = [
     "load_pipeline",
     "str_2_bool",
 ]
-
-
 
 
 def str_2_bool(bool_str: str) -> bool:
@@ -114,7 +113,6 @@ def check_path(path: str, auto_create: bool = False) -> None:
         create_paths(path)
     else:
         raise PipelineError(f"{path} does not exist")
-
 
 
 class Pipeline:
@@ -234,6 +232,7 @@ class Pipeline:
         ignore_exceptions: bool = False,
         independent: bool = False,
         group: str | None = None,
+        timeout: float | None = None,
         **kwargs: Any,
     ) -> PipelineStep:
         """Append a step that calls ``func(**kwargs)``.
@@ -252,6 +251,10 @@ class Pipeline:
         group : str, optional
             The group of independent steps (defaults to the tags joined, for independent
             steps).
+        timeout : float, optional
+            Seconds the step may run: past them the tools it runs are stopped (their whole
+            process groups) and the step is recorded as an ``error`` whose message names
+            the timeout (``ignore_errors`` applies). None: no limit.
         **kwargs
             Keyword arguments of ``func`` (its ``func_kwargs``).
 
@@ -259,6 +262,11 @@ class Pipeline:
         -------
         PipelineStep
             The new step (also appended to ``steps``).
+
+        Raises
+        ------
+        ValueError
+            When ``timeout`` is not a positive number of seconds.
         """
         if not callable(func):
             raise TypeError(f"add_step needs a function, got {func!r}")
@@ -274,6 +282,7 @@ class Pipeline:
             kwargs,
             independent=independent,
             group=group if independent else None,
+            timeout=timeout,
         )
         self.next_id += 1
         self.steps.append(step)
@@ -386,7 +395,7 @@ class Pipeline:
         ignore_errors: bool | None = None,
         ignore_exceptions: bool | None = None,
         start_idx: int | None = None,
-        executor: Any = None,
+        executor: Executor | None = None,
         output_listeners: list[Callable[[bytes], None]] | None = None,
     ) -> dict[str, Any]:
         """Run the selected steps in order, from ``run_step_idx``.
@@ -410,7 +419,7 @@ class Pipeline:
         start_idx : int, optional
             Start at this index of ``run_steps`` (with ``resume=False`` the selection is
             made afresh first, as in the seed).
-        executor : optional
+        executor : Executor, optional
             How to run groups of independent steps (see :mod:`aw_tui.engine.executors`); the
             default runs every step in this process, one after the other.
         output_listeners : list of callables, optional

@@ -11,7 +11,9 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["fail", "print_lines", "raise_error", "sleep", "succeed", "touch"]
+from aw_tui.base.process import run_command
+
+__all__ = ["fail", "print_lines", "raise_error", "run_argv", "sleep", "succeed", "touch"]
 
 
 def succeed(**kwargs: Any) -> dict[str, Any]:
@@ -47,8 +49,6 @@ def touch(path: str, seconds: float = 0.0) -> dict[str, Any]:
 
 def print_lines(lines: int = 10, delay: float = 0.0) -> dict[str, Any]:
     """Run a child process that prints ``lines`` lines (through the step's output file)."""
-    from aw_tui.base.process import run_command
-
     code = (
         "import sys, time\n"
         f"for i in range({int(lines)}):\n"
@@ -58,3 +58,16 @@ def print_lines(lines: int = 10, delay: float = 0.0) -> dict[str, Any]:
     result = run_command([sys.executable, "-c", code])
     status = "success" if result.returncode == 0 else "error"
     return {"status": status, "summary": {"lines": int(lines)}}
+
+
+def run_argv(argv: list[str]) -> dict[str, Any]:
+    """Run ``argv`` as a tool step does (no shell; output to the step's output file).
+
+    Succeeds when the command exits 0; the summary holds its exit code.
+    """
+    result = run_command([str(a) for a in argv])
+    return {
+        "status": "success" if result.returncode == 0 else "error",
+        "summary": {"returncode": result.returncode},
+        "error_msg": None if result.returncode == 0 else f"exit code {result.returncode}",
+    }

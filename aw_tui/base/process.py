@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -25,11 +26,16 @@ from dataclasses import dataclass
 
 from aw_tui.base.stepcontext import current_step
 
-__all__ = ["CommandResult", "run_command", "terminate_all"]
+__all__ = ["DRAIN_SECONDS", "CommandResult", "CommandTimeout", "run_command", "terminate_all"]
 
 #: How much output is kept in memory for error scanning (head and tail beyond it).
 CAPTURE_LIMIT = 8 * 1024 * 1024
 _HEAD_KEEP = 1024 * 1024
+#: Seconds the output pipe is still read after the tool's process ended (a background
+#: child of it may hold the pipe open for much longer: it is then killed).
+DRAIN_SECONDS = 0.2
+# Without pidfd_open (not Linux, or Linux < 5.3): how often to look whether the tool ended.
+_EXIT_POLL = 0.02
 
 _running: set[subprocess.Popen] = set()
 _running_lock = threading.Lock()
@@ -100,14 +106,18 @@ class CommandResult:
 
 
 def _kill_group(proc: subprocess.Popen, grace: float = 3.0) -> None:
-    """SIGTERM the process group, then SIGKILL it if it lingers."""
-    if proc.poll() is not None:
+    """SIGTERM the process group, then SIGKILL it if it lingers; reap the tool.
+
+    The group is signalled while the tool is not yet reaped (its pid, the group's id,
+    cannot have been reused), so a background child of an ended tool dies too.
+    """
+    if proc.returncode is not None:
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if _exited(proc):
             break
         time.sleep(0.02)
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -131,6 +141,169 @@ def terminate_all() -> int:
     return len(procs)
 
 
+class CommandTimeout(TimeoutError):
+    """A command ran past its time limit and was stopped (its whole process group).
+
+    Attributes
+    ----------
+    argv : list of str
+        The command.
+    timeout : float
+        The limit in seconds (the command's own, or what was left of its step's).
+    output : bytes
+        What it printed before it was stopped (as :attr:`CommandResult.output`).
+    """
+
+    def __init__(self, argv: list[str], timeout: float, output: bytes = b"") -> None:
+        super().__init__(f"{os.path.basename(argv[0])} was stopped after {timeout:g} s "
+                         "(its time limit)")
+        self.argv = argv
+        self.timeout = timeout
+        self.output = output
+
+
+class _Sink:
+    """Where a command's bytes go: the output file, the listeners, and head/tail in memory."""
+
+    def __init__(self, out_fd: int | None, listeners: list[Callable[[bytes], None]]) -> None:
+        self.out_fd = out_fd
+        self.listeners = listeners
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.nbytes = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.nbytes += len(chunk)
+        if self.out_fd is not None:
+            view = memoryview(chunk)
+            while view:
+                written = os.write(self.out_fd, view)
+                view = view[written:]
+        for listener in self.listeners:
+            with contextlib.suppress(Exception):
+                listener(chunk)
+        if len(self.head) < _HEAD_KEEP:
+            room = _HEAD_KEEP - len(self.head)
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk
+            if len(self.tail) > CAPTURE_LIMIT - _HEAD_KEEP:
+                del self.tail[: len(self.tail) - (CAPTURE_LIMIT - _HEAD_KEEP)]
+
+    def output(self) -> bytes:
+        kept = self.nbytes - len(self.head) - len(self.tail)
+        output = bytes(self.head)
+        if kept > 0:
+            output += f"\n[... {kept} bytes not kept in memory ...]\n".encode()
+        return output + bytes(self.tail)
+
+
+def _exited(proc: subprocess.Popen) -> bool:
+    """Whether ``proc`` has ended, without reaping it (its pid, hence its group, stays ours)."""
+    if proc.returncode is not None:
+        return True
+    try:
+        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped elsewhere (terminate_all)
+        return True
+    return info is not None
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when ``pid`` ends (Linux >= 5.3), or None."""
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        return opener(pid)
+    except OSError:
+        return None
+
+
+def _pump(proc: subprocess.Popen, sink: _Sink, deadline: float | None) -> bool:
+    """Copy the tool's output to ``sink`` until it exits; return False when ``deadline`` passed.
+
+    The step ends when the tool's process ends, not when its output pipe closes: a
+    background child the tool left holding the pipe would otherwise keep the step waiting
+    (for as long as the child lives). After the tool exits, the pipe is drained for up to
+    :data:`DRAIN_SECONDS` (a child's last lines), then the tool's whole process group is
+    killed and the pipe closed.
+    """
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    pidfd = _pidfd(proc.pid)
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    if pidfd is not None:
+        poller.register(pidfd, select.POLLIN)
+    drain_until: float | None = None
+    try:
+        while True:
+            now = time.monotonic()
+            limits = [t for t in (deadline, drain_until) if t is not None]
+            wait = max(0.0, min(limits) - now) if limits else None
+            if pidfd is None and drain_until is None:
+                wait = _EXIT_POLL if wait is None else min(wait, _EXIT_POLL)
+            ready = {f for f, _ in poller.poll(None if wait is None else wait * 1000)}
+            if fd in ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    return True  # EOF: everyone holding the pipe is gone
+                sink.feed(chunk)
+                continue
+            now = time.monotonic()
+            if drain_until is not None and now >= drain_until:
+                return True  # the tool ended; a child of it still holds the pipe
+            if drain_until is None and (pidfd in ready or (pidfd is None and _exited(proc))):
+                drain_until = now + DRAIN_SECONDS
+                if pidfd is not None:
+                    poller.unregister(pidfd)
+                continue
+            if deadline is not None and now >= deadline and drain_until is None:
+                return False
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _read_rest(fd: int, sink: _Sink, seconds: float = 0.5) -> None:
+    """What is left in the pipe once the process group is dead (bounded)."""
+    end = time.monotonic() + seconds
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while (left := end - time.monotonic()) > 0:
+        if not poller.poll(left * 1000):
+            return
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return
+        sink.feed(chunk)
+
+
+def _kill_leftovers(proc: subprocess.Popen) -> None:
+    """SIGKILL what is left of the tool's process group (background children it started).
+
+    Called while the tool itself is still unreaped, so its pid -- the group's id -- cannot
+    have been reused for another group.
+    """
+    if proc.returncode is not None:  # reaped by terminate_all: its group is gone
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _deadline(timeout: float | None) -> float | None:
+    """The monotonic time the command must end by: its own timeout or its step's."""
+    context = current_step()
+    limits = [t for t in (context.deadline if context else None,) if t is not None]
+    if timeout is not None:
+        if timeout <= 0:
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        limits.append(time.monotonic() + timeout)
+    return min(limits) if limits else None
+
+
 def run_command(
     argv: Sequence[str],
     cwd: str | None = None,
@@ -138,6 +311,7 @@ def run_command(
     output_path: str | None = None,
     listeners: Iterable[Callable[[bytes], None]] = (),
     header: bytes | None = None,
+    timeout: float | None = None,
 ) -> CommandResult:
     """Run ``argv`` (never through a shell) and stream its output.
 
@@ -156,12 +330,24 @@ def run_command(
     header : bytes, optional
         Written to the output file (not to listeners' tool stream) before the tool runs,
         e.g. the command line.
+    timeout : float, optional
+        Seconds the command may run; the running step's ``timeout`` (see
+        :class:`aw_tui.base.stepcontext.StepContext`) limits it too.
 
     Returns
     -------
     CommandResult
-        Exit code, duration and output. A tool that cannot be started raises
-        ``FileNotFoundError``/``PermissionError`` as ``subprocess`` does.
+        Exit code, duration and output. The command ends when its process ends: output a
+        background child of it still writes is read for a short while
+        (:data:`DRAIN_SECONDS`), then that child is killed with the rest of the tool's
+        process group.
+
+    Raises
+    ------
+    CommandTimeout
+        When the time limit passed: the process group was stopped (SIGTERM, then SIGKILL).
+    FileNotFoundError, PermissionError
+        When the tool cannot be started, as ``subprocess`` raises them.
     """
     argv = [os.fspath(a) for a in argv]
     context = current_step()
@@ -170,6 +356,7 @@ def run_command(
     all_listeners = list(listeners)
     if context is not None:
         all_listeners.extend(context.listeners)
+    deadline = _deadline(timeout)
     out_fd = None
     if output_path:
         os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
@@ -198,33 +385,19 @@ def run_command(
         raise
     with _running_lock:
         _running.add(proc)
-    head = bytearray()
-    tail = bytearray()
-    nbytes = 0
+    sink = _Sink(out_fd, all_listeners)
+    assert proc.stdout is not None
     try:
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            nbytes += len(chunk)
-            if out_fd is not None:
-                view = memoryview(chunk)
-                while view:
-                    written = os.write(out_fd, view)
-                    view = view[written:]
-            for listener in all_listeners:
-                with contextlib.suppress(Exception):
-                    listener(chunk)
-            if len(head) < _HEAD_KEEP:
-                room = _HEAD_KEEP - len(head)
-                head += chunk[:room]
-                chunk = chunk[room:]
-            if chunk:
-                tail += chunk
-                if len(tail) > CAPTURE_LIMIT - _HEAD_KEEP:
-                    del tail[: len(tail) - (CAPTURE_LIMIT - _HEAD_KEEP)]
+        in_time = _pump(proc, sink, deadline)
+        if in_time:
+            _kill_leftovers(proc)
+        else:
+            _kill_group(proc)
+            _read_rest(proc.stdout.fileno(), sink)
+            if context is not None:
+                context.timed_out = True
+            raise CommandTimeout(argv, round(deadline - start, 3) if deadline else 0.0,
+                                 sink.output())
         returncode = proc.wait()
     except BaseException:
         _kill_group(proc)
@@ -233,19 +406,14 @@ def run_command(
         with _running_lock:
             _running.discard(proc)
         with contextlib.suppress(Exception):
-            proc.stdout.close()  # type: ignore[union-attr]
+            proc.stdout.close()
         if out_fd is not None:
             os.close(out_fd)
-    kept = nbytes - len(head) - len(tail)
-    output = bytes(head)
-    if kept > 0:
-        output += f"\n[... {kept} bytes not kept in memory ...]\n".encode()
-    output += bytes(tail)
     return CommandResult(
         argv=argv,
         returncode=returncode,
         duration=time.monotonic() - start,
-        output=output,
+        output=sink.output(),
         output_path=output_path,
-        nbytes=nbytes,
+        nbytes=sink.nbytes,
     )

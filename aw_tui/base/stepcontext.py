@@ -18,12 +18,18 @@ __all__ = ["StepContext", "current_step", "step_context"]
 
 @dataclass
 class StepContext:
-    """The step being run: its id, its output file and live listeners of its output."""
+    """The step being run: its id, its output file, live listeners of its output, its deadline.
+
+    ``deadline`` (a :func:`time.monotonic` time, from the step's ``timeout``) limits every
+    command the step runs; a command stopped by it sets ``timed_out``.
+    """
 
     step_id: int | None = None
     output_path: str | None = None
     log_dir: str | None = None
     listeners: list[Callable[[bytes], None]] = field(default_factory=list)
+    deadline: float | None = None
+    timed_out: bool = False
 
 
 _current: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar(

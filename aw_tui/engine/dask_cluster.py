@@ -1,7 +1,7 @@
 """Run groups of independent steps on a Dask cluster: ``[executor] kind = "dask"``.
 
 The only module of aw-tui that imports Dask (``pip install 'aw-tui[dask]'``). A
-:class:`DaskExecutor` has the interface of :class:`aw_tui.engine.executors.LocalExecutor`; the
+:class:`DaskExecutor` implements :class:`aw_tui.engine.executors.Executor`; the
 engine keeps the seed's semantics on top of it. Three ways to get workers, from the
 ``[executor]`` table of a project (see :meth:`DaskExecutor.from_config`)::
 
@@ -28,7 +28,7 @@ engine keeps the seed's semantics on top of it. Three ways to get workers, from 
 
 What travels to the workers
 ---------------------------
-Each step is sent as a :class:`~aw_tui.engine.loop.StepCall` pickled with cloudpickle (a few
+Each step is sent as a :class:`~aw_tui.engine.call.StepCall` pickled with cloudpickle (a few
 hundred bytes to a few kB: the step's function, usually a :class:`~aw_tui.project.funcref.FuncRef`
 or a module function, and its kwargs, without its old results). The pipeline the step
 function receives is a light copy (see :func:`light_pipeline`): its ``paths``,
@@ -71,8 +71,8 @@ from distributed.client import FutureCancelledError
 
 from aw_tui.base import process
 from aw_tui.base.atomic import atomic_write_bytes
+from aw_tui.engine.call import WORKER_LOST, StepCall, StepOutcome
 from aw_tui.engine.errors import format_exception
-from aw_tui.engine.loop import WORKER_LOST, StepCall, StepOutcome
 from aw_tui.engine.steps import StepList
 
 __all__ = ["JOBQUEUE_CLUSTERS", "DaskExecutor", "build_cluster", "light_pipeline"]

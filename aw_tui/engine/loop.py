@@ -10,122 +10,25 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
 from aw_tui.base import process
-from aw_tui.base.atomic import atomic_write_text
-from aw_tui.base.stepcontext import StepContext, step_context
-from aw_tui.engine.errors import PipelineError, PipelineWarning, RunInterrupted, format_exception
+from aw_tui.engine.call import WORKER_LOST, StepCall, StepOutcome
+from aw_tui.engine.errors import PipelineError, PipelineWarning, RunInterrupted
+from aw_tui.engine.executors import Executor
 from aw_tui.engine.signals import interrupt_main_thread, interrupt_signals
 from aw_tui.engine.steps import PipelineStep
 from aw_tui.rundir.store import RunStore
 
+# StepCall, StepOutcome and WORKER_LOST live in engine/call.py; named here for old imports.
 __all__ = ["WORKER_LOST", "RunEngine", "StepCall", "StepOutcome"]
 
-#: ``step_interrupted`` reason of a step whose worker died (a killed Dask worker, a batch
-#: job that reached its walltime): the step did not finish and ``resume`` runs it again.
-WORKER_LOST = "worker lost"
 #: Seconds between two looks at the ``steps/<id>.started`` markers of a running group.
 MARKER_POLL = 0.25
-
-
-@dataclass
-class StepOutcome:
-    """What running one step gave: its result or the exception it raised."""
-
-    step_id: int
-    result: Any = None
-    error: BaseException | None = None
-    traceback: str | None = None
-    duration: float = 0.0
-    host: str | None = None
-    worker: str | None = None
-    started: float | None = None
-    #: Set by an executor when the step did not finish because the worker running it was
-    #: lost (e.g. :data:`WORKER_LOST`); ``error`` then holds what the executor saw.
-    lost: str | None = None
-
-
-@dataclass
-class StepCall:
-    """A picklable call of one step, run in this process or on a worker.
-
-    Parameters
-    ----------
-    pipeline : Pipeline
-        Passed to the step function when its signature names ``pipeline``.
-    step : PipelineStep
-        The step to run.
-    output_path : str, optional
-        Where the tools' raw output goes (``steps/<id>.out``).
-    log_dir : str, optional
-        The run directory.
-    worker : str, optional
-        A label of where the call runs, set by the executor.
-    marker_path : str, optional
-        ``steps/<id>.started``: when set, the call writes there (atomically) where and when
-        it started (``step_id``, ``host``, ``pid``, ``worker``, ``time``, ``attempt``), so the
-        runner can journal ``step_started`` when a remote worker really starts the step. A
-        marker already present means an earlier attempt of this call died with its worker:
-        ``attempt`` counts up and the output file starts afresh.
-    """
-
-    pipeline: Any
-    step: PipelineStep
-    output_path: str | None = None
-    log_dir: str | None = None
-    worker: str | None = None
-    listeners: list[Any] = field(default_factory=list)
-    marker_path: str | None = None
-
-    def __call__(self) -> StepOutcome:
-        import socket
-
-        outcome = StepOutcome(self.step.step_id, host=socket.gethostname(), worker=self.worker)
-        outcome.started = time.time()
-        start = time.monotonic()
-        if self.marker_path:
-            self._mark_started(outcome)
-        context = StepContext(
-            step_id=self.step.step_id,
-            output_path=self.output_path,
-            log_dir=self.log_dir,
-            listeners=list(self.listeners),
-        )
-        try:
-            with step_context(context):
-                outcome.result = self.pipeline.call_step(self.step)
-        except Exception as exc:
-            outcome.error = exc
-            outcome.traceback = format_exception(exc)
-        outcome.duration = time.monotonic() - start
-        return outcome
-
-    def _mark_started(self, outcome: StepOutcome) -> None:
-        assert self.marker_path is not None
-        attempt = 1
-        try:
-            with open(self.marker_path, encoding="utf-8") as handle:
-                attempt = int(json.load(handle).get("attempt") or 1) + 1
-        except (OSError, ValueError, TypeError, AttributeError):
-            pass
-        if attempt > 1 and self.output_path:
-            with contextlib.suppress(OSError):
-                os.truncate(self.output_path, 0)
-        marker = {
-            "step_id": self.step.step_id,
-            "host": outcome.host,
-            "pid": os.getpid(),
-            "worker": self.worker,
-            "time": outcome.started,
-            "attempt": attempt,
-        }
-        with contextlib.suppress(OSError):
-            atomic_write_text(self.marker_path, json.dumps(marker), fsync=False)
 
 
 class ControlWatcher(threading.Thread):
@@ -164,7 +67,7 @@ class RunEngine:
         resume: bool = False,
         ignore_errors: bool | None = None,
         ignore_exceptions: bool | None = None,
-        executor: Any = None,
+        executor: Executor | None = None,
         listeners: list[Any] | None = None,
     ) -> None:
         self.pipeline = pipeline
@@ -257,8 +160,6 @@ class RunEngine:
             pipeline.run_store = None
 
     def _journal_run_started(self) -> None:
-        import socket
-
         pipeline = self.pipeline
         assert self.store is not None
         self.store.append_event(
@@ -273,7 +174,7 @@ class RunEngine:
             pipeline_name=pipeline.name,
             checkpoint=self.store.checkpoint,
             completed=sorted(pipeline.completed_step_ids),
-            executor=getattr(self.executor, "label", None),
+            executor=self.executor.label if self.executor is not None else None,
         )
 
     def _checkpoint(self) -> None:
@@ -347,8 +248,6 @@ class RunEngine:
     def _journal_step_started(
         self, step: PipelineStep, index: int, host: str | None = None, worker: str | None = None
     ) -> None:
-        import socket
-
         self._running[step.step_id] = index
         if self.store is None:
             return
@@ -410,7 +309,9 @@ class RunEngine:
         failure: PipelineError | None = None
         pending = {}
         queue = list(todo)
-        capacity = max(1, int(getattr(self.executor, "capacity", len(queue)) or len(queue)))
+        executor = self.executor
+        assert executor is not None  # groups run only on an executor (see _loop)
+        capacity = max(1, int(executor.capacity or len(queue)))
         try:
             while queue or pending:
                 while queue and len(pending) < capacity and failure is None:
@@ -422,13 +323,13 @@ class RunEngine:
                     pending[self._submit(step, index)] = (index, step)
                 if not pending:
                     break
-                done = self.executor.wait_any(list(pending), timeout=MARKER_POLL)
+                done = executor.wait_any(list(pending), timeout=MARKER_POLL)
                 for future, (index, step) in pending.items():
                     if future not in done:
                         self._check_started(step, index)
                 for future in done:
                     index, step = pending.pop(future)
-                    outcome = self.executor.outcome(future, step)
+                    outcome = executor.outcome(future, step)
                     self._check_started(step, index, outcome)
                     try:
                         if outcome.lost:
@@ -442,7 +343,7 @@ class RunEngine:
         except KeyboardInterrupt:
             for future in pending:
                 with contextlib.suppress(Exception):
-                    self.executor.cancel(future)
+                    executor.cancel(future)
             raise
         if failure is not None:
             raise failure

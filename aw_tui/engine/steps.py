@@ -7,7 +7,27 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["PipelineStep", "StepList", "accepts_argument", "func_label"]
+__all__ = ["PipelineStep", "StepList", "accepts_argument", "check_timeout", "func_label"]
+
+
+def check_timeout(timeout: Any) -> float | None:
+    """``timeout`` as seconds (a positive finite number) or None.
+
+    Raises
+    ------
+    ValueError
+        For anything else (a bool, text, zero, a negative or infinite number).
+    """
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
+        0 < timeout < float("inf")
+    ):
+        raise ValueError(
+            f"timeout = {timeout!r}: give the seconds a step may run as a positive number "
+            "(e.g. timeout = 600), or leave it out for no limit"
+        )
+    return float(timeout)
 
 
 class StepList(list):
@@ -49,6 +69,10 @@ class PipelineStep:
         share its ``group`` (see the parallel executors). Never guessed: declared.
     group : str, optional
         Name of the group of independent steps this step belongs to.
+    timeout : float, optional
+        Seconds the step may run. The tools it runs are stopped when it is over (their
+        whole process groups) and the step is recorded as an error naming the timeout.
+        None (default): no limit.
     """
 
     def __init__(
@@ -61,6 +85,7 @@ class PipelineStep:
         func_kwargs: dict[str, Any] | None = None,
         independent: bool = False,
         group: str | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.func = func
         self.step_id = step_id
@@ -71,6 +96,7 @@ class PipelineStep:
         self.results: dict[str, Any] | None = None
         self.independent = independent
         self.group = group
+        self.timeout = check_timeout(timeout)
 
     @property
     def func_name(self) -> str:
@@ -83,6 +109,7 @@ class PipelineStep:
     def __setstate__(self, state: dict[str, Any]) -> None:
         state.setdefault("independent", False)
         state.setdefault("group", None)
+        state.setdefault("timeout", None)  # checkpoints written before steps had one
         self.__dict__.update(state)
 
 
