@@ -1,8 +1,9 @@
-"""Start and stop runs from a viewer: a detached ``aw-tui PROJECT --batch`` process.
+"""Start runs from a viewer: a detached ``aw-tui PROJECT --batch`` process.
 
 Nothing of the run lives in the viewer: the runner is its own session (no controlling
 terminal), so a dropped SSH connection, a killed tmux or a closed TUI never stops it. Its
-stdout and stderr go to ``<log>/runner.log``.
+stdout and stderr go to ``<log>/runner.log``. A viewer stops a run or edits a pending step
+through :mod:`aw_tui.rundir.control`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
-from aw_tui.rundir.store import write_control_request
+from aw_tui.rundir.layout import RunLayout
 
-__all__ = ["RunRequest", "request_edit", "request_stop", "start_runner"]
-
-RUNNER_LOG = "runner.log"
+__all__ = ["RunRequest", "start_runner"]
 
 
 @dataclass
@@ -57,7 +56,7 @@ class RunRequest:
 def start_runner(target: str, log_dir: str, request: RunRequest) -> subprocess.Popen:
     """Start a detached runner for ``target`` writing to ``log_dir``; return its process."""
     os.makedirs(log_dir, exist_ok=True)
-    log_path = os.path.join(log_dir, RUNNER_LOG)
+    log_path = RunLayout(log_dir).runner_log
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             request.argv(target),
@@ -68,17 +67,3 @@ def start_runner(target: str, log_dir: str, request: RunRequest) -> subprocess.P
             close_fds=True,
             cwd=os.path.dirname(os.path.abspath(target)) if os.path.isfile(target) else None,
         )
-
-
-def request_stop(log_dir: str, when: str = "after_step") -> str:
-    """Ask the live runner to stop (``'now'`` or ``'after_step'``)."""
-    if when not in ("now", "after_step"):
-        raise ValueError(f"when must be 'now' or 'after_step', not {when!r}")
-    return write_control_request(log_dir, {"action": "stop", "when": when})
-
-
-def request_edit(log_dir: str, step_id: int, func_kwargs: dict) -> str:
-    """Ask the live runner to replace a pending step's kwargs before it starts."""
-    return write_control_request(
-        log_dir, {"action": "edit", "step_id": int(step_id), "func_kwargs": func_kwargs}
-    )

@@ -20,8 +20,13 @@ from aw_tui.engine.errors import PipelineError, PipelineWarning, RunInterrupted
 from aw_tui.engine.executors import Executor
 from aw_tui.engine.loop import RunEngine
 from aw_tui.engine.steps import PipelineStep, StepList, accepts_argument, func_label
-from aw_tui.rundir.replay import replay_journal
-from aw_tui.rundir.store import CheckpointError, RunStore, find_checkpoint, load_checkpoint
+from aw_tui.rundir.checkpoint import (
+    CheckpointError,
+    find_checkpoint,
+    load_checkpoint,
+    replay_journal,
+)
+from aw_tui.rundir.store import RunStore
 
 __all__ = [
     "Pipeline",

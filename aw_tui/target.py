@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aw_tui.base.errors import AwTuiError
-from aw_tui.rundir.store import checkpoint_path
+from aw_tui.rundir.checkpoint import checkpoint_path
 
 __all__ = [
     "OpenedPipeline",

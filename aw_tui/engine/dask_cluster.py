@@ -74,6 +74,7 @@ from aw_tui.base.atomic import atomic_write_bytes
 from aw_tui.engine.call import WORKER_LOST, StepCall, StepOutcome
 from aw_tui.engine.errors import format_exception
 from aw_tui.engine.steps import StepList
+from aw_tui.rundir.layout import RunLayout
 
 __all__ = ["JOBQUEUE_CLUSTERS", "DaskExecutor", "build_cluster", "light_pipeline"]
 
@@ -565,8 +566,7 @@ class DaskExecutor:
         self._drop_context()
         payload = cloudpickle.dumps(light_pipeline(pipeline))
         if log_dir:
-            name = f".dask-context-{uuid.uuid4().hex}.tmp"
-            path = os.path.join(log_dir, "steps", name)
+            path = RunLayout(log_dir).new_dask_context()
             atomic_write_bytes(path, payload, fsync=False)
             self._context = ("file", path)
         else:

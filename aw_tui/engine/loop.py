@@ -22,6 +22,7 @@ from aw_tui.engine.errors import PipelineError, PipelineWarning, RunInterrupted
 from aw_tui.engine.executors import Executor
 from aw_tui.engine.signals import interrupt_main_thread, interrupt_signals
 from aw_tui.engine.steps import PipelineStep
+from aw_tui.rundir import control
 from aw_tui.rundir.store import RunStore
 
 # StepCall, StepOutcome and WORKER_LOST live in engine/call.py; named here for old imports.
@@ -45,11 +46,11 @@ class ControlWatcher(threading.Thread):
         while not self._halt.wait(self.interval):
             if store is None:
                 return
-            for path, request in store.pending_control():
+            for path, request in control.pending_requests(store.layout):
                 if request.get("action") != "stop":
                     continue
                 when = request.get("when", "after_step")
-                store.finish_control(path)
+                control.finish_request(store.layout, path)
                 self.engine.request_stop(when)
 
     def halt(self) -> None:
@@ -243,7 +244,7 @@ class RunEngine:
 
     def _marker_path(self, step_id: int) -> str:
         assert self.store is not None
-        return os.path.join(self.store.steps_dir, f"{step_id}.started")
+        return self.store.layout.step_marker(step_id)
 
     def _journal_step_started(
         self, step: PipelineStep, index: int, host: str | None = None, worker: str | None = None
@@ -549,32 +550,17 @@ class RunEngine:
         store = self.store
         if store is None:
             return
-        for path, request in store.pending_control():
+        for path, request in control.pending_requests(store.layout):
             action = request.get("action")
             if action == "stop":
-                store.finish_control(path)
+                control.finish_request(store.layout, path)
                 self.request_stop(request.get("when", "after_step"))
             elif action == "edit":
-                reason = self._apply_edit(request)
-                store.finish_control(path, rejected=reason)
+                started = set(self.pipeline.completed_step_ids) | set(self._running)
+                reason = control.apply_edit(
+                    store, self.pipeline, request.get("step_id"),
+                    control.decode_kwargs(request.get("func_kwargs")), "control", started,
+                )
+                control.finish_request(store.layout, path, rejected=reason)
             else:
-                store.finish_control(path, rejected=f"unknown action {action!r}")
-
-    def _apply_edit(self, request: dict[str, Any]) -> str | None:
-        pipeline = self.pipeline
-        try:
-            step = pipeline.get_step(int(request["step_id"]))
-        except (KeyError, ValueError, TypeError):
-            return f"no step {request.get('step_id')!r} in this pipeline"
-        kwargs = request.get("func_kwargs")
-        if not isinstance(kwargs, dict):
-            return "func_kwargs must be a table"
-        if step.step_id in pipeline.completed_step_ids or step.step_id in self._running:
-            return f"step {step.step_id} has already started in this run"
-        step.func_kwargs = kwargs
-        assert self.store is not None
-        self.store.write_kwargs(step.step_id, kwargs)
-        self.store.append_event(
-            "edit_applied", step_id=step.step_id, func_kwargs=kwargs, source="control"
-        )
-        return None
+                control.finish_request(store.layout, path, rejected=f"unknown action {action!r}")

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import mmap
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from aw_tui.rundir.layout import EVENTS_FILE
 from aw_tui.rundir.vocabulary import (
     DONE_STATUSES,
     ENDED_STATUSES,
@@ -32,13 +34,10 @@ __all__ = [
     "JournalReader",
     "RunState",
     "StepState",
+    "last_seq",
     "read_events",
     "read_run_header",
 ]
-
-EVENTS_FILE = "events.jsonl"
-
-
 
 def _parse_lines(data: bytes) -> list[dict[str, Any]]:
     events = []
@@ -117,6 +116,63 @@ class JournalReader:
             if not new:
                 return events
             events.extend(new)
+
+
+def _lines_backwards(handle: Any, size: int, block: int) -> Iterator[bytes]:
+    """The complete lines of a file, newest first (what follows the last newline is not
+    complete and is skipped); lines of any length."""
+    pos, buf, found_end = size, b"", False
+    while pos > 0:
+        start = max(0, pos - block)
+        handle.seek(start)
+        buf = handle.read(pos - start) + buf
+        pos = start
+        parts = buf.split(b"\n")
+        buf, rest = parts[0], parts[1:]
+        if not found_end:
+            if not rest:
+                continue
+            rest, found_end = rest[:-1], True
+        yield from reversed(rest)
+    if found_end:
+        yield buf
+
+
+def last_seq(path: str, block: int = 65536) -> int | None:
+    """The ``seq`` of the journal's last complete event, read from the end of the file.
+
+    The one parser of the journal's end (the writer continues ``seq`` from it, a viewer
+    knows whether a checkpoint is current). The last line may be of any length.
+
+    Parameters
+    ----------
+    path : str
+        The journal file, or the run directory that holds it.
+    block : int
+        Bytes read per step backwards.
+
+    Returns
+    -------
+    int or None
+        0 without a journal or without a complete line; None when the last complete line
+        cannot be read or parsed (the caller then reads the whole journal).
+    """
+    if os.path.isdir(path):
+        path = os.path.join(path, EVENTS_FILE)
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            for line in _lines_backwards(handle, size, block):
+                if line.strip():
+                    try:
+                        return int(json.loads(line)["seq"])
+                    except (ValueError, KeyError, TypeError):
+                        return None
+    except FileNotFoundError:
+        return 0
+    except OSError:
+        return None
+    return 0
 
 
 def read_events(log_dir: str) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ the app calls them from thread workers only.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shlex
 import threading
@@ -18,38 +17,17 @@ import dill
 
 from aw_tui.astromatic.summaries import format_summary
 from aw_tui.base.gcpause import gc_paused
-from aw_tui.launch import RunRequest, request_edit, request_stop, start_runner
-from aw_tui.rundir.journal import EVENTS_FILE, JournalReader, RunState, read_run_header
-from aw_tui.rundir.store import LockInfo, RunStore, read_lock
+from aw_tui.launch import RunRequest, start_runner
+from aw_tui.pipeline import Pipeline, load_pipeline
+from aw_tui.rundir import checkpoint, control
+from aw_tui.rundir.journal import JournalReader, RunState, read_run_header
+from aw_tui.rundir.layout import RunLayout
+from aw_tui.rundir.lock import LockInfo, read_lock
+from aw_tui.rundir.vocabulary import DONE_STATUSES, PENDING, RUNNING, SKIPPED, UNKNOWN
 from aw_tui.target import Target, build_from_project
 from aw_tui.tui.step_rows import StepRow
 
 __all__ = ["EditOutcome", "Session"]
-
-
-def _last_journal_seq(log_dir: str, tail: int = 65536) -> int | None:
-    """The ``seq`` of the journal's last complete event; 0 without a journal, None when the
-    end cannot be read (then the caller reads the whole journal)."""
-    path = os.path.join(log_dir, EVENTS_FILE)
-    try:
-        with open(path, "rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, size - tail))
-            data = handle.read(tail)
-    except FileNotFoundError:
-        return 0
-    except OSError:
-        return None
-    lines = data.split(b"\n")[:-1]  # what follows the last newline is not complete
-    if size > tail:
-        lines = lines[1:]  # the first line may be cut
-    for line in reversed(lines):
-        if line.strip():
-            try:
-                return int(json.loads(line)["seq"])
-            except (ValueError, KeyError, TypeError):
-                return None
-    return 0 if size <= tail else None
 
 
 @dataclass
@@ -150,24 +128,13 @@ class Session:
         return True
 
     def _load_checkpoint(self, source: str) -> Any:
-        """``load_pipeline(source)``, without reading the journal when there is nothing newer.
-
-        The checkpoint written when a run ends includes its whole journal; replaying means
-        parsing every event only to skip them all (1.3 s for a 50,000-step run, and as much
-        memory as the events). The journal's last line tells whether anything is newer.
-        """
-        from aw_tui.pipeline import Pipeline, load_pipeline
-        from aw_tui.rundir.replay import replay_journal
-        from aw_tui.rundir.store import find_checkpoint, load_checkpoint
-
-        checkpoint = find_checkpoint(source)
-        pipeline = load_checkpoint(checkpoint)
+        """``load_pipeline(source)``, without reading the journal when there is nothing newer
+        (see :func:`aw_tui.rundir.checkpoint.replay_if_newer`)."""
+        found = checkpoint.find_checkpoint(source)
+        pipeline = checkpoint.load_checkpoint(found)
         if not isinstance(pipeline, Pipeline):
             return load_pipeline(source)  # its error message
-        folder = os.path.dirname(os.path.abspath(checkpoint))
-        last = _last_journal_seq(folder)
-        if last is None or last > int(getattr(pipeline, "journal_seq", 0) or 0):
-            replay_journal(pipeline, folder)
+        checkpoint.replay_if_newer(pipeline, os.path.dirname(os.path.abspath(found)))
         return pipeline
 
     def poll(self) -> list[dict[str, Any]]:
@@ -200,7 +167,7 @@ class Session:
                 with contextlib.suppress(KeyError):
                     step = self.pipeline.get_step(step_id)
                     if isinstance(event.get("func_kwargs"), dict):
-                        step.func_kwargs = event["func_kwargs"]
+                        step.func_kwargs = control.decode_kwargs(event["func_kwargs"])
 
     # -- what to show -------------------------------------------------------------------
     def lock(self) -> LockInfo | None:
@@ -228,20 +195,20 @@ class Session:
         """The table row of one step."""
         index = order.get(step.step_id)
         known = self.state.steps.get(step.step_id)
-        status, duration, summary, worker = "pending", None, "", None
+        status, duration, summary, worker = PENDING, None, "", None
         if known is not None:
             status = known.status
             duration = known.duration
             summary = format_summary(known.summary) or (known.error_msg or "")
             worker = known.worker
         elif isinstance(step.results, dict):
-            status = str(step.results.get("status", "unknown"))
+            status = str(step.results.get("status", UNKNOWN))
             duration = step.results.get("duration")
             summary = format_summary(step.results.get("summary")) or (
                 step.results.get("error_msg") or ""
             )
-        if index is None and status == "pending":
-            status = "skipped"
+        if index is None and status == PENDING:
+            status = SKIPPED
         return StepRow(
             index=index,
             step_id=step.step_id,
@@ -264,7 +231,7 @@ class Session:
         """``steps/<id>.out`` of a step."""
         if not self.log_dir:
             return None
-        return os.path.join(self.log_dir, "steps", f"{step_id}.out")
+        return RunLayout(self.log_dir).step_output(step_id)
 
     def result(self, step_id: int) -> dict[str, Any] | None:
         """A step's results: from ``steps/<id>.result.p`` (the live run) or the checkpoint."""
@@ -272,7 +239,7 @@ class Session:
             return self._results[step_id]
         result = None
         if self.log_dir:
-            path = os.path.join(self.log_dir, "steps", f"{step_id}.result.p")
+            path = RunLayout(self.log_dir).step_result(step_id)
             with contextlib.suppress(OSError, EOFError, Exception), open(path, "rb") as handle:
                 result = dill.load(handle)
         if result is None and self.pipeline is not None:
@@ -305,7 +272,7 @@ class Session:
         order = self.run_order()
         return sum(
             1 for row in self.rows()
-            if row.status in ("success", "unknown") and order.get(row.step_id, -1) >= start_idx
+            if row.status in DONE_STATUSES and order.get(row.step_id, -1) >= start_idx
         )
 
     def start_run(self, resume: bool, create_paths: bool = False) -> Any:
@@ -325,7 +292,7 @@ class Session:
     def stop(self, when: str) -> None:
         """Ask the live runner to stop."""
         if self.log_dir:
-            request_stop(self.log_dir, when)
+            control.request_stop(self.log_dir, when)
 
     def edit(self, step_id: int, func_kwargs: dict[str, Any]) -> EditOutcome:
         """Replace a step's kwargs: through the live runner, or in the checkpoint now."""
@@ -337,33 +304,31 @@ class Session:
                     "refused", "still reading the run's journal: try again in a moment"
                 )
             status = self.state.steps.get(step_id)
-            if status is not None and status.status in ("running", "success", "unknown"):
+            if status is not None and (
+                status.status == RUNNING or status.status in DONE_STATUSES
+            ):
                 return EditOutcome(
                     "refused",
-                    f"step {step_id} has already {'started' if status.status == 'running' else 'run'} "
+                    f"step {step_id} has already {'started' if status.status == RUNNING else 'run'} "
                     "in the live run; edit it after the run ends, then continue",
                 )
-            request_edit(self.log_dir, step_id, func_kwargs)
+            control.request_edit(self.log_dir, step_id, func_kwargs)
             return EditOutcome(
                 "requested", f"edit of step {step_id} sent to the live run: it applies when "
                 "that step starts"
             )
-        store = RunStore(self.log_dir, self.pipeline.run_name)
-        store.acquire_lock()
-        try:
+
+        def current() -> Any:
+            # The pipeline loaded when the app opened knows nothing of the runs since
+            # (finished steps, run_step_idx): writing it back would make a resume run them
+            # again. Take the run directory's state (under the lock), then apply the edit.
             if self.has_checkpoint():
-                # The pipeline loaded when the app opened knows nothing of the runs since
-                # (finished steps, run_step_idx): writing it back would make a resume run
-                # them again. Take the run directory's state, then apply the edit.
-                self.pipeline = self._load_checkpoint(self.target.checkpoint or self.log_dir)
-            step = self.pipeline.get_step(step_id)
-            step.func_kwargs = func_kwargs
-            store.write_kwargs(step_id, func_kwargs)
-            store.append_event("edit_applied", step_id=step_id, func_kwargs=func_kwargs,
-                               source="tui")
-            store.write_checkpoint(self.pipeline)
-        finally:
-            store.close()
+                return self._load_checkpoint(self.target.checkpoint or self.log_dir or "")
+            return self.pipeline
+
+        self.pipeline, written = control.apply_edit_without_runner(
+            self.log_dir, self.pipeline.run_name, step_id, func_kwargs, current, source="tui"
+        )
         if self.target.checkpoint is None:
-            self.target.checkpoint = store.checkpoint
-        return EditOutcome("applied", f"step {step_id} saved to {store.checkpoint}")
+            self.target.checkpoint = written
+        return EditOutcome("applied", f"step {step_id} saved to {written}")

@@ -30,8 +30,9 @@ from astropy.table import Table
 
 from aw_tui import Pipeline, PipelineError, PipelineStep, load_pipeline
 from aw_tui.pipeline import PipelineWarning, check_path, create_paths, str_2_bool
+from aw_tui.rundir.control import write_control_request
 from aw_tui.rundir.journal import read_events
-from aw_tui.rundir.store import CheckpointError, RunLockedError, RunStore, write_control_request
+from aw_tui.rundir.store import CheckpointError, RunLockedError, RunStore
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "run-directory.md"

@@ -966,7 +966,7 @@ def test_session_load_skips_the_replay_only_when_the_checkpoint_is_current(tmp_p
                                                                            monkeypatch):
     """Session.load reads just the journal's tail when the checkpoint includes it all, and
     replays it (as load_pipeline does) after a kill -9 left newer events."""
-    import aw_tui.rundir.replay
+    import aw_tui.rundir.checkpoint
 
     project = write_project(tmp_path, "".join(step(SLEEP, [f"s{i}"], seconds=0.3)
                                               for i in range(6)))
@@ -980,13 +980,13 @@ def test_session_load_skips_the_replay_only_when_the_checkpoint_is_current(tmp_p
     os.killpg(proc.pid, signal.SIGKILL)  # the checkpoint is the one of the run's start
     proc.wait(timeout=10)
     replays: list[str] = []
-    real_replay = aw_tui.rundir.replay.replay_journal
+    real_replay = aw_tui.rundir.checkpoint.replay_journal
 
     def counting(pipeline: Any, folder: str) -> int:
         replays.append(folder)
         return real_replay(pipeline, folder)
 
-    monkeypatch.setattr(aw_tui.rundir.replay, "replay_journal", counting)
+    monkeypatch.setattr(aw_tui.rundir.checkpoint, "replay_journal", counting)
     session = Session(resolve_target(str(project)))
     session.load()
     assert replays, "newer events than the checkpoint were not replayed"
