@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aw_tui.base.errors import AwTuiError
+from aw_tui.pipeline import load_pipeline
+from aw_tui.project.loader import Project, ProjectError, load_project
 from aw_tui.rundir.checkpoint import checkpoint_path
 
 __all__ = [
@@ -29,7 +31,27 @@ class TargetError(AwTuiError):
 
 @dataclass
 class Target:
-    """A resolved target."""
+    """A resolved target: the one owner of the run directory's path.
+
+    The project file, the pipeline built from it, the TUI's session and the commands ask the
+    target for the run directory (:attr:`log_dir`) and the checkpoint (:attr:`checkpoint`)
+    rather than working them out again.
+
+    Attributes
+    ----------
+    path : str
+        What was named, absolute (the project file when a folder holding one was named).
+    kind : str
+        ``"project"`` or ``"run"``.
+    project : Project or None
+        The loaded project file (``kind == "project"``).
+    log_dir : str or None
+        The run directory: ``[paths] log`` of the project, else ``runs/<stem>`` next to it;
+        the folder itself or the checkpoint's folder for a run.
+    checkpoint : str or None
+        The checkpoint file of the run named ``run_name`` in :attr:`log_dir` (or the ``.p``
+        file named on the command line).
+    """
 
     path: str
     kind: str  # "project" or "run"
@@ -76,28 +98,7 @@ def resolve_target(
             "(the pipeline's 'log' path) or a checkpoint (pipeline.p)."
         )
     if os.path.isfile(path) and path.endswith(".toml"):
-        from aw_tui.project.loader import ProjectError, load_project
-
-        project = None
-        if not expand:
-            try:
-                project = load_project(path, check_files=check_files, steps=False)
-            except ProjectError:
-                project = None  # the full load below reports every problem
-            if project is not None and not os.path.isfile(
-                checkpoint_path(project.log_dir or default_log_dir(path), run_name)
-            ):
-                project = None
-        if project is None:
-            project = load_project(path, check_files=check_files)
-        log_dir = project.log_dir or default_log_dir(path)
-        return Target(
-            path=os.path.abspath(path),
-            kind="project",
-            project=project,
-            log_dir=log_dir,
-            checkpoint=checkpoint_path(log_dir, run_name),
-        )
+        return _project_target(path, run_name, check_files, expand)
     if os.path.isdir(path):
         return Target(
             path=os.path.abspath(path),
@@ -113,6 +114,32 @@ def resolve_target(
         f"{path}: not a project (.toml), run directory or checkpoint (.p) — rename it or "
         "point at the right file"
     )
+
+
+def project_log_dir(project: Project) -> str:
+    """The run directory of a project: its ``[paths] log``, else ``runs/<stem>`` beside it."""
+    return project.log_dir or default_log_dir(str(project.path))
+
+
+def _project_target(path: str, run_name: str | None, check_files: bool,
+                    expand: bool) -> Target:
+    """Load a project file (without its steps when it has a checkpoint and ``expand`` is
+    False) and make its target."""
+    project = None
+    if not expand:
+        try:
+            project = load_project(path, check_files=check_files, steps=False)
+        except ProjectError:
+            project = None  # the full load below reports every problem
+        if project is not None and not os.path.isfile(
+            checkpoint_path(project_log_dir(project), run_name)
+        ):
+            project = None
+    if project is None:
+        project = load_project(path, check_files=check_files)
+    log_dir = project_log_dir(project)
+    return Target(path=os.path.abspath(path), kind="project", project=project,
+                  log_dir=log_dir, checkpoint=checkpoint_path(log_dir, run_name))
 
 
 @dataclass
@@ -133,8 +160,6 @@ def open_pipeline(
     Resuming uses the checkpoint's steps with their edited kwargs; if the project file
     changed since, a note says so and how to start afresh.
     """
-    from aw_tui.pipeline import load_pipeline
-
     notes: list[str] = []
     have_checkpoint = bool(target.log_dir) and _has_checkpoint(target, run_name)
     if target.kind == "run" or ((resume or use_checkpoint) and have_checkpoint):
@@ -167,8 +192,6 @@ def complete_project(target: Target) -> Any:
     aw_tui.project.loader.ProjectError
         For an invalid project file (the partial project stays in place).
     """
-    from aw_tui.project.loader import load_project
-
     project = target.project
     if project is not None and not project.complete:
         project = load_project(target.path)

@@ -12,15 +12,24 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import IO, Any
 
+from aw_tui.astromatic.registry import TOOLS, ToolNotFoundError, find_tool
 from aw_tui.astromatic.summaries import format_summary, step_label
-from aw_tui.base.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_STEP_FAILED
+from aw_tui.base.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STEP_FAILED,
+    AwTuiError,
+)
+from aw_tui.engine.executors import executor_from_config
+from aw_tui.options import RunOptions
 from aw_tui.rundir.journal import JournalReader, RunState
 from aw_tui.rundir.vocabulary import ERROR, RUNNING, SUCCESS, count_ended
+from aw_tui.target import open_pipeline, resolve_target
 
-__all__ = ["EXIT_CODES", "BatchOptions", "run_batch"]
+__all__ = ["EXIT_CODES", "error_text", "make_executor", "preflight_tools", "run_batch"]
 
 
 EXIT_CODES = {
@@ -30,23 +39,6 @@ EXIT_CODES = {
     "directory in use",
     EXIT_INTERRUPTED: "interrupted (SIGINT, SIGTERM, SIGHUP or a stop request); resumable",
 }
-
-
-@dataclass
-class BatchOptions:
-    """The flags of ``--batch``, mirroring ``Pipeline.run``."""
-
-    tags: list[str] = field(default_factory=list)
-    ignore_tags: list[str] = field(default_factory=list)
-    resume: bool = False
-    start_idx: int | None = None
-    run_name: str | None = None
-    ignore_errors: bool | None = None
-    ignore_exceptions: bool | None = None
-    verbose: bool = False
-    jobs: int | None = None
-    create_paths: bool | None = None
-    use_checkpoint: bool = False
 
 
 class Reporter(threading.Thread):
@@ -155,10 +147,17 @@ def _err(message: str) -> None:
     sys.stderr.flush()
 
 
+def error_text(exc: AwTuiError) -> str:
+    """One paragraph for an error: its message and, unless the message holds it, its hint."""
+    text = str(exc)
+    hint = getattr(exc, "hint", "")
+    if hint and hint not in text:
+        text += f"\n    fix: {hint}"
+    return text
+
+
 def preflight_tools(pipeline: Any) -> str | None:
     """The error for a tool that a step needs and that is not installed, if any."""
-    from aw_tui.astromatic.registry import TOOLS, ToolNotFoundError, find_tool
-
     needed = []
     for step in pipeline.run_steps or pipeline.steps:
         tool = getattr(step.func, "tool", None) or getattr(step.func, "label", None)
@@ -172,13 +171,8 @@ def preflight_tools(pipeline: Any) -> str | None:
     return None
 
 
-def run_batch(target_path: str, options: BatchOptions, out: IO[str] | None = None) -> int:
+def run_batch(target_path: str, options: RunOptions, out: IO[str] | None = None) -> int:
     """Run a project / run directory headless and return the exit code."""
-    from aw_tui.pipeline import PipelineError
-    from aw_tui.project.loader import ProjectError
-    from aw_tui.rundir.store import CheckpointError, RunLockedError
-    from aw_tui.target import TargetError, open_pipeline, resolve_target
-
     out = out or sys.stdout
     try:
         target = resolve_target(target_path, options.run_name)
@@ -186,9 +180,9 @@ def run_batch(target_path: str, options: BatchOptions, out: IO[str] | None = Non
             target, resume=options.resume, run_name=options.run_name,
             create_paths=options.create_paths, use_checkpoint=options.use_checkpoint,
         )
-    except (ProjectError, TargetError, CheckpointError, PipelineError) as exc:
-        _err(str(exc))
-        return EXIT_BAD_INPUT
+    except AwTuiError as exc:
+        _err(error_text(exc))
+        return EXIT_BAD_INPUT  # nothing ran yet: whatever stops us here is bad input
     pipeline = opened.pipeline
     for note in opened.notes:
         out.write(f"aw-tui: note: {note}\n")
@@ -206,55 +200,59 @@ def run_batch(target_path: str, options: BatchOptions, out: IO[str] | None = Non
     if problem:
         _err(problem)
         return EXIT_BAD_INPUT
-    executor = None
     try:
         executor = make_executor(pipeline, options, target)
-    except (ValueError, ImportError) as exc:
+    except (AwTuiError, ValueError, ImportError) as exc:  # a bad [executor] table, no dask
         _err(str(exc))
         return EXIT_BAD_INPUT
-    log_dir = pipeline.paths.get("log")
+    return _run(pipeline, options, opened.from_checkpoint, target_path, target.log_dir,
+                executor, out)
+
+
+def _echo_listeners(options: RunOptions, out: IO[str]) -> list[Any]:
+    """With ``--verbose``, a listener that copies the tools' output to ``out``."""
+    stream = getattr(out, "buffer", None)
+    if not options.verbose or stream is None:
+        return []
+
+    def echo(chunk: bytes) -> None:
+        stream.write(chunk)
+        stream.flush()
+
+    return [echo]
+
+
+def _run(pipeline: Any, options: RunOptions, from_checkpoint: bool, target_path: str,
+         log_dir: str | None, executor: Any, out: IO[str]) -> int:
+    """Run the opened pipeline with the reporter printing its events; the exit code.
+
+    ``target_path`` is the target as the user wrote it (for the advice printed);
+    ``log_dir`` the target's run directory.
+    """
     reporter = None
     if log_dir:
         os.makedirs(log_dir, exist_ok=True)
         reporter = Reporter(log_dir, out, progress=out.isatty())
         reporter.start()
-    listeners = []
-    if options.verbose:
-        stream = getattr(out, "buffer", None)
-
-        def echo(chunk: bytes) -> None:
-            if stream is not None:
-                stream.write(chunk)
-                stream.flush()
-
-        listeners.append(echo)
     code = EXIT_OK
     try:
         pipeline.run(
-            run_tags=options.tags,
-            ignore_tags=options.ignore_tags,
-            run_name=options.run_name,
-            resume=options.resume and opened.from_checkpoint,
-            ignore_errors=options.ignore_errors,
-            ignore_exceptions=options.ignore_exceptions,
-            start_idx=options.start_idx,
+            **options.run_kwargs(resume=options.resume and from_checkpoint),
             executor=executor,
-            output_listeners=listeners,
+            output_listeners=_echo_listeners(options, out),
         )
-    except RunLockedError as exc:
+    except AwTuiError as exc:
+        code = exc.exit_code
         if reporter:
             reporter.stop()
-        _err(str(exc))
-        return EXIT_BAD_INPUT
-    except PipelineError as exc:
-        code = EXIT_STEP_FAILED
-        if reporter:
-            reporter.stop()
-        _err(f"FAILED: {exc}")
-        _err(
-            f"fix the step (aw-tui {target_path}: key e, or edit the project), then resume: "
-            f"aw-tui {target_path} --batch --resume"
-        )
+        if code == EXIT_STEP_FAILED:
+            _err(f"FAILED: {error_text(exc)}")
+            _err(
+                f"fix the step (aw-tui {target_path}: key e, or edit the project), then "
+                f"resume: aw-tui {target_path} --batch --resume"
+            )
+        else:
+            _err(error_text(exc))
     except KeyboardInterrupt as exc:
         code = EXIT_INTERRUPTED
         if reporter:
@@ -269,7 +267,7 @@ def run_batch(target_path: str, options: BatchOptions, out: IO[str] | None = Non
     return code
 
 
-def make_executor(pipeline: Any, options: BatchOptions, target: Any) -> Any:
+def make_executor(pipeline: Any, options: RunOptions, target: Any) -> Any:
     """The executor for ``--jobs`` / the project's ``[executor]`` table (None: serial).
 
     ``--jobs N`` (else ``[pipeline] jobs`` of a project without ``[executor]``) runs up to N
@@ -289,6 +287,4 @@ def make_executor(pipeline: Any, options: BatchOptions, target: Any) -> Any:
     kind = config.get("kind", "serial")
     if kind == "serial" or not config:
         return None
-    from aw_tui.engine.executors import executor_from_config
-
     return executor_from_config(config)

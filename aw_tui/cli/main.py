@@ -12,22 +12,24 @@ import sys
 import time
 from typing import Any
 
-from aw_tui.base.errors import EXIT_BAD_INPUT, EXIT_OK
-from aw_tui.cli.batch import EXIT_CODES, BatchOptions, run_batch
+from aw_tui.astromatic.registry import tool_report
+from aw_tui.astromatic.summaries import format_summary
+from aw_tui.base.errors import EXIT_BAD_INPUT, EXIT_OK, AwTuiError
+from aw_tui.cli.batch import EXIT_CODES, error_text, run_batch
+from aw_tui.demo.writer import write_demo
+from aw_tui.options import RunOptions, add_run_flags
+from aw_tui.pipeline import load_pipeline
+from aw_tui.project.loader import load_project
+from aw_tui.rundir.journal import RunState, read_events
+from aw_tui.rundir.store import CheckpointError, read_lock
 from aw_tui.rundir.vocabulary import INTERRUPTED, RUNNING, count_done
+from aw_tui.target import resolve_target
 
 __all__ = ["main"]
 
 SUBCOMMANDS = ("check", "status", "demo", "doctor")
 
 EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in EXIT_CODES.items())
-
-
-def _split_tags(values: list[str] | None) -> list[str]:
-    tags: list[str] = []
-    for value in values or []:
-        tags.extend(t for t in value.split(",") if t)
-    return tags
 
 
 def _run_parser() -> argparse.ArgumentParser:
@@ -47,49 +49,16 @@ def _run_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_run_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags that mirror ``Pipeline.run``."""
-    parser.add_argument("--tags", action="append", metavar="TAG[,TAG]",
-                        help="run only steps with one of these tags")
-    parser.add_argument("--ignore-tags", action="append", metavar="TAG[,TAG]",
-                        help="never run steps with these tags (wins over --tags)")
-    parser.add_argument("--resume", action="store_true",
-                        help="go on from the checkpoint: finished steps are not run again")
-    parser.add_argument("--start-idx", type=int, metavar="N",
-                        help="start at index N of the run's steps")
-    parser.add_argument("--run-name", metavar="NAME",
-                        help="name the run (checkpoint pipeline-NAME.p)")
-    parser.add_argument("--ignore-errors", action="store_true", default=None,
-                        help="go on past steps that return an error")
-    parser.add_argument("--ignore-exceptions", action="store_true", default=None,
-                        help="go on past steps that raise")
-    parser.add_argument("--jobs", "-j", type=int, metavar="N",
-                        help="run up to N independent steps at once")
-    parser.add_argument("--verbose", "-v", action="store_true",
-                        help="also print the tools' output")
-    parser.add_argument("--create-paths", action="store_true", default=None,
-                        help="create missing paths without asking")
-    parser.add_argument("--use-checkpoint", action="store_true",
-                        help="run the checkpoint's steps (with their edited kwargs) instead "
-                        "of rebuilding them from the project file; implied by --resume")
-
-
-def _options(args: argparse.Namespace) -> BatchOptions:
+def _options(args: argparse.Namespace) -> RunOptions:
     if args.start_idx is not None and args.start_idx < 0:
         raise SystemExit(f"aw-tui: --start-idx must be 0 or more, not {args.start_idx}")
-    return BatchOptions(
-        tags=_split_tags(args.tags),
-        ignore_tags=_split_tags(args.ignore_tags),
-        resume=args.resume,
-        start_idx=args.start_idx,
-        run_name=args.run_name,
-        ignore_errors=args.ignore_errors,
-        ignore_exceptions=args.ignore_exceptions,
-        verbose=args.verbose,
-        jobs=args.jobs,
-        create_paths=args.create_paths,
-        use_checkpoint=args.use_checkpoint,
-    )
+    return RunOptions.from_args(args)
+
+
+def _fail(exc: AwTuiError) -> int:
+    """Print a deliberate error as one paragraph; the bad-input exit code."""
+    sys.stderr.write(f"aw-tui: {error_text(exc)}\n")
+    return EXIT_BAD_INPUT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,22 +83,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def open_tui(project: str, options: BatchOptions | None = None) -> int:
+def open_tui(project: str, options: RunOptions | None = None) -> int:
     """Open the terminal UI on a project or run directory."""
-    from aw_tui.project.loader import ProjectError
-    from aw_tui.rundir.store import CheckpointError
-    from aw_tui.target import TargetError, resolve_target
-
     try:
         # A run with a checkpoint opens without expanding the project's steps (the table
         # shows the checkpoint's); the app checks the whole file once the table is shown.
         target = resolve_target(project, options.run_name if options else None, expand=False)
-    except (ProjectError, TargetError, CheckpointError) as exc:
-        sys.stderr.write(f"aw-tui: {exc}\n")
-        return EXIT_BAD_INPUT
-    from aw_tui.tui.app import run_app
+    except AwTuiError as exc:
+        return _fail(exc)
+    from aw_tui.tui.app import run_app  # lazy: Textual takes ~0.5 s; --batch never needs it
 
-    return run_app(target, options or BatchOptions())
+    return run_app(target, options or RunOptions())
 
 
 # -- check ------------------------------------------------------------------------------
@@ -145,33 +109,24 @@ def cmd_check(argv: list[str]) -> int:
     parser.add_argument("--tags", action="append")
     parser.add_argument("--ignore-tags", action="append")
     args = parser.parse_args(argv)
-    from aw_tui.pipeline import PipelineError
-    from aw_tui.project.loader import ProjectError
-    from aw_tui.rundir.store import CheckpointError
-    from aw_tui.target import TargetError, resolve_target
-
     try:
         target = resolve_target(args.project, args.run_name)
-    except (ProjectError, TargetError, CheckpointError) as exc:
-        sys.stderr.write(f"aw-tui: {exc}\n")
-        return EXIT_BAD_INPUT
+    except AwTuiError as exc:
+        return _fail(exc)
     out = sys.stdout
     if target.project is not None:
         rows = target.project.steps_table()
         out.write(f"{target.path}: valid, {len(rows)} steps\n")
         out.write(target.project.format_steps_table() + "\n")
     try:
-        from aw_tui.pipeline import load_pipeline
-
         if target.log_dir and os.path.isdir(target.log_dir):
             pipeline = load_pipeline(target.log_dir, args.run_name)
         else:
             pipeline = None
     except CheckpointError:
         pipeline = None
-    except PipelineError as exc:
-        sys.stderr.write(f"aw-tui: {exc}\n")
-        return EXIT_BAD_INPUT
+    except AwTuiError as exc:
+        return _fail(exc)
     if pipeline is None:
         out.write("no checkpoint yet: --resume would start from the first step\n")
         return EXIT_OK
@@ -216,9 +171,6 @@ def _print_table(out: Any, header: list[str], rows: list[list[str]]) -> None:
 # -- status -----------------------------------------------------------------------------
 def run_status(log_dir: str) -> dict[str, Any]:
     """The state of the last or live run of a run directory, as plain data."""
-    from aw_tui.rundir.journal import RunState, read_events
-    from aw_tui.rundir.store import read_lock
-
     state = RunState.from_events(read_events(log_dir))
     lock = read_lock(log_dir)
     live = lock is not None and lock.is_alive()
@@ -281,14 +233,10 @@ def cmd_status(argv: list[str]) -> int:
     parser.add_argument("project")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
-    from aw_tui.project.loader import ProjectError
-    from aw_tui.target import TargetError, resolve_target
-
     try:
         target = resolve_target(args.project, check_files=False)
-    except (ProjectError, TargetError) as exc:
-        sys.stderr.write(f"aw-tui: {exc}\n")
-        return EXIT_BAD_INPUT
+    except AwTuiError as exc:
+        return _fail(exc)
     if not target.log_dir or not os.path.isdir(target.log_dir):
         status = {"log_dir": target.log_dir, "state": "idle", "steps": [], "counts": {}}
     else:
@@ -297,8 +245,6 @@ def cmd_status(argv: list[str]) -> int:
         json.dump(status, sys.stdout, indent=1, default=repr)
         sys.stdout.write("\n")
         return EXIT_OK
-    from aw_tui.astromatic.summaries import format_summary
-
     out = sys.stdout
     out.write(f"{status['log_dir']}: {describe_state(status)}\n")
     counts = status.get("counts") or {}
@@ -334,8 +280,6 @@ def cmd_demo(argv: list[str]) -> int:
     parser.add_argument("--no-run", action="store_true", help="only write the project")
     add_run_flags(parser)
     args = parser.parse_args(argv)
-    from aw_tui.demo.writer import write_demo
-
     project = write_demo(args.dir, size=args.size)
     sys.stdout.write(f"aw-tui: demo project written to {project}\n")
     if args.no_run:
@@ -358,15 +302,10 @@ def cmd_doctor(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     build_paths: dict[str, str] = {}
     if args.project:
-        from aw_tui.project.loader import ProjectError, load_project
-
         try:
             build_paths = dict(load_project(args.project, check_files=False).build_paths)
-        except ProjectError as exc:
-            sys.stderr.write(f"aw-tui: {exc}\n")
-            return EXIT_BAD_INPUT
-    from aw_tui.astromatic.registry import tool_report
-
+        except AwTuiError as exc:
+            return _fail(exc)
     rows = tool_report(build_paths)
     out = sys.stdout
     for row in rows:
@@ -374,14 +313,14 @@ def cmd_doctor(argv: list[str]) -> int:
             out.write(f"  ok       {row['code']:<11} {row['version']:<8} {row['path']}\n")
         else:
             out.write(f"  MISSING  {row['code']:<11} {row['hint']}\n")
-    import importlib.metadata as md
+    import importlib.metadata  # lazy: ~20 ms of start-up that only doctor needs
 
     versions = []
     for name in ("textual", "astropy", "dill", "numpy", "dask", "distributed",
                  "dask-jobqueue"):
         try:
-            versions.append(f"{name} {md.version(name)}")
-        except md.PackageNotFoundError:
+            versions.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
             versions.append(f"{name} (not installed)")
     out.write(f"  python {sys.version.split()[0]}; " + "; ".join(versions) + "\n")
     return EXIT_OK if all(r["status"] == "ok" for r in rows) else EXIT_BAD_INPUT

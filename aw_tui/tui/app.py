@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from rich.markup import escape
 from rich.segment import Segment
 from rich.style import Style
 from textual import work
@@ -30,8 +31,10 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from aw_tui.astromatic.summaries import format_summary
+from aw_tui.project.loader import ProjectError
 from aw_tui.project.tomledit import TomlWriteError, dumps
 from aw_tui.rundir.vocabulary import FAILED, FINISHED, INTERRUPTED, RUNNING, count_done
+from aw_tui.target import complete_project
 from aw_tui.tui.messages import JournalUpdate, LiveChanged, ProjectProblem, StepsLoaded
 from aw_tui.tui.screens import ConfirmScreen, EditScreen, HelpScreen, StopScreen, TagsScreen
 from aw_tui.tui.session import Session
@@ -241,9 +244,6 @@ class AwTuiApp(App[int]):
     @work(thread=True, exclusive=True, group="project")
     def check_project(self) -> None:
         """Read the whole project file (opened without its steps); post its errors."""
-        from aw_tui.project.loader import ProjectError
-        from aw_tui.target import complete_project
-
         try:
             complete_project(self.session.target)
         except ProjectError as exc:
@@ -341,8 +341,6 @@ class AwTuiApp(App[int]):
 
     def detail_text(self, step_id: int) -> str:
         """The detail pane: kwargs as TOML, command line, status, error, warnings."""
-        from rich.markup import escape  # lazy: only this handler needs it
-
         try:
             step = self.session.pipeline.get_step(step_id)
         except (KeyError, AttributeError):

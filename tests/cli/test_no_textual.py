@@ -24,6 +24,8 @@ HEADLESS_MODULES = [
     "aw_tui.demo.sky",
     "aw_tui.project.loader",
     "aw_tui.cli.batch",
+    "aw_tui.options",
+    "aw_tui.target",
     "aw_tui.cli.main",
     "aw_tui.engine.executors",
     "aw_tui.base.terminal_text",
