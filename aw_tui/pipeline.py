@@ -174,7 +174,8 @@ class Pipeline:
         if not isinstance(self.steps, StepList):  # Pipeline(..., steps=[...]) as in the seed
             self.steps = StepList(self.steps or [])
             if self.steps:
-                self.next_id = max(self.next_id, max(s.step_id for s in self.steps) + 1)
+                ids = [s.step_id for s in self.steps if isinstance(s, PipelineStep)]
+                self.next_id = max([self.next_id, *(i + 1 for i in ids)])
         for path in self.paths.values():
             check_path(path, self.create_paths)
         if "temp" not in self.paths:
