@@ -4,8 +4,9 @@
 each step of the newest run (in run order) its index, id, label (tags and function), tool
 (function), status, verdict, warnings, duration and every field of its ``summary``. Within
 each group of steps that share a label (the members of a ``foreach``: SExtractor on every
-exposure), a numeric value more than :data:`OUTLIER_MADS` median absolute deviations from
-the group's median is flagged in the column ``<field>_outlier``.
+exposure) of at least :data:`OUTLIER_MIN_GROUP` members, a numeric value more than
+:data:`OUTLIER_MADS` median absolute deviations from the group's median is flagged in the
+column ``<field>_outlier``.
 
 It reads only the journal (``events.jsonl``): no pickle is loaded, so it is safe on any run
 directory, and works on a live run.
@@ -27,6 +28,8 @@ __all__ = ["OUTLIER_MADS", "results", "write_results"]
 
 #: How many median absolute deviations from a group's median make a value an outlier.
 OUTLIER_MADS = 5.0
+#: Groups smaller than this are not searched for outliers (a median of 3 says little).
+OUTLIER_MIN_GROUP = 5
 #: Output formats of :func:`write_results` and the astropy writer behind each.
 FORMATS = {"csv": "ascii.csv", "ecsv": "ascii.ecsv", "json": None, "fits": "fits"}
 
@@ -122,7 +125,7 @@ def _flag_outliers(table: Table, rows: list[dict[str, Any]]) -> None:
         for members in groups.values():
             values = [(i, float(table[name][i])) for i in members
                       if not (hasattr(table[name], "mask") and table[name].mask[i])]
-            if len(values) < 3:
+            if len(values) < OUTLIER_MIN_GROUP:
                 continue
             ordered = sorted(v for _, v in values)
             median = _median(ordered)
