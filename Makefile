@@ -6,9 +6,9 @@ DEMO_DIR ?= demo-run
 DEMO_SIZE ?= 2048
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-batch test lint bench setup tools
+.PHONY: demo demo-batch test lint bench setup tools test-tools
 
-setup: $(STAMP) tools
+setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,16 +16,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# The AstrOmatic tools (all `make demo` needs); the tests also use tmux and an SSH server.
 tools:
 	@bash scripts/install-tools.sh || [ "$${CI:-}" != "true" ]
 
-demo: setup
+test-tools:
+	@bash scripts/install-tools.sh --test-extras || [ "$${CI:-}" != "true" ]
+
+demo: setup tools
 	$(BIN)/aw-tui demo $(DEMO_DIR) --size $(DEMO_SIZE)
 
-demo-batch: setup
+demo-batch: setup tools
 	$(BIN)/aw-tui demo $(DEMO_DIR) --size $(DEMO_SIZE) --batch
 
-test: setup
+test: setup test-tools
 	$(BIN)/ruff check aw_tui tests
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q -p no:cacheprovider
@@ -34,5 +38,5 @@ lint: setup
 	$(BIN)/ruff check aw_tui tests
 	$(BIN)/lint-imports
 
-bench: setup
+bench: setup tools
 	$(BIN)/python tests/benchmarks/run_all.py
