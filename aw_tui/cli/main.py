@@ -267,6 +267,12 @@ def cmd_status(argv: list[str]) -> int:
 
 
 # -- demo -------------------------------------------------------------------------------
+def _say(line: str) -> None:
+    """Print one progress line of `aw-tui demo` at once."""
+    sys.stdout.write(f"aw-tui: {line}\n")
+    sys.stdout.flush()
+
+
 def cmd_demo(argv: list[str]) -> int:
     """``aw-tui demo [DIR]``: write the demo project with synthetic data, then open it."""
     parser = argparse.ArgumentParser(
@@ -280,7 +286,7 @@ def cmd_demo(argv: list[str]) -> int:
     parser.add_argument("--no-run", action="store_true", help="only write the project")
     add_run_flags(parser)
     args = parser.parse_args(argv)
-    project = write_demo(args.dir, size=args.size)
+    project = write_demo(args.dir, size=args.size, progress=_say)
     sys.stdout.write(f"aw-tui: demo project written to {project}\n")
     if args.no_run:
         return EXIT_OK

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,7 @@ def make_sky(
     name_prefix: str = "2064",
     chip_gap: int = 40,
     n_hot_pixels: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> SkyProducts:
     """Write a deterministic synthetic star field, its masks and its truth.
 
@@ -273,6 +275,9 @@ def make_sky(
         Gap between chips in pixels (multi-extension only).
     n_hot_pixels : int, optional
         Hot pixels per chip (default: 30 per 2048^2, at least 5).
+    progress : callable, optional
+        Called with one line of text when each exposure's files are written, then once when
+        the truth and the reference catalog are (a 2048-pixel exposure takes a few seconds).
 
     Returns
     -------
@@ -309,6 +314,9 @@ def make_sky(
         paths, record = _make_exposure(recipe, rng, i, pointing, stars, out)
         exposures.append(paths)
         exposure_truth.append(record)
+        if progress is not None:
+            names = ", ".join(Path(path).name for path in paths.values())
+            progress(f"exposure {i + 1}/{n_exposures} written: {names}")
 
     truth_path = out / "truth.fits"
     stars.truth.meta["ZP"] = zero_point
@@ -318,6 +326,8 @@ def make_sky(
 
     products = _sky_products(recipe, out, stars.n_stars, n_ref, exposures, exposure_truth)
     _write_truth_json(products, recipe)
+    if progress is not None:
+        progress(f"truth written: {stars.n_stars} stars in truth.fits, {n_ref} in reference.fits")
     return products
 
 
