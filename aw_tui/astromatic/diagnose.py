@@ -92,11 +92,12 @@ def _device_problem(code: str, text: str, returncode: int) -> str | None:
     match = _DEVICE_UNAVAILABLE.search(text)
     if match is None:
         return None
-    asked = (match.group(1) or "").upper() or "the CHECKPLOT_DEV given"
+    asked = (match.group(1) or "").upper()
     devices = plplot_devices(text)
     have = ", ".join(devices) if devices else "none found"
     return (
-        f"{code}: CHECKPLOT_DEV {asked} is not a device this build of PLplot has (it has: "
+        f"{code}: CHECKPLOT_DEV {asked + ' ' if asked else ''}names a device this build of "
+        f"PLplot does not have (it has: "
         f"{have}){'' if returncode else '; no check-plot was made'}. Set CHECKPLOT_DEV to one of "
         "them (e.g. SVG or PSC), or CHECKPLOT_TYPE NONE to make no plots"
     )

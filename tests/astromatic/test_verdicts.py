@@ -17,7 +17,7 @@ from astropy.io import fits
 from tooling import DEMO_CONFIG, require_tool
 
 import aw_tui.api as api
-from aw_tui.astromatic.diagnose import diagnose
+from aw_tui.astromatic.diagnose import diagnose, plplot_devices
 from aw_tui.astromatic.ldac import read_ldac
 from aw_tui.astromatic.summaries import format_summary
 from aw_tui.astromatic.verdicts import judge
@@ -225,3 +225,16 @@ def test_pipeline_run_still_stacks_the_tools_xml_warnings(tmp_path: Path) -> Non
     assert any("mainly constant data" in str(m) for m in table["Msg"])
     assert set(table["filename"]) == {pipeline.steps[0].results["xml"]}
     assert pipeline.steps[0].results["verdict"] == "warn"
+
+
+@pytest.mark.skipif(not plplot_devices(), reason="no PLplot drivers on this machine")
+def test_an_invalid_device_failure_is_explained_without_garbage() -> None:
+    # SCAMP on Debian, CHECKPLOT_DEV PNG, stdin not at end of file (as in issue 13)
+    text = "> Generating group plots...\nInvalid device: \x01\ufffdA\ufffd\ufffd\x7f\n"
+    diagnosis = diagnose("SCAMP", 1, text)
+    assert diagnosis.status == "error"
+    assert "CHECKPLOT_DEV names a device this build of PLplot does not have" in \
+        diagnosis.error_msg
+    assert "SVG" in diagnosis.error_msg and "NULL" in diagnosis.error_msg
+    assert "CHECKPLOT_TYPE NONE" in diagnosis.error_msg
+    assert set(diagnosis.error_msg) <= PRINTABLE, repr(diagnosis.error_msg)
