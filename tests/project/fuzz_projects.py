@@ -410,7 +410,7 @@ def generate(count: int, seed: int = 0) -> Iterator[tuple[str, str | bytes]]:
             names.append(mutation.__name__[2:])
             try:
                 mutation(rng, data)
-            except (IndexError, KeyError, TypeError):
+            except (AttributeError, IndexError, KeyError, TypeError, ValueError):
                 names[-1] += "(skipped)"
         text = toml_text(data)
         if rng.random() < 0.12:

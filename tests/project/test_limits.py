@@ -217,3 +217,12 @@ def test_aw_tui_check_reports_a_limit_with_exit_2(tmp_path: Path) -> None:
                             timeout=120, env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and "nest too deeply" in result.stderr
+
+
+def test_the_documented_limits_are_the_ones_enforced() -> None:
+    docs = (REPO / "docs" / "project-file.md").read_text()
+    section = docs[docs.index("## Limits"):docs.index("## Checkpoints")]
+    assert f"at most **{MAX_NESTING}** levels" in section
+    assert f"at most **{MAX_REFERENCE_DEPTH}**:" in section
+    assert f"from 1 to **{MAX_COUNT}**" in section
+    assert f"at most {MAX_NAME_LENGTH} characters" in section
