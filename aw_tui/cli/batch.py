@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from aw_tui.astromatic.summaries import format_summary, step_label
-from aw_tui.base.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_STEP_FAILED
+from aw_tui.base.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STEP_FAILED,
+    AwTuiError,
+)
 from aw_tui.rundir.journal import JournalReader, RunState
 from aw_tui.rundir.vocabulary import ERROR, RUNNING, SUCCESS, count_ended
 
@@ -255,6 +261,11 @@ def run_batch(target_path: str, options: BatchOptions, out: IO[str] | None = Non
             f"fix the step (aw-tui {target_path}: key e, or edit the project), then resume: "
             f"aw-tui {target_path} --batch --resume"
         )
+    except AwTuiError as exc:  # e.g. the run directory is full or read-only (exit 2)
+        code = exc.exit_code
+        if reporter:
+            reporter.stop()
+        _err(f"{exc}" + (f"; {exc.hint}" if exc.hint else ""))
     except KeyboardInterrupt as exc:
         code = EXIT_INTERRUPTED
         if reporter:
