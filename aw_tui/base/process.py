@@ -165,8 +165,10 @@ class CommandTimeout(TimeoutError):
 class _Sink:
     """Where a command's bytes go: the output file, the listeners, and head/tail in memory."""
 
-    def __init__(self, out_fd: int | None, listeners: list[Callable[[bytes], None]]) -> None:
+    def __init__(self, out_fd: int | None, listeners: list[Callable[[bytes], None]],
+                 path: str | None = None) -> None:
         self.out_fd = out_fd
+        self.path = path
         self.listeners = listeners
         self.head = bytearray()
         self.tail = bytearray()
@@ -175,10 +177,7 @@ class _Sink:
     def feed(self, chunk: bytes) -> None:
         self.nbytes += len(chunk)
         if self.out_fd is not None:
-            view = memoryview(chunk)
-            while view:
-                written = os.write(self.out_fd, view)
-                view = view[written:]
+            self.write(chunk)
         for listener in self.listeners:
             with contextlib.suppress(Exception):
                 listener(chunk)
@@ -190,6 +189,17 @@ class _Sink:
             self.tail += chunk
             if len(self.tail) > CAPTURE_LIMIT - _HEAD_KEEP:
                 del self.tail[: len(self.tail) - (CAPTURE_LIMIT - _HEAD_KEEP)]
+
+    def write(self, data: bytes) -> None:
+        """Append ``data`` to the output file; an OSError names the file (disk full ...)."""
+        assert self.out_fd is not None
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(self.out_fd, view)
+                view = view[written:]
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, self.path) from None
 
     def output(self) -> bytes:
         kept = self.nbytes - len(self.head) - len(self.tail)
@@ -361,8 +371,13 @@ def run_command(
     if output_path:
         os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
         out_fd = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        if header:
-            os.write(out_fd, header)
+    sink = _Sink(out_fd, all_listeners, output_path)
+    if out_fd is not None and header:
+        try:
+            sink.write(header)
+        except OSError:
+            os.close(out_fd)
+            raise
     spawn = argv
     prefix = _die_with_parent_prefix()
     if prefix and _executable(argv[0], cwd, env):  # else Popen raises as it always did
@@ -385,7 +400,6 @@ def run_command(
         raise
     with _running_lock:
         _running.add(proc)
-    sink = _Sink(out_fd, all_listeners)
     assert proc.stdout is not None
     try:
         in_time = _pump(proc, sink, deadline)

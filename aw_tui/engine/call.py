@@ -18,7 +18,7 @@ from typing import Any
 
 from aw_tui.base.atomic import atomic_write_text
 from aw_tui.base.stepcontext import StepContext, step_context
-from aw_tui.engine.errors import format_exception
+from aw_tui.engine.errors import format_exception, is_disk_error
 from aw_tui.engine.steps import PipelineStep
 
 __all__ = ["WORKER_LOST", "StepCall", "StepOutcome"]
@@ -42,6 +42,9 @@ class StepOutcome:
     #: Set by an executor when the step did not finish because the worker running it was
     #: lost (e.g. :data:`WORKER_LOST`); ``error`` then holds what the executor saw.
     lost: str | None = None
+    #: Set when the step failed because it could not write its output file in the run
+    #: directory (full, read-only): the runner stops the run instead of recording an error.
+    rundir_error: OSError | None = None
 
 
 @dataclass
@@ -94,12 +97,24 @@ class StepCall:
             with step_context(context):
                 outcome.result = self.pipeline.call_step(self.step)
         except Exception as exc:
+            if self._in_run_directory(exc):
+                outcome.rundir_error = exc  # type: ignore[assignment]
             outcome.error = exc
             outcome.traceback = format_exception(exc)
         outcome.duration = time.monotonic() - start
         if timeout and (context.timed_out or outcome.duration > timeout):
             self._timed_out(outcome, timeout, stopped=context.timed_out)
         return outcome
+
+    def _in_run_directory(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is a failed write (full, read-only) of a file in the run directory."""
+        if not is_disk_error(exc) or not self.log_dir:
+            return False
+        filename = getattr(exc, "filename", None)
+        if not isinstance(filename, str):
+            return False
+        folder = os.path.abspath(self.log_dir)
+        return os.path.abspath(filename).startswith(folder + os.sep)
 
     def _timed_out(self, outcome: StepOutcome, timeout: float, stopped: bool) -> None:
         """Make ``outcome`` the ``error`` result of a step that ran past its ``timeout``."""

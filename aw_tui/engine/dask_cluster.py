@@ -59,6 +59,7 @@ import contextlib
 import copy
 import dataclasses
 import os
+import sys
 import threading
 import time
 import uuid
@@ -66,13 +67,21 @@ from concurrent.futures import CancelledError
 from typing import Any
 
 import cloudpickle
+import dask
 import distributed
 from distributed.client import FutureCancelledError
 
 from aw_tui.base import process
 from aw_tui.base.atomic import atomic_write_bytes
 from aw_tui.engine.call import WORKER_LOST, StepCall, StepOutcome
+from aw_tui.engine.dask_security import (
+    LOOPBACK,
+    cluster_security,
+    dashboard_address,
+    dashboard_link,
+)
 from aw_tui.engine.errors import format_exception
+from aw_tui.engine.output_echo import OutputEcho
 from aw_tui.engine.steps import StepList
 from aw_tui.rundir.layout import RunLayout
 
@@ -102,6 +111,7 @@ CONFIG_KEYS = (
     "capacity",
     "dashboard",
     "wait_for_workers",
+    "tls",
 )
 
 # Exceptions of ``future.result()`` that mean the step's worker or the scheduler was lost
@@ -221,11 +231,7 @@ def build_cluster(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     if not isinstance(options, dict):
         raise _fail("cluster_options must be a table", "write [executor.cluster_options]")
     options = dict(options)
-    dashboard = config.get("dashboard")
-    if dashboard is True:
-        dashboard = ":8787"
-    elif dashboard is False:
-        dashboard = None
+    dashboard = dashboard_address(config.get("dashboard"))
     allowed_failures = _int(config, "allowed_failures")
     adapt = config.get("adapt")
     if adapt is not None and not isinstance(adapt, dict):
@@ -237,7 +243,7 @@ def build_cluster(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     count = jobs if jobs is not None else scale
     if adapt is not None and count is not None:
         raise _fail("give either jobs/scale (a fixed number) or adapt, not both")
-    plan: dict[str, Any] = {"kind": name, "jobs": count, "adapt": None}
+    plan: dict[str, Any] = {"kind": name, "jobs": count, "adapt": None, "dashboard": dashboard}
     if adapt is not None:
         unknown = sorted(set(adapt) - {"minimum", "maximum"})
         if unknown:
@@ -257,7 +263,14 @@ def build_cluster(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         if allowed_failures is not None:
             scheduler_kwargs["allowed_failures"] = allowed_failures
         # The scheduler always serves HTTP (health, metrics): on a free port unless asked.
-        scheduler_kwargs.setdefault("dashboard_address", dashboard or "127.0.0.1:0")
+        scheduler_kwargs.setdefault("dashboard_address", dashboard or f"{LOOPBACK}:0")
+        # Closed to everybody but this run (engine/dask_security.py): loopback and TLS.
+        options.setdefault("host", LOOPBACK)
+        if "security" not in options:
+            security = cluster_security(config, "local Dask cluster")
+            if security is not None:
+                options["security"] = security
+                options.setdefault("protocol", "tls://")
         try:
             cluster = distributed.LocalCluster(
                 n_workers=0 if adapt is not None else workers,
@@ -307,80 +320,22 @@ def build_cluster(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     if allowed_failures is not None:
         scheduler_options["allowed_failures"] = allowed_failures
     plan["threads"] = cores
+    if "security" not in options:
+        # TLS with this run's certificate; the workers' copy goes to files (mode 0600) in
+        # shared_temp_directory, which the compute nodes must see (engine/dask_security.py).
+        security = cluster_security(config, f"{cls.__name__} (batch jobs)")
+        if security is not None:
+            options["security"] = security
+            options.setdefault("shared_temp_directory", dask.config.get(
+                f"jobqueue.{name}.shared_temp_directory", None) or "~")
     try:
-        scheduler_options.setdefault("dashboard_address", dashboard or ":0")
+        scheduler_options.setdefault("dashboard_address", dashboard or f"{LOOPBACK}:0")
         cluster = cls(scheduler_options=scheduler_options, **options)
     except TypeError as exc:
         raise _fail(f"cluster_options: {exc}", f"see the {cls.__name__} documentation") from None
     except (RuntimeError, OSError) as exc:
         raise _fail(f"cannot start the Dask scheduler of {cls.__name__}: {exc}") from None
     return cluster, plan
-
-
-class _OutputEcho(threading.Thread):
-    """Hand what remote steps write to ``steps/<id>.out`` to the run's output listeners.
-
-    A step on a Dask worker cannot call the runner's listeners (``--verbose`` echoes the
-    tools' output); on the shared file system its output file can be followed instead, as
-    the TUI does. Each followed file is read to its end once its future is done.
-
-    Parameters
-    ----------
-    interval : float
-        Seconds between two looks at the files.
-    """
-
-    def __init__(self, interval: float = 0.2) -> None:
-        super().__init__(name="aw-tui dask output echo", daemon=True)
-        self.interval = interval
-        self._lock = threading.Lock()
-        self._followed: list[list[Any]] = []  # [future, path, offset, listeners]
-        self._stopping = threading.Event()
-
-    def follow(self, future: Any, path: str, listeners: list[Any]) -> None:
-        """Echo ``path`` to ``listeners`` until ``future`` is done."""
-        with self._lock:
-            self._followed.append([future, path, 0, list(listeners)])
-
-    def stop(self) -> None:
-        """Echo what is left, then end the thread."""
-        self._stopping.set()
-        if self.is_alive():
-            self.join(timeout=5)
-
-    def run(self) -> None:
-        """Look at the followed files every `interval` seconds."""
-        while True:
-            stopping = self._stopping.wait(self.interval)
-            with self._lock:
-                followed = list(self._followed)
-            for entry in followed:
-                done = stopping or entry[0].done()
-                self._read(entry)
-                if done:
-                    with self._lock, contextlib.suppress(ValueError):
-                        self._followed.remove(entry)
-            if stopping:
-                return
-
-    @staticmethod
-    def _read(entry: list[Any]) -> None:
-        """Pass the bytes appended since the last look (from the start if truncated)."""
-        _future, path, offset, listeners = entry
-        try:
-            with open(path, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                if size < offset:  # the step runs again (another worker): start afresh
-                    offset = 0
-                handle.seek(offset)
-                data = handle.read(size - offset)
-        except OSError:
-            return
-        entry[2] = offset + len(data)
-        if data:
-            for listener in listeners:
-                with contextlib.suppress(Exception):
-                    listener(data)
 
 
 class DaskExecutor:
@@ -419,7 +374,9 @@ class DaskExecutor:
         self._context: tuple[str, Any] | None = None
         self._context_for: tuple[Any, Any, int] | None = None
         self._last_terminate = 0.0
-        self._echo: _OutputEcho | None = None
+        self._echo: OutputEcho | None = None
+        #: The URL of the dashboard of the cluster this executor started, when asked for.
+        self.dashboard_link: str | None = None
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -435,8 +392,10 @@ class DaskExecutor:
         to submit that many jobs, or ``adapt = {minimum, maximum}`` (jobs). Also
         ``allowed_failures`` (worker deaths a step survives before it is lost, set on the
         scheduler this executor starts), ``capacity`` (steps in flight), ``dashboard``
-        (e.g. ``":8787"``; off by default) and ``wait_for_workers`` (seconds to wait for
-        the first worker, default 0).
+        (``true``, a port or ``"host:port"``; binds 127.0.0.1 unless a host is given; off by
+        default), ``tls`` (default true: the cluster this executor starts uses TLS with a
+        temporary certificate, see :mod:`aw_tui.engine.dask_security`) and
+        ``wait_for_workers`` (seconds to wait for the first worker, default 0).
 
         Raises
         ------
@@ -523,6 +482,10 @@ class DaskExecutor:
                 capacity=capacity or planned,
                 label=f"dask {kind} {client.scheduler.address}",
             )
+            if plan["dashboard"]:
+                link = dashboard_link(client, plan["dashboard"])
+                executor.dashboard_link = link
+                print(f"aw-tui: Dask dashboard at {link}", file=sys.stderr)
         if wait:
             try:
                 executor.client.wait_for_workers(1, timeout=float(wait))
@@ -601,7 +564,7 @@ class DaskExecutor:
         future = self.client.submit(_run_on_worker, payload, context, key=key, pure=False)
         if call.listeners and call.output_path:
             if self._echo is None:
-                self._echo = _OutputEcho()
+                self._echo = OutputEcho()
                 self._echo.start()
             self._echo.follow(future, call.output_path, call.listeners)
         return future

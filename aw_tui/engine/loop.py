@@ -18,7 +18,13 @@ from typing import Any
 
 from aw_tui.base import process
 from aw_tui.engine.call import WORKER_LOST, StepCall, StepOutcome
-from aw_tui.engine.errors import PipelineError, PipelineWarning, RunInterrupted
+from aw_tui.engine.errors import (
+    PipelineError,
+    PipelineWarning,
+    RunInterrupted,
+    is_disk_error,
+    run_directory_error,
+)
 from aw_tui.engine.executors import Executor
 from aw_tui.engine.signals import interrupt_main_thread, interrupt_signals
 from aw_tui.engine.steps import PipelineStep
@@ -109,7 +115,22 @@ class RunEngine:
 
     # -- the run ------------------------------------------------------------------------
     def execute(self) -> None:
-        """Run the scheduled steps; raise as ``Pipeline.run`` documents."""
+        """Run the scheduled steps; raise as ``Pipeline.run`` documents.
+
+        Raises
+        ------
+        RunDirectoryError
+            When the run directory cannot be written (full, read-only, no permission):
+            the run stops, as interrupted, and can be resumed once it is writable.
+        """
+        try:
+            self._execute()
+        except OSError as exc:
+            if not is_disk_error(exc) or not self.pipeline.log_dir:
+                raise
+            raise run_directory_error(exc, os.path.abspath(self.pipeline.log_dir)) from None
+
+    def _execute(self) -> None:
         pipeline = self.pipeline
         if pipeline.log_dir:
             self.store = RunStore(pipeline.log_dir, self.run_name)
@@ -137,10 +158,12 @@ class RunEngine:
                     self._checkpoint()
                     raise
                 except BaseException as exc:
-                    # sys.exit() in a step, or a failure of the runner itself: leave the
-                    # checkpoint on the step that was running, as for any other failure.
-                    with contextlib.suppress(Exception):
-                        self._record_interrupt(type(exc).__name__)
+                    # sys.exit() in a step, or a failure of the runner itself (a full
+                    # disk): leave the checkpoint on the step that was running, as for any
+                    # other failure, as far as the run directory can still be written.
+                    reason = "run directory not writable" if is_disk_error(exc) else (
+                        type(exc).__name__)
+                    self._record_interrupt(reason, best_effort=True)
                     raise
                 if self.store is not None:
                     self.store.append_event(
@@ -157,7 +180,10 @@ class RunEngine:
             if watcher is not None:
                 watcher.halt()
             if self.store is not None:
-                self.store.close()
+                # On a full or read-only disk the lock may not go: a later run finds it
+                # stale (this pid is gone) and takes over.
+                with contextlib.suppress(OSError):
+                    self.store.close()
             pipeline.run_store = None
 
     def _journal_run_started(self) -> None:
@@ -183,26 +209,35 @@ class RunEngine:
             self.store.sync_journal()
             self.store.write_checkpoint(self.pipeline)
 
-    def _record_interrupt(self, reason: str) -> None:
+    def _record_interrupt(self, reason: str, best_effort: bool = False) -> None:
+        """Journal the running steps and the run as interrupted; write the checkpoint.
+
+        With ``best_effort`` each write that fails is skipped (the run is failing already,
+        e.g. on a full disk): the checkpoint is atomic, so the previous one stays whole.
+        """
         pipeline = self.pipeline
+        guard = (lambda: contextlib.suppress(Exception)) if best_effort else contextlib.nullcontext
         if self.store is not None:
             for step_id, index in list(self._running.items()):
-                self.store.append_event(
-                    "step_interrupted", step_id=step_id, index=index, reason=reason
-                )
+                with guard():
+                    self.store.append_event(
+                        "step_interrupted", step_id=step_id, index=index, reason=reason
+                    )
             current = (
                 pipeline.run_steps[pipeline.run_step_idx]
                 if pipeline.run_step_idx < len(pipeline.run_steps)
                 else None
             )
-            self.store.append_event(
-                "run_interrupted",
-                step_id=current.step_id if current else None,
-                index=pipeline.run_step_idx,
-                reason=reason,
-            )
+            with guard():
+                self.store.append_event(
+                    "run_interrupted",
+                    step_id=current.step_id if current else None,
+                    index=pipeline.run_step_idx,
+                    reason=reason,
+                )
         self._running.clear()
-        self._checkpoint()
+        with guard():
+            self._checkpoint()
 
     def _loop(self) -> None:
         pipeline = self.pipeline
@@ -341,7 +376,7 @@ class RunEngine:
                         if failure is None:
                             failure = exc
                         queue.clear()
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C, a signal, a run directory that cannot be written
             for future in pending:
                 with contextlib.suppress(Exception):
                     executor.cancel(future)
@@ -469,8 +504,11 @@ class RunEngine:
         if self._stop_now:
             # The tool was killed by a stop request: interrupted, not failed.
             raise RunInterrupted("stop")
+        if outcome.rundir_error is not None:
+            # The step could not write its output file in the run directory: the run
+            # stops (interrupted, this step runs again on resume), as for any write of it.
+            raise outcome.rundir_error
         pipeline = self.pipeline
-        self._running.pop(step.step_id, None)
         ignored = False
         failure: PipelineError | None = None
         if outcome.error is not None:
@@ -515,12 +553,29 @@ class RunEngine:
                         f"Error returned in step {step.step_id} ({step.func_name}, "
                         f"run_step_idx {index})" + (f": {detail}" if detail else "")
                     )
-        step.results = result
         status = str(result.get("status", "unknown")).lower()
-        if failure is None:
+        done = failure is None
+        next_idx = advance_to if done and advance_to is not None else pipeline.run_step_idx
+        self._record_finished(step, index, outcome, result, status, ignored, done, next_idx)
+        # Only once the result and its journal line are written (a full disk stops the run
+        # before: the step is then interrupted, and runs again on resume).
+        self._running.pop(step.step_id, None)
+        step.results = result
+        if done:
             pipeline.completed_step_ids.add(step.step_id)
-            if advance_to is not None:
-                pipeline.run_step_idx = advance_to
+            pipeline.run_step_idx = next_idx
+        elif self.store is not None:
+            self.store.append_event(
+                "run_failed", step_id=step.step_id, index=index, error_msg=str(failure)
+            )
+        if failure is not None:
+            raise failure
+
+    def _record_finished(
+        self, step: PipelineStep, index: int, outcome: StepOutcome, result: dict[str, Any],
+        status: str, ignored: bool, done: bool, next_idx: int,
+    ) -> None:
+        """Write the step's result file and its ``step_finished`` journal line."""
         if self.store is not None:
             self.store.write_result(step.step_id, result)
             summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
@@ -535,15 +590,9 @@ class RunEngine:
                 ignored=ignored,
                 host=outcome.host,
                 worker=outcome.worker,
-                run_step_idx=pipeline.run_step_idx,
-                completed=failure is None,
+                run_step_idx=next_idx,
+                completed=done,
             )
-            if failure is not None:
-                self.store.append_event(
-                    "run_failed", step_id=step.step_id, index=index, error_msg=str(failure)
-                )
-        if failure is not None:
-            raise failure
 
     # -- control ------------------------------------------------------------------------
     def _apply_control(self) -> None:

@@ -85,6 +85,7 @@ class RunStore:
         self._lock = RunLock(self.layout, run_name)
         self._journal: Any = None
         self._seq: int | None = None
+        self._torn = False
         # The control watcher thread journals stop requests while the main thread journals
         # steps: one lock keeps seq unique and the lines in seq order.
         self._journal_lock = threading.Lock()
@@ -149,7 +150,15 @@ class RunStore:
         record = {"seq": self.seq + 1, "time": time.time(), "event": event}
         record.update(fields)
         line = json.dumps(to_jsonable(record), ensure_ascii=False).encode("utf-8") + b"\n"
-        self._journal.write(line)
+        if self._torn:  # an earlier line was cut short (disk full): start a fresh line
+            line = b"\n" + line
+        # A full disk may take part of a line and then fail: finish it or raise, never
+        # count a torn line as written.
+        view = memoryview(line)
+        self._torn = True
+        while view:
+            view = view[self._journal.write(view):]
+        self._torn = False
         self._seq = record["seq"]
         return record
 

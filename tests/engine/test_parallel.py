@@ -491,7 +491,7 @@ def test_worker_lost_step_is_interrupted_and_resume_finishes_it(sky, serial_refe
         }
     )
     try:
-        assert executor.capacity == 2 and executor.label.startswith("dask LocalCluster tcp://")
+        assert executor.capacity == 2 and executor.label.startswith("dask LocalCluster tls://127.0.0.1:")
         pipeline = build_sex_pipeline(tmp_path, sky, slow=True)
         log = tmp_path / "log"
         killer = WorkerKiller(executor.client, log, step_id=0)
@@ -615,13 +615,13 @@ def test_batch_with_a_dask_executor_table(sky, tmp_path):
     proc = run_batch_command(str(project))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     started = re.findall(
-        r"^\[\d+/\d+\] detect started on (tcp://\S+) \((\d+)\)$", proc.stdout, re.M
+        r"^\[\d+/\d+\] detect started on (tls://127\.0\.0\.1:\S+) \((\d+)\)$", proc.stdout, re.M
     )
     assert len(started) == N_EXPOSURES, proc.stdout
     assert {name for _, name in started} <= {"0", "1"}
     events = read_events(str(tmp_path / "work" / "log"))
     (run,) = [e for e in events if e["event"] == "run_started"]
-    assert run["executor"].startswith("dask LocalCluster tcp://")
+    assert run["executor"].startswith("dask LocalCluster tls://127.0.0.1:")
     assert all(e["host"] == HOST for e in starts(events))
 
 
