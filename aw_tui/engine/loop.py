@@ -130,7 +130,11 @@ class StepCall:
 
 
 class ControlWatcher(threading.Thread):
-    """Polls ``control/`` for stop requests while a run is live."""
+    """Polls ``control/`` for stop requests while a run is live.
+
+    It acts only on valid stop requests (see :func:`aw_tui.rundir.control.read_request`);
+    the run loop rejects the others between steps. Nothing it reads can end it.
+    """
 
     def __init__(self, engine: RunEngine, interval: float = 0.3) -> None:
         super().__init__(name="aw-tui-control", daemon=True)
@@ -143,12 +147,13 @@ class ControlWatcher(threading.Thread):
         while not self._halt.wait(self.interval):
             if store is None:
                 return
-            for path, request in control.pending_requests(store.layout):
-                if request.get("action") != "stop":
-                    continue
-                when = request.get("when", "after_step")
-                control.finish_request(store.layout, path)
-                self.engine.request_stop(when)
+            try:
+                for request in control.pending_requests(store.layout):
+                    if request.action == "stop":
+                        control.finish_request(store.layout, request.path)
+                        self.engine.request_stop(request.when)
+            except Exception as exc:  # a watcher that dies would ignore every later stop
+                warnings.warn(f"reading {store.layout.control} failed: {exc}", stacklevel=1)
 
     def halt(self) -> None:
         """Stop polling."""
@@ -649,17 +654,19 @@ class RunEngine:
         store = self.store
         if store is None:
             return
-        for path, request in control.pending_requests(store.layout):
-            action = request.get("action")
-            if action == "stop":
-                control.finish_request(store.layout, path)
-                self.request_stop(request.get("when", "after_step"))
-            elif action == "edit":
+        for request in control.pending_requests(store.layout):
+            if request.problem:
+                control.reject_request(store, request, request.problem)
+            elif request.action == "stop":
+                control.finish_request(store.layout, request.path)
+                self.request_stop(request.when)
+            else:
                 started = set(self.pipeline.completed_step_ids) | set(self._running)
                 reason = control.apply_edit(
-                    store, self.pipeline, request.get("step_id"),
-                    control.decode_kwargs(request.get("func_kwargs")), "control", started,
+                    store, self.pipeline, request.data["step_id"],
+                    control.decode_kwargs(request.data["func_kwargs"]), "control", started,
                 )
-                control.finish_request(store.layout, path, rejected=reason)
-            else:
-                control.finish_request(store.layout, path, rejected=f"unknown action {action!r}")
+                if reason:
+                    control.reject_request(store, request, reason)
+                else:
+                    control.finish_request(store.layout, request.path)
