@@ -24,6 +24,7 @@ from aw_tui.engine.signals import interrupt_main_thread, interrupt_signals
 from aw_tui.engine.steps import PipelineStep
 from aw_tui.rundir import control
 from aw_tui.rundir.store import RunStore
+from aw_tui.rundir.trust import read_own_json
 
 __all__ = ["WORKER_LOST", "RunEngine", "StepCall", "StepOutcome"]
 
@@ -110,9 +111,8 @@ class StepCall:
         assert self.marker_path is not None
         attempt = 1
         try:
-            with open(self.marker_path, encoding="utf-8") as handle:
-                attempt = int(json.load(handle).get("attempt") or 1) + 1
-        except (OSError, ValueError, TypeError, AttributeError):
+            attempt = int(read_own_json(self.marker_path).get("attempt") or 1) + 1
+        except (ValueError, TypeError, AttributeError):
             pass
         if attempt > 1 and self.output_path:
             with contextlib.suppress(OSError):
@@ -485,11 +485,7 @@ class RunEngine:
         stamp = (st.st_ino, st.st_mtime_ns)
         if self._marker_seen.get(step_id) == stamp:
             return None
-        try:
-            with open(path, encoding="utf-8") as handle:
-                marker = json.load(handle)
-        except (OSError, ValueError):
-            return None
+        marker = read_own_json(path)  # never a FIFO, a link or another user's file
         self._marker_seen[step_id] = stamp
         return marker if isinstance(marker, dict) else None
 

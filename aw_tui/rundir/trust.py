@@ -18,6 +18,7 @@ project folders, so every pickle aw-tui reads (checkpoints, ``steps/<id>.result.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import stat
 from typing import Any
@@ -27,7 +28,14 @@ import dill
 from aw_tui.base.errors import AwTuiError
 from aw_tui.rundir.layout import STEPS_DIR
 
-__all__ = ["MOVED_MODULES", "UntrustedFileError", "check_folder", "load_trusted", "open_trusted"]
+__all__ = [
+    "MOVED_MODULES",
+    "UntrustedFileError",
+    "check_folder",
+    "load_trusted",
+    "open_trusted",
+    "read_own_json",
+]
 
 
 class UntrustedFileError(AwTuiError):
@@ -198,3 +206,30 @@ def load_trusted(path: str, what: str = "file") -> Any:
     fd = open_trusted(path, what)
     with os.fdopen(fd, "rb") as handle:
         return _Unpickler(handle).load()
+
+
+def read_own_json(path: str, limit: int = 64 * 1024) -> Any:
+    """The JSON in ``path`` if it is a regular file of yours of at most ``limit`` bytes, else
+    None (missing, a link, a FIFO, another user's, too long, or not JSON).
+
+    For the small JSON files the runner and its workers leave for each other (the
+    ``steps/<id>.started`` markers): opened once, non-blocking, checked with ``fstat``.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_size > limit:
+            return None
+        data = os.read(fd, limit + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
