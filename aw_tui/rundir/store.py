@@ -231,8 +231,12 @@ class RunStore:
                         self._journal.write(b"\n")
         record = {"seq": self.seq + 1, "time": time.time(), "event": event}
         record.update(fields)
-        record = capped_record(to_jsonable(record))
-        self._journal.write(encode_line(record))
+        record = to_jsonable(record)
+        line = encode_line(record)
+        if len(line) > MAX_LINE:
+            record = capped_record(record)
+            line = encode_line(record)
+        self._journal.write(line)
         self._seq = record["seq"]
         return record
 
