@@ -20,6 +20,7 @@ from aw_tui.base.atomic import atomic_write_text
 from aw_tui.base.stepcontext import StepContext, step_context
 from aw_tui.engine.errors import format_exception, is_disk_error
 from aw_tui.engine.steps import PipelineStep
+from aw_tui.rundir.trust import read_own_json
 
 __all__ = ["WORKER_LOST", "StepCall", "StepOutcome"]
 
@@ -136,9 +137,8 @@ class StepCall:
         assert self.marker_path is not None
         attempt = 1
         try:
-            with open(self.marker_path, encoding="utf-8") as handle:
-                attempt = int(json.load(handle).get("attempt") or 1) + 1
-        except (OSError, ValueError, TypeError, AttributeError):
+            attempt = int(read_own_json(self.marker_path).get("attempt") or 1) + 1
+        except (ValueError, TypeError, AttributeError):
             pass
         if attempt > 1 and self.output_path:
             with contextlib.suppress(OSError):

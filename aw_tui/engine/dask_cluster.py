@@ -84,6 +84,7 @@ from aw_tui.engine.errors import format_exception
 from aw_tui.engine.output_echo import OutputEcho
 from aw_tui.engine.steps import StepList
 from aw_tui.rundir.layout import RunLayout
+from aw_tui.rundir.trust import load_trusted
 
 __all__ = ["JOBQUEUE_CLUSTERS", "DaskExecutor", "build_cluster", "light_pipeline"]
 
@@ -166,8 +167,7 @@ def _load_context(ref: tuple[str, Any]) -> Any:
     with _CONTEXTS_LOCK:
         found = _CONTEXTS.get(value)
         if found is None:
-            with open(value, "rb") as handle:
-                found = cloudpickle.load(handle)
+            found = load_trusted(value, "Dask context")
             while len(_CONTEXTS) >= 2:
                 _CONTEXTS.pop(next(iter(_CONTEXTS)))
             _CONTEXTS[value] = found

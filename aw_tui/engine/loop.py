@@ -8,7 +8,6 @@ checkpoint at the start and at every end of a run, control requests from viewers
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import threading
@@ -30,6 +29,7 @@ from aw_tui.engine.signals import interrupt_main_thread, interrupt_signals
 from aw_tui.engine.steps import PipelineStep
 from aw_tui.rundir import control
 from aw_tui.rundir.store import RunStore
+from aw_tui.rundir.trust import read_own_json
 
 # StepCall, StepOutcome and WORKER_LOST live in engine/call.py; named here for old imports.
 __all__ = ["WORKER_LOST", "RunEngine", "StepCall", "StepOutcome"]
@@ -39,7 +39,11 @@ MARKER_POLL = 0.25
 
 
 class ControlWatcher(threading.Thread):
-    """Polls ``control/`` for stop requests while a run is live."""
+    """Polls ``control/`` for stop requests while a run is live.
+
+    It acts only on valid stop requests (see :func:`aw_tui.rundir.control.read_request`);
+    the run loop rejects the others between steps. Nothing it reads can end it.
+    """
 
     def __init__(self, engine: RunEngine, interval: float = 0.3) -> None:
         super().__init__(name="aw-tui-control", daemon=True)
@@ -52,12 +56,13 @@ class ControlWatcher(threading.Thread):
         while not self._halt.wait(self.interval):
             if store is None:
                 return
-            for path, request in control.pending_requests(store.layout):
-                if request.get("action") != "stop":
-                    continue
-                when = request.get("when", "after_step")
-                control.finish_request(store.layout, path)
-                self.engine.request_stop(when)
+            try:
+                for request in control.pending_requests(store.layout):
+                    if request.action == "stop":
+                        control.finish_request(store.layout, request.path)
+                        self.engine.request_stop(request.when)
+            except Exception as exc:  # a watcher that dies would ignore every later stop
+                warnings.warn(f"reading {store.layout.control} failed: {exc}", stacklevel=1)
 
     def halt(self) -> None:
         """Stop polling."""
@@ -416,11 +421,7 @@ class RunEngine:
         stamp = (st.st_ino, st.st_mtime_ns)
         if self._marker_seen.get(step_id) == stamp:
             return None
-        try:
-            with open(path, encoding="utf-8") as handle:
-                marker = json.load(handle)
-        except (OSError, ValueError):
-            return None
+        marker = read_own_json(path)  # never a FIFO, a link or another user's file
         self._marker_seen[step_id] = stamp
         return marker if isinstance(marker, dict) else None
 
@@ -599,17 +600,19 @@ class RunEngine:
         store = self.store
         if store is None:
             return
-        for path, request in control.pending_requests(store.layout):
-            action = request.get("action")
-            if action == "stop":
-                control.finish_request(store.layout, path)
-                self.request_stop(request.get("when", "after_step"))
-            elif action == "edit":
+        for request in control.pending_requests(store.layout):
+            if request.problem:
+                control.reject_request(store, request, request.problem)
+            elif request.action == "stop":
+                control.finish_request(store.layout, request.path)
+                self.request_stop(request.when)
+            else:
                 started = set(self.pipeline.completed_step_ids) | set(self._running)
                 reason = control.apply_edit(
-                    store, self.pipeline, request.get("step_id"),
-                    control.decode_kwargs(request.get("func_kwargs")), "control", started,
+                    store, self.pipeline, request.data["step_id"],
+                    control.decode_kwargs(request.data["func_kwargs"]), "control", started,
                 )
-                control.finish_request(store.layout, path, rejected=reason)
-            else:
-                control.finish_request(store.layout, path, rejected=f"unknown action {action!r}")
+                if reason:
+                    control.reject_request(store, request, reason)
+                else:
+                    control.finish_request(store.layout, request.path)

@@ -6,25 +6,26 @@ these functions; :class:`aw_tui.rundir.store.RunStore` writes the checkpoint.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import stat
+from dataclasses import dataclass
 from typing import Any
 
-import dill
-
 from aw_tui.base.errors import AwTuiError
-from aw_tui.rundir.journal import last_seq, read_events
+from aw_tui.rundir.edits import decode_kwargs
+from aw_tui.rundir.journal import JournalReader, last_seq
 from aw_tui.rundir.layout import RunLayout
+from aw_tui.rundir.trust import UntrustedFileError, load_trusted, open_trusted
 
 __all__ = [
     "CheckpointError",
+    "ResumeVerdict",
     "check_checkpoint_safe",
     "checkpoint_path",
     "find_checkpoint",
     "load_checkpoint",
     "replay_if_newer",
     "replay_journal",
+    "resume_verdict",
 ]
 
 
@@ -64,47 +65,43 @@ def find_checkpoint(path: str, run_name: str | None = None) -> str:
 def check_checkpoint_safe(path: str) -> None:
     """Refuse a checkpoint that someone else could have planted (unpickling runs code).
 
+    The checks of :func:`aw_tui.rundir.trust.open_trusted` (which :func:`load_checkpoint`
+    makes on the descriptor it reads).
+
     Raises
     ------
     CheckpointError
         When ``path`` is not a regular file owned by the current user, or is writable by
-        group or others.
+        group or others, or its folder is not yours or is writable by others.
     """
     try:
-        st = os.stat(path)
+        os.close(open_trusted(path, "checkpoint"))
+    except UntrustedFileError as exc:
+        raise CheckpointError(str(exc)) from None
     except OSError as exc:
         raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise CheckpointError(f"{path} is not a regular file")
-    if hasattr(os, "getuid") and st.st_uid != os.getuid():
-        raise CheckpointError(
-            f"refusing to load {path}: it is owned by uid {st.st_uid}, not by you "
-            f"(uid {os.getuid()}); loading a checkpoint runs code from it. Copy it, check it, "
-            "and load your copy if you trust it."
-        )
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise CheckpointError(
-            f"refusing to load {path}: group or others can write to it (mode "
-            f"{stat.S_IMODE(st.st_mode):o}), so anyone could have changed the code it runs. "
-            f"Check it, then `chmod go-w {path}`."
-        )
 
 
 def load_checkpoint(path: str) -> Any:
-    """Unpickle a checkpoint after :func:`check_checkpoint_safe`."""
-    check_checkpoint_safe(path)
+    """Unpickle a checkpoint through :func:`aw_tui.rundir.trust.load_trusted`.
+
+    Raises
+    ------
+    CheckpointError
+        When it is not provably yours, or damaged (e.g. truncated).
+    """
     try:
-        with open(path, "rb") as handle:
-            return dill.load(handle)
+        return load_trusted(path, "checkpoint")
+    except UntrustedFileError as exc:
+        raise CheckpointError(str(exc)) from None
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror}") from None
     except Exception as exc:  # a damaged or incompatible pickle
         raise CheckpointError(
-            f"cannot load checkpoint {path}: {type(exc).__name__}: {exc}"
+            f"cannot load checkpoint {path}: {type(exc).__name__}: {exc}. If it was cut "
+            "short (a full disk, a copy that stopped), rebuild it from the project and the "
+            "journal (aw_tui.rundir.checkpoint.rebuild_checkpoint)."
         ) from exc
-
-
-def _load_step_file(path: str) -> Any:
-    with open(path, "rb") as handle:
-        return dill.load(handle)
 
 
 def replay_journal(pipeline: Any, log_dir: str) -> int:
@@ -121,7 +118,12 @@ def replay_journal(pipeline: Any, log_dir: str) -> int:
     """
     layout = RunLayout(log_dir)
     seq = int(getattr(pipeline, "journal_seq", 0) or 0)
-    events = [e for e in read_events(log_dir) if int(e.get("seq", 0) or 0) > seq]
+    before = int(getattr(pipeline, "run_step_idx", 0) or 0)
+    reader = JournalReader(log_dir, opener=_open_journal)
+    try:
+        events = [e for e in reader.read_all() if _seq_of(e) > seq]
+    except UntrustedFileError as exc:
+        raise CheckpointError(str(exc)) from None
     by_id = {step.step_id: step for step in pipeline.steps}
     applied = 0
     # Each checkpoint (pipeline.p, pipeline-<run_name>.p) belongs to one run name: a later
@@ -145,10 +147,10 @@ def replay_journal(pipeline: Any, log_dir: str) -> int:
                 pipeline.completed_step_ids = set(event.get("completed") or [])
         elif kind == "step_finished" and step is not None:
             try:
-                step.results = _load_step_file(layout.step_result(step.step_id))
+                step.results = load_trusted(layout.step_result(step.step_id), "step result")
             except Exception:
-                # The journal line reached the disk but the result did not (power cut):
-                # the step is not done and runs again.
+                # The journal line reached the disk but the result did not (power cut), or
+                # the result is not provably yours: the step is not done and runs again.
                 step.results = None
                 lost.add(step.step_id)
             else:
@@ -162,23 +164,55 @@ def replay_journal(pipeline: Any, log_dir: str) -> int:
                 pipeline.run_step_idx = int(event["run_step_idx"])
         elif kind == "edit_applied" and step is not None:
             path = layout.step_kwargs(step.step_id)
-            if os.path.exists(path):
-                with contextlib.suppress(OSError, EOFError, Exception):
-                    step.func_kwargs = _load_step_file(path)
-            elif isinstance(event.get("func_kwargs"), dict):
-                step.func_kwargs = event["func_kwargs"]
+            try:
+                step.func_kwargs = load_trusted(path, "edited kwargs")
+            except Exception:
+                # No readable kwargs file of yours: the event's copy (one encoding).
+                if isinstance(event.get("func_kwargs"), dict):
+                    step.func_kwargs = decode_kwargs(event["func_kwargs"])
         else:
             continue
         applied += 1
-    if lost:
-        pipeline.completed_step_ids -= lost
-        for index, step in enumerate(pipeline.run_steps or []):
-            if step.step_id in lost:
-                pipeline.run_step_idx = min(pipeline.run_step_idx, index)
-                break
+    pipeline.completed_step_ids -= lost
+    if applied:
+        # The documented rule: a step is finished only with its step_finished event and a
+        # readable result. A damaged or missing line, or a lost result, leaves its step not
+        # finished whatever later events say: run_step_idx never comes from them alone.
+        run_steps = pipeline.run_steps or []
+        start = _start_of_last_run(events, own_run)
+        start = before if start is None else start
+        done = pipeline.completed_step_ids
+        first_open = next(
+            (i for i in range(max(0, start), len(run_steps))
+             if run_steps[i].step_id not in done),
+            len(run_steps),
+        )
+        pipeline.run_step_idx = min(int(pipeline.run_step_idx or 0), first_open)
     if events:
-        pipeline.journal_seq = max(int(e.get("seq", 0) or 0) for e in events)
+        pipeline.journal_seq = max(_seq_of(e) for e in events)
     return applied
+
+
+def _seq_of(event: dict[str, Any]) -> int:
+    try:
+        return int(event.get("seq", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _start_of_last_run(events: list[dict[str, Any]], run_name: str | None) -> int | None:
+    """The ``start_idx`` of the last ``run_started`` of ``run_name`` among ``events``."""
+    for event in reversed(events):
+        if event.get("event") == "run_started" and event.get("run_name") == run_name:
+            try:
+                return int(event.get("start_idx") or 0)
+            except (TypeError, ValueError):
+                return 0
+    return None
+
+
+def _open_journal(path: str) -> int:
+    return open_trusted(path, "journal")
 
 
 def replay_if_newer(pipeline: Any, log_dir: str) -> int:
@@ -192,3 +226,75 @@ def replay_if_newer(pipeline: Any, log_dir: str) -> int:
     if last is None or last > int(getattr(pipeline, "journal_seq", 0) or 0):
         return replay_journal(pipeline, log_dir)
     return 0
+
+
+@dataclass
+class ResumeVerdict:
+    """What ``--resume`` would do with a run directory's checkpoint.
+
+    Attributes
+    ----------
+    state : str
+        ``none`` (no checkpoint: a resume has nothing to continue), ``ok`` (it loads),
+        ``refused`` (not provably yours: a resume refuses it), ``damaged`` (it cannot be
+        unpickled, e.g. truncated: :func:`aw_tui.rundir.store.rebuild_checkpoint` rebuilds it
+        from the project and the journal).
+    checkpoint : str or None
+        The checkpoint's path, when there is one.
+    reason : str or None
+        Why a resume would refuse it (the message ``--resume`` prints).
+    """
+
+    state: str
+    checkpoint: str | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether a resume would load it."""
+        return self.state == "ok"
+
+
+def resume_verdict(path: str, run_name: str | None = None, load: bool = True) -> ResumeVerdict:
+    """What ``--resume`` would do with the checkpoint of ``path`` (a run directory or a
+    checkpoint file), for ``check`` and ``status``: they report exactly this.
+
+    Parameters
+    ----------
+    path : str
+        A run directory or a checkpoint file.
+    run_name : str, optional
+        The run's name (``pipeline-<run_name>.p``).
+    load : bool
+        Unpickle it to tell a damaged checkpoint (else only the trust checks are made).
+    """
+    if os.path.isdir(path):
+        layout = RunLayout(path)
+        present = os.path.lexists(layout.checkpoint(run_name)) or (
+            not run_name and layout.named_checkpoints())
+        if not present:
+            return ResumeVerdict("none")
+    elif not os.path.lexists(path):
+        return ResumeVerdict("none")
+    try:
+        found = find_checkpoint(path, run_name)
+    except CheckpointError as exc:
+        return ResumeVerdict("refused", None, str(exc))
+    try:
+        if not load:
+            check_checkpoint_safe(found)
+            return ResumeVerdict("ok", found)
+        pipeline = load_trusted(found, "checkpoint")
+    except UntrustedFileError as exc:
+        return ResumeVerdict("refused", found, str(exc))
+    except OSError as exc:
+        return ResumeVerdict("refused", found, f"cannot read checkpoint {found}: {exc.strerror}")
+    except Exception as exc:
+        return ResumeVerdict(
+            "damaged", found,
+            f"the checkpoint {found} cannot be loaded ({type(exc).__name__}: {exc}); rebuild "
+            "it from the project file and the journal",
+        )
+    if not hasattr(pipeline, "steps"):
+        return ResumeVerdict("refused", found, f"{found} does not hold an aw_tui Pipeline")
+    return ResumeVerdict("ok", found)

@@ -7,24 +7,25 @@ same function after taking the lock, as a runner does (:func:`apply_edit_without
 
 Edited kwargs have one encoding everywhere they are written as JSON (control requests,
 ``edit_applied`` events): :func:`encode_kwargs` / :func:`decode_kwargs`, which keep TOML's
-dates and times (tagged as ``{"$datetime": "..."}``, ``{"$date": ...}``, ``{"$time": ...}``).
+dates and times (see :mod:`aw_tui.rundir.edits`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime
 import json
-import math
 import os
+import stat
 from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from typing import Any
 
 from aw_tui.base.atomic import atomic_write_text
+from aw_tui.rundir.edits import check_kwargs, decode_kwargs, encode_kwargs
 from aw_tui.rundir.layout import RunLayout
-from aw_tui.rundir.store import RunStore
+from aw_tui.rundir.store import RunStore, make_dirs
 
 __all__ = [
+    "ControlRequest",
     "EditRefused",
     "apply_edit",
     "apply_edit_without_runner",
@@ -33,6 +34,8 @@ __all__ = [
     "encode_kwargs",
     "finish_request",
     "pending_requests",
+    "read_request",
+    "reject_request",
     "request_edit",
     "request_stop",
     "write_control_request",
@@ -40,97 +43,25 @@ __all__ = [
 
 #: The ``when`` of a stop request.
 STOP_WHEN = ("now", "after_step")
-#: How deep edited kwargs may nest (tables and arrays).
-MAX_DEPTH = 64
-
-_TAGS: dict[str, Callable[[str], Any]] = {
-    "$datetime": datetime.datetime.fromisoformat,
-    "$date": datetime.date.fromisoformat,
-    "$time": datetime.time.fromisoformat,
+#: The keys each action may have.
+_KEYS: dict[str, frozenset[str]] = {
+    "stop": frozenset({"action", "when"}),
+    "edit": frozenset({"action", "step_id", "func_kwargs"}),
 }
-
-
+#: The largest request file read.
+MAX_REQUEST = 1024 * 1024
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+#: Request files that could not be removed (read once, rejected once).
+_STUCK: set[str] = set()
 class EditRefused(ValueError):
     """An edit that cannot be applied (the reason is the message)."""
-
-
-# -- the encoding of edited kwargs -----------------------------------------------------------
-def encode_kwargs(value: Any) -> Any:
-    """The JSON form of edited kwargs: TOML's dates and times tagged, tuples as lists.
-
-    Anything TOML cannot hold becomes its ``repr`` (only in journal events of edits made
-    from Python; :func:`check_kwargs` refuses it in an edit).
-    """
-    if isinstance(value, datetime.datetime):
-        return {"$datetime": value.isoformat()}
-    if isinstance(value, datetime.date):
-        return {"$date": value.isoformat()}
-    if isinstance(value, datetime.time):
-        return {"$time": value.isoformat()}
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, dict):
-        return {str(k): encode_kwargs(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [encode_kwargs(v) for v in value]
-    return repr(value)
-
-
-def decode_kwargs(value: Any) -> Any:
-    """The inverse of :func:`encode_kwargs` (tagged dates and times back to objects)."""
-    if isinstance(value, dict):
-        if len(value) == 1:
-            (key, text), = value.items()
-            if key in _TAGS and isinstance(text, str):
-                with contextlib.suppress(ValueError):
-                    return _TAGS[key](text)
-        return {k: decode_kwargs(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [decode_kwargs(v) for v in value]
-    return value
-
-
-def check_kwargs(func_kwargs: Any) -> str | None:
-    """Why ``func_kwargs`` cannot be an edit (None when it can).
-
-    The rule of an ``e`` edit in the TUI: a table of what TOML can express (strings,
-    numbers, booleans, dates and times, arrays and tables; no None, no objects), string
-    keys, at most :data:`MAX_DEPTH` levels.
-    """
-    if not isinstance(func_kwargs, dict):
-        return f"func_kwargs must be a table, not {type(func_kwargs).__name__}"
-
-    def bad(value: Any, where: str, depth: int) -> str | None:
-        if depth > MAX_DEPTH:
-            return f"{where}: nested more than {MAX_DEPTH} levels"
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    return f"{where}: key {key!r} is not a string"
-                found = bad(item, f"{where}.{key}" if where else key, depth + 1)
-                if found:
-                    return found
-            return None
-        if isinstance(value, (list, tuple)):
-            for index, item in enumerate(value):
-                found = bad(item, f"{where}[{index}]", depth + 1)
-                if found:
-                    return found
-            return None
-        if isinstance(value, float) and not math.isfinite(value):
-            return None  # TOML has inf and nan
-        if isinstance(value, (bool, int, float, str, datetime.date, datetime.time)):
-            return None
-        return f"{where} = {value!r} ({type(value).__name__}) is not a TOML value"
-
-    return bad(func_kwargs, "", 0)
 
 
 # -- requests --------------------------------------------------------------------------------
 def write_control_request(log_dir: str, request: dict[str, Any]) -> str:
     """Leave a request (stop, edit) for the live runner; return the request's path."""
     layout = RunLayout(log_dir)
-    os.makedirs(layout.control, exist_ok=True)
+    make_dirs(layout.control)
     path = layout.new_control_request()
     atomic_write_text(path, json.dumps(request))
     return path
@@ -154,34 +85,129 @@ def request_edit(log_dir: str, step_id: int, func_kwargs: dict[str, Any]) -> str
     )
 
 
-def pending_requests(layout: RunLayout) -> list[tuple[str, dict[str, Any]]]:
-    """The control requests waiting, oldest first."""
-    requests = []
+@dataclass
+class ControlRequest:
+    """A request read from ``control/``: valid (``problem`` None) or to reject.
+
+    Attributes
+    ----------
+    path : str
+        The request file.
+    data : dict
+        The request (empty when it could not be read as one).
+    problem : str or None
+        Why it is rejected without being applied.
+    """
+
+    path: str
+    data: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None
+
+    @property
+    def action(self) -> str | None:
+        """``stop`` or ``edit`` (None for a rejected request)."""
+        return None if self.problem else self.data.get("action")
+
+    @property
+    def when(self) -> str:
+        """A stop request's ``when``."""
+        return str(self.data.get("when", "after_step"))
+
+
+def _schema_problem(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return f"not a JSON object but a JSON {type(data).__name__}"
+    action = data.get("action")
+    if action not in _KEYS:
+        return f"unknown action {action!r} (known: {', '.join(sorted(_KEYS))})"
+    unknown = sorted(set(data) - _KEYS[action])
+    if unknown:
+        return f"unknown key(s) {', '.join(map(repr, unknown))} in a {action} request"
+    if action == "stop":
+        if data.get("when", "after_step") not in STOP_WHEN:
+            return f"when must be 'now' or 'after_step', not {data.get('when')!r}"
+        return None
+    step_id = data.get("step_id")
+    if not isinstance(step_id, int) or isinstance(step_id, bool):
+        return f"step_id must be an integer, not {step_id!r}"
+    return check_kwargs(decode_kwargs(data.get("func_kwargs")))
+
+
+def read_request(path: str) -> ControlRequest | None:
+    """Read and check one request file (None when it is gone).
+
+    Opened once with ``O_NOFOLLOW | O_NONBLOCK`` (a symbolic link is refused, a FIFO cannot
+    hang the runner) and checked on the descriptor: a regular file owned by the runner's
+    user, at most :data:`MAX_REQUEST` bytes, a JSON object with known keys and valid values.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        what = "a symbolic link" if os.path.islink(path) else f"unreadable ({exc.strerror})"
+        return ControlRequest(path, problem=f"it is {what}")
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return ControlRequest(path, problem="it is not a regular file")
+        if st.st_uid != os.getuid():
+            return ControlRequest(
+                path, problem=f"it is owned by uid {st.st_uid}, not by the runner's user "
+                f"(uid {os.getuid()}): only the user who runs a pipeline may control it")
+        if st.st_size > MAX_REQUEST:
+            return ControlRequest(path, problem=f"it is {st.st_size} bytes long (most: "
+                                  f"{MAX_REQUEST})")
+        raw = os.read(fd, MAX_REQUEST + 1)
+    finally:
+        os.close(fd)
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return ControlRequest(path, problem="it is not valid JSON")
+    problem = _schema_problem(data)
+    if problem:
+        return ControlRequest(path, data if isinstance(data, dict) else {}, problem)
+    return ControlRequest(path, data)
+
+
+def pending_requests(layout: RunLayout) -> list[ControlRequest]:
+    """The requests waiting in ``control/``, oldest first, each read and checked."""
+    found = []
     for path in layout.control_requests():
-        try:
-            with open(path, encoding="utf-8") as handle:
-                requests.append((path, json.load(handle)))
-        except (OSError, ValueError):
+        if path in _STUCK:
             continue
-    return requests
+        request = read_request(path)
+        if request is not None:
+            found.append(request)
+    return found
 
 
 def finish_request(layout: RunLayout, path: str, rejected: str | None = None) -> None:
     """Remove a handled request, or move it to ``control/rejected/`` with the reason."""
-    if rejected is None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        return
-    os.makedirs(layout.rejected, exist_ok=True)
+    if rejected is not None:
+        make_dirs(layout.rejected)
+        request = read_request(path)
+        record: dict[str, Any] = dict(request.data) if request is not None else {}
+        record["reason"] = rejected
+        atomic_write_text(os.path.join(layout.rejected, os.path.basename(path)),
+                          json.dumps(record, default=repr))
     try:
-        with open(path, encoding="utf-8") as handle:
-            request = json.load(handle)
-    except (OSError, ValueError):
-        request = {}
-    request["reason"] = rejected
-    atomic_write_text(os.path.join(layout.rejected, os.path.basename(path)), json.dumps(request))
-    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        _STUCK.add(path)  # e.g. another user's file in a sticky folder: never read again
+
+
+def reject_request(store: RunStore, request: ControlRequest, reason: str) -> None:
+    """Move a request aside to ``control/rejected/`` and journal a ``warning`` (never fatal)."""
+    finish_request(store.layout, request.path, rejected=reason)
+    store.append_event(
+        "warning", step_id=request.data.get("step_id") if isinstance(
+            request.data.get("step_id"), int) else None,
+        message=f"control request {os.path.basename(request.path)} rejected: {reason}",
+    )
 
 
 # -- the one edit ----------------------------------------------------------------------------

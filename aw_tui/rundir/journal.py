@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import mmap
 import os
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,28 +31,71 @@ from aw_tui.rundir.vocabulary import (
 )
 
 __all__ = [
+    "CRC_FIELD",
     "EVENTS_FILE",
+    "JournalProblem",
     "JournalReader",
     "RunState",
     "StepState",
+    "decode_line",
+    "encode_line",
     "last_seq",
     "read_events",
     "read_run_header",
+    "verify_journal",
 ]
 
-def _parse_lines(data: bytes) -> list[dict[str, Any]]:
-    events = []
-    for line in data.split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            event = json.loads(line)
-        except ValueError:
-            # A damaged line (a disk that lost a block) is skipped, not fatal.
-            continue
-        if isinstance(event, dict):
-            events.append(event)
-    return events
+#: The field that holds a line's checksum (always the last key of the line).
+CRC_FIELD = "crc"
+_CRC_TAIL = b', "crc": '
+
+
+def encode_line(record: dict[str, Any]) -> bytes:
+    """One journal line: ``json.dumps(record, ensure_ascii=False)`` with a ``crc`` field
+    appended as its last key, the CRC-32 of the line's JSON text without that field."""
+    body = json.dumps(record, ensure_ascii=False).encode("utf-8")
+    return body[:-1] + _CRC_TAIL + str(zlib.crc32(body)).encode() + b"}\n"
+
+
+def decode_line(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """``(event, None)`` for a sound line, ``(None, what is wrong)`` for a damaged one.
+
+    A line without a ``crc`` field (written before checksums) is accepted when it parses.
+    """
+    line = line.rstrip(b"\r\n")
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None, "not a complete JSON line"
+    except RecursionError:
+        return None, "nested too deep"
+    if not isinstance(event, dict):
+        return None, "not a JSON object"
+    if CRC_FIELD in event:
+        crc = event.pop(CRC_FIELD)
+        pos = line.rfind(_CRC_TAIL)
+        if pos < 0 or not isinstance(crc, int) or zlib.crc32(line[:pos] + b"}") != crc:
+            return None, "its checksum does not match (the line was changed or damaged)"
+    return event, None
+
+
+@dataclass
+class JournalProblem:
+    """A damaged or missing part of a journal.
+
+    Attributes
+    ----------
+    line : int
+        The line number (1-based) where it was found.
+    message : str
+        What is wrong, for a person.
+    """
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{EVENTS_FILE} line {self.line}: {self.message}"
 
 
 class JournalReader:
@@ -66,10 +110,20 @@ class JournalReader:
     path : str
         The journal file, or the run directory that holds it.
     max_bytes : int
-        The most bytes one call reads, so a huge journal never stalls a viewer.
+        The most bytes one call reads, so a huge journal never stalls a viewer (a longer
+        line is read over several reads: lines may be of any length).
+    opener : callable, optional
+        ``opener(path) -> fd`` instead of ``os.open(path, O_RDONLY)`` (e.g.
+        :func:`aw_tui.rundir.trust.open_trusted` when the events feed a resume).
+
+    Every line is checked (its ``crc`` when it has one, ``seq`` continuity): damaged lines
+    and missing events are skipped and listed in :attr:`problems`, with their line number.
     """
 
-    def __init__(self, path: str, max_bytes: int = 8 * 1024 * 1024) -> None:
+    def __init__(
+        self, path: str, max_bytes: int = 8 * 1024 * 1024,
+        opener: Callable[[str], int] | None = None,
+    ) -> None:
         if os.path.isdir(path):
             path = os.path.join(path, EVENTS_FILE)
         self.path = path
@@ -78,12 +132,23 @@ class JournalReader:
         self.reset = False
         self._inode: int | None = None
         self._partial = b""
+        self._opener = opener
+        #: Complete lines read so far.
+        self.line_no = 0
+        #: ``seq`` of the last sound event read (0 before the first).
+        self.last_seq = 0
+        #: The damaged lines and the gaps in ``seq`` found so far, oldest first.
+        self.problems: list[JournalProblem] = []
+        self._damaged = 0
+        #: Whether the last :meth:`read_new` reached the end of the file.
+        self.at_end = False
 
     def read_new(self) -> list[dict[str, Any]]:
         """Return the events appended since the last call (possibly none)."""
         self.reset = False
+        self.at_end = True
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = self._opener(self.path) if self._opener else os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
             return []
         try:
@@ -91,31 +156,70 @@ class JournalReader:
             if self._inode is not None and (st.st_ino != self._inode or st.st_size < self.offset):
                 self.offset = 0
                 self._partial = b""
+                self.line_no = self.last_seq = self._damaged = 0
+                self.problems = []
                 self.reset = True
             self._inode = st.st_ino
-            if st.st_size <= self.offset:
-                return []
-            os.lseek(fd, self.offset, os.SEEK_SET)
-            data = os.read(fd, min(self.max_bytes, st.st_size - self.offset))
+            while True:
+                if st.st_size <= self.offset:
+                    return []
+                os.lseek(fd, self.offset, os.SEEK_SET)
+                data = os.read(fd, min(self.max_bytes, st.st_size - self.offset))
+                if not data:
+                    return []
+                self.offset += len(data)
+                data = self._partial + data
+                cut = data.rfind(b"\n")
+                if cut >= 0:
+                    self.at_end = self.offset >= st.st_size
+                    break
+                self._partial = data  # a line longer than max_bytes: read on
         finally:
             os.close(fd)
-        self.offset += len(data)
-        data = self._partial + data
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            self._partial = data
-            return []
         self._partial = data[cut + 1 :]
-        return _parse_lines(data[: cut + 1])
+        return self._parse_lines(data[: cut + 1])
+
+    def _parse_lines(self, data: bytes) -> list[dict[str, Any]]:
+        events = []
+        lines = data.split(b"\n")
+        lines.pop()  # after the last newline: nothing
+        for line in lines:
+            self.line_no += 1
+            if not line.strip():
+                continue
+            event, problem = decode_line(line)
+            if event is None:
+                # A damaged line (a disk that lost a block, an edit by hand, a runner killed
+                # while writing it) is skipped and reported, never fatal.
+                self.problems.append(JournalProblem(self.line_no, f"damaged: {problem}"))
+                self._damaged += 1
+                continue
+            seq = event.get("seq")
+            damaged, self._damaged = self._damaged, 0
+            if isinstance(seq, int) and not isinstance(seq, bool):
+                # the damaged lines just reported account for as many seq numbers
+                if self.last_seq and seq > self.last_seq + 1 + damaged:
+                    missing = seq - self.last_seq - 1 - damaged
+                    self.problems.append(JournalProblem(
+                        self.line_no,
+                        f"{missing} event{'s' if missing > 1 else ''} missing before it "
+                        f"(seq {seq - missing}"
+                        f"{f'-{seq - 1}' if missing > 1 else ''})",
+                    ))
+                elif self.last_seq and seq <= self.last_seq:
+                    self.problems.append(JournalProblem(
+                        self.line_no, f"seq {seq} after seq {self.last_seq} (out of order)"))
+                self.last_seq = max(self.last_seq, seq)
+            events.append(event)
+        return events
 
     def read_all(self) -> list[dict[str, Any]]:
         """Read every complete event up to the end of the file."""
         events: list[dict[str, Any]] = []
         while True:
-            new = self.read_new()
-            if not new:
+            events.extend(self.read_new())
+            if self.at_end:
                 return events
-            events.extend(new)
 
 
 def _lines_backwards(handle: Any, size: int, block: int) -> Iterator[bytes]:
@@ -164,9 +268,10 @@ def last_seq(path: str, block: int = 65536) -> int | None:
             size = handle.seek(0, os.SEEK_END)
             for line in _lines_backwards(handle, size, block):
                 if line.strip():
+                    event, _ = decode_line(line)
                     try:
-                        return int(json.loads(line)["seq"])
-                    except (ValueError, KeyError, TypeError):
+                        return int(event["seq"])  # type: ignore[index]
+                    except (KeyError, TypeError, ValueError):
                         return None
     except FileNotFoundError:
         return 0
@@ -178,6 +283,17 @@ def last_seq(path: str, block: int = 65536) -> int | None:
 def read_events(log_dir: str) -> list[dict[str, Any]]:
     """Return every complete event of a run directory's journal (empty if there is none)."""
     return JournalReader(log_dir).read_all()
+
+
+def verify_journal(log_dir: str) -> list[JournalProblem]:
+    """The damaged lines and missing events of a run directory's journal (empty: sound).
+
+    What ``aw-tui check`` and ``status`` report: each problem names its line number. The
+    steps whose ``step_finished`` line is damaged or missing do not count as finished.
+    """
+    reader = JournalReader(log_dir)
+    reader.read_all()
+    return list(reader.problems)
 
 
 @dataclass
@@ -290,7 +406,10 @@ class RunState:
             return st
         if kind == "stop_requested":
             self.stop_requested = event.get("when")
-        elif kind == "run_finished":
+            return None
+        if kind in _RUN_ENDS:
+            self._close_open_steps()
+        if kind == "run_finished":
             self.state = FINISHED
             self.ended = event.get("time")
         elif kind == "run_failed":
@@ -306,6 +425,15 @@ class RunState:
             self.failed_index = event.get("index")
             self.reason = event.get("reason")
         return None
+
+    def _close_open_steps(self) -> None:
+        """At a run's end no step runs: one still ``running`` lost its end event (a damaged
+        or missing journal line). It did not finish: a resume runs it again."""
+        for sid in self.run_steps:
+            st = self.steps.get(sid)
+            if st is not None and st.status == RUNNING:
+                st.status = INTERRUPTED
+                st.error_msg = "its end is missing from the journal (a damaged or lost line)"
 
     def _begin_run(self, event: dict[str, Any]) -> None:
         """The run-level fields of a ``run_started`` event (steps untouched)."""
@@ -368,11 +496,8 @@ def _line_around(data: mmap.mmap, pos: int, end: int) -> dict[str, Any] | None:
     """Parse the journal line holding byte ``pos`` (lines end before ``end``)."""
     start = data.rfind(b"\n", 0, pos) + 1
     stop = data.find(b"\n", pos, end)
-    try:
-        event = json.loads(data[start : stop if stop != -1 else end])
-    except ValueError:
-        return None
-    return event if isinstance(event, dict) else None
+    event, _ = decode_line(data[start : stop if stop != -1 else end])
+    return event
 
 
 def read_run_header(path: str) -> RunState | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import socket
@@ -14,9 +15,9 @@ from aw_tui.rundir.layout import RunLayout
 
 __all__ = ["LockInfo", "RunLock", "RunLockedError", "pid_alive", "read_lock"]
 
-#: Run directories whose lock a live run of this process holds (a lock naming this pid is
-#: only stale when no run of this process holds it).
-_HELD_LOCKS: set[str] = set()
+#: Mode of the lock file (readable by viewers; the umask never widens it).
+FILE_MODE = 0o644
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 @dataclass
@@ -72,23 +73,49 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def read_lock(log_dir: str) -> LockInfo | None:
-    """The lock of a run directory, or None when no runner holds it."""
+def _probe(path: str) -> bool | None:
+    """Whether a process holds the kernel lock on ``path`` (None: cannot tell)."""
     try:
-        with open(RunLayout(log_dir).lock, encoding="utf-8") as handle:
-            data = json.load(handle)
-        return LockInfo(
-            host=str(data["host"]),
-            pid=int(data["pid"]),
-            started=float(data.get("started", 0.0)),
-            run_name=data.get("run_name"),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
         return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None  # a file system without flock: only the record tells
+    finally:
+        os.close(fd)  # closing drops a shared lock taken just now
+    return False
+
+
+def read_lock(log_dir: str) -> LockInfo | None:
+    """The lock of a run directory, or None when no runner holds it.
+
+    The record (host, pid) names the holder; where the file system has working locks, a
+    record nobody holds the kernel lock of (a runner killed by ``kill -9`` or a power cut)
+    is stale and gives None.
+    """
+    path = RunLayout(log_dir).lock
+    info = _read_record(path)
+    if info is None or _probe(path) is False:
+        return None
+    return info
 
 
 class RunLock:
     """The lock a runner holds on its run directory for the whole run.
+
+    A kernel lock (``fcntl.flock``, exclusive) on the file ``lock``, held on an open
+    descriptor until :meth:`release` or the process's death (the kernel drops it then: a
+    stale lock needs no takeover, so there is no check-then-unlink race). The file holds a
+    JSON record (host, pid, start, run name) for humans and for viewers on other hosts.
+
+    On a file system whose ``flock`` fails (some FUSE mounts), the record alone decides, as
+    before: a record whose pid is dead on this host is taken over; one from another host is
+    trusted. On one whose ``flock`` is local to each client (NFS mounted with
+    ``local_lock=flock`` or ``nolock``), runners on two hosts do not see each other's lock.
 
     Parameters
     ----------
@@ -103,9 +130,22 @@ class RunLock:
         self.run_name = run_name
         self.host = socket.gethostname()
         self.held = False
+        self._fd: int | None = None
 
-    def acquire(self) -> None:
-        """Take the lock, recovering a stale one.
+    def _record(self) -> bytes:
+        return json.dumps(
+            {"host": self.host, "pid": os.getpid(), "started": time.time(),
+             "run_name": self.run_name}
+        ).encode()
+
+    def acquire(self, wait: float = 0.5) -> None:
+        """Take the lock.
+
+        Parameters
+        ----------
+        wait : float
+            Seconds to keep trying while another process holds the kernel lock (a viewer
+            probing it holds it for microseconds).
 
         Raises
         ------
@@ -113,46 +153,80 @@ class RunLock:
             When a live runner (or a runner on another host) holds it.
         """
         path, root = self.layout.lock, self.layout.root
-        payload = json.dumps(
-            {"host": self.host, "pid": os.getpid(), "started": time.time(),
-             "run_name": self.run_name}
-        )
+        deadline = time.monotonic() + wait
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, FILE_MODE)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                if time.monotonic() < deadline:
+                    time.sleep(0.02)
+                    continue
+                owner = _read_record(path) or LockInfo("?", -1, time.time())
+                raise RunLockedError(root, owner) from None
+            except OSError:
+                os.close(fd)
+                self._acquire_by_record()
+                return
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path, follow_symlinks=False).st_ino
+            except OSError:
+                same = False
+            if not same:
+                # The holder released (and unlinked) it between our open and our flock.
+                os.close(fd)
+                continue
+            break
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, self._record(), 0)
+        os.fsync(fd)
+        self._fd = fd
+        self.held = True
+
+    def _acquire_by_record(self) -> None:
+        """Without kernel locks: the record decides (see the class)."""
+        path, root = self.layout.lock, self.layout.root
         for _ in range(3):
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             except FileExistsError:
-                owner = read_lock(root)
+                owner = _read_record(path)
                 if owner is None:
-                    # Empty or half-written by a runner killed at that instant.
                     with contextlib.suppress(OSError):
                         if time.time() - os.path.getmtime(path) > 2:
                             os.unlink(path)
                     time.sleep(0.1)
                     continue
-                ours = owner.pid == os.getpid() and root not in _HELD_LOCKS
-                if owner.is_local() and (ours or not owner.is_alive()):
+                if owner.is_local() and not owner.is_alive():
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(path)
                     continue
                 raise RunLockedError(root, owner) from None
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
+            os.write(fd, self._record())
+            os.fsync(fd)
+            os.close(fd)
             self.held = True
-            _HELD_LOCKS.add(root)
             return
-        owner = read_lock(root) or LockInfo("?", -1, time.time())
-        raise RunLockedError(root, owner)
+        raise RunLockedError(root, _read_record(path) or LockInfo("?", -1, time.time()))
 
     def release(self) -> None:
-        """Drop the lock if this process holds it."""
+        """Drop the lock if this process holds it (the file is removed while still held)."""
         if not self.held:
             return
-        root = self.layout.root
-        _HELD_LOCKS.discard(root)
-        owner = read_lock(root)
-        if owner is not None and owner.pid == os.getpid() and owner.host == self.host:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.layout.lock)
+        with contextlib.suppress(OSError):
+            os.unlink(self.layout.lock)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         self.held = False
+
+
+def _read_record(path: str) -> LockInfo | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+        return LockInfo(str(data["host"]), int(data["pid"]), float(data.get("started", 0.0)),
+                        data.get("run_name"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None

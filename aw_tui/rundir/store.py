@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import socket
+import stat
 import threading
 import time
 from typing import Any
@@ -27,8 +28,9 @@ from aw_tui.rundir.checkpoint import (
     checkpoint_path,
     find_checkpoint,
     load_checkpoint,
+    replay_journal,
 )
-from aw_tui.rundir.journal import last_seq, read_events
+from aw_tui.rundir.journal import encode_line, last_seq, read_events
 from aw_tui.rundir.layout import RunLayout
 from aw_tui.rundir.lock import LockInfo, RunLock, RunLockedError, read_lock
 
@@ -42,8 +44,85 @@ __all__ = [
     "find_checkpoint",
     "load_checkpoint",
     "read_lock",
+    "rebuild_checkpoint",
     "to_jsonable",
 ]
+
+
+#: Mode of the files the runner writes that viewers read (journal, tool output, lock); the
+#: pickles and the other atomic writes are 0600 (``tempfile.mkstemp``). Never widened by
+#: the umask.
+FILE_MODE = 0o644
+#: Mode of the folders the runner creates (the run directory, ``steps/``, ``control/``).
+DIR_MODE = 0o755
+#: The longest journal line: longer values go to the step's result file, the journal holds
+#: a preview (:func:`capped_record`).
+MAX_LINE = 64 * 1024
+#: The characters of a long string the journal keeps.
+PREVIEW = 2000
+#: Fields a capped line always keeps whole.
+_KEEP = frozenset({"seq", "time", "event", "step_id", "index", "status", "run_step_idx",
+                   "completed", "run_name", "resume", "start_idx"})
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def make_dirs(path: str, mode: int = DIR_MODE) -> None:
+    """Create ``path`` and its missing parents with ``mode`` whatever the umask (folders
+    that exist keep their mode)."""
+    path = os.path.abspath(path)
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path)
+    if parent != path:
+        make_dirs(parent, mode)
+    try:
+        os.mkdir(path, mode)
+    except FileExistsError:
+        return
+    os.chmod(path, mode)
+
+
+def _close_to_others(folder: str) -> None:
+    """Drop the write permission of others on a run folder of ours (loads refuse it)."""
+    with contextlib.suppress(OSError):
+        st = os.stat(folder)
+        if st.st_uid == os.getuid() and st.st_mode & stat.S_IWOTH:
+            os.chmod(folder, stat.S_IMODE(st.st_mode) & ~stat.S_IWOTH)
+
+
+def _preview(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > PREVIEW:
+        return f"{value[:PREVIEW]}... [{len(value) - PREVIEW} more characters in the result file]"
+    if isinstance(value, dict):
+        return {k: _preview(v) for k, v in value.items()}
+    if isinstance(value, list):
+        head = [_preview(v) for v in value[:100]]
+        if len(value) > 100:
+            head.append(f"... [{len(value) - 100} more items in the result file]")
+        return head
+    return value
+
+
+def capped_record(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` as it goes into the journal: at most :data:`MAX_LINE` bytes.
+
+    Long strings and lists become previews; if the line is still too long, every field but
+    the ones readers need (seq, event, step_id, status...) becomes a short preview of its
+    JSON text. A capped record has ``"truncated": true``. The whole values stay in the
+    step's result (and kwargs) file.
+    """
+    if len(json.dumps(record, ensure_ascii=False).encode("utf-8")) <= MAX_LINE - 64:
+        return record
+    capped = {k: (v if k in _KEEP else _preview(v)) for k, v in record.items()}
+    capped["truncated"] = True
+    if len(json.dumps(capped, ensure_ascii=False).encode("utf-8")) > MAX_LINE - 64:
+        budget = max(80, (MAX_LINE // 2) // max(1, len(capped)))
+        for key, value in capped.items():
+            if key not in _KEEP and key != "truncated":
+                text = json.dumps(value, ensure_ascii=False)
+                if len(text) > budget:
+                    capped[key] = f"{text[:budget]}... [truncated]"
+    return capped
 
 
 def to_jsonable(value: Any) -> Any:
@@ -89,7 +168,9 @@ class RunStore:
         # The control watcher thread journals stop requests while the main thread journals
         # steps: one lock keeps seq unique and the lines in seq order.
         self._journal_lock = threading.Lock()
-        os.makedirs(self.steps_dir, exist_ok=True)
+        make_dirs(self.steps_dir)
+        for folder in (self.log_dir, self.steps_dir):
+            _close_to_others(folder)
 
     # -- lock -------------------------------------------------------------------------
     def acquire_lock(self) -> None:
@@ -140,7 +221,9 @@ class RunStore:
 
     def _append_event(self, event: str, fields: dict[str, Any]) -> dict[str, Any]:
         if self._journal is None:
-            self._journal = open(self.journal_path, "ab", buffering=0)  # noqa: SIM115
+            fd = os.open(self.journal_path,
+                         os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, FILE_MODE)
+            self._journal = os.fdopen(fd, "ab", buffering=0)
             # A runner killed mid-line leaves a fragment: start on a fresh line.
             if self._journal.tell() > 0:
                 with open(self.journal_path, "rb") as handle:
@@ -149,7 +232,11 @@ class RunStore:
                         self._journal.write(b"\n")
         record = {"seq": self.seq + 1, "time": time.time(), "event": event}
         record.update(fields)
-        line = json.dumps(to_jsonable(record), ensure_ascii=False).encode("utf-8") + b"\n"
+        record = to_jsonable(record)
+        line = encode_line(record)
+        if len(line) > MAX_LINE:
+            record = capped_record(record)
+            line = encode_line(record)
         if self._torn:  # an earlier line was cut short (disk full): start a fresh line
             line = b"\n" + line
         # A full disk may take part of a line and then fail: finish it or raise, never
@@ -220,3 +307,37 @@ def _status_of(results: Any) -> str:
     if isinstance(results, dict) and isinstance(results.get("status"), str):
         return results["status"]
     return "unknown"
+
+
+def rebuild_checkpoint(log_dir: str, fresh: Any, run_name: str | None = None) -> str:
+    """Rebuild a damaged (e.g. truncated) checkpoint from a fresh pipeline and the journal.
+
+    ``fresh`` is the pipeline built again from the project file (the same steps); the
+    journal and the result files, replayed over it from the first event, give back the
+    run's state (what ran, results, edits), exactly as a resume would see it. Under the run
+    directory's lock (no runner may be live), the damaged file is kept aside as
+    ``<checkpoint>.damaged-<time>`` and the rebuilt one written in its place.
+
+    Returns
+    -------
+    str
+        The rebuilt checkpoint's path.
+
+    Raises
+    ------
+    RunLockedError
+        When a runner is live.
+    """
+    store = RunStore(log_dir, run_name)
+    store.acquire_lock()
+    try:
+        fresh.journal_seq = 0
+        fresh.run_name = run_name
+        fresh.completed_step_ids = set()
+        replay_journal(fresh, store.log_dir)
+        if os.path.lexists(store.checkpoint):
+            os.replace(store.checkpoint, f"{store.checkpoint}.damaged-{int(time.time())}")
+        store.write_checkpoint(fresh)
+    finally:
+        store.close()
+    return store.checkpoint

@@ -13,8 +13,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-import dill
-
 from aw_tui.astromatic.summaries import format_summary
 from aw_tui.base.gcpause import gc_paused
 from aw_tui.launch import RunRequest, start_runner
@@ -23,6 +21,7 @@ from aw_tui.rundir import checkpoint, control
 from aw_tui.rundir.journal import JournalReader, RunState, read_run_header
 from aw_tui.rundir.layout import RunLayout
 from aw_tui.rundir.lock import LockInfo, read_lock
+from aw_tui.rundir.trust import load_trusted
 from aw_tui.rundir.vocabulary import DONE_STATUSES, PENDING, RUNNING, SKIPPED, UNKNOWN
 from aw_tui.target import Target, build_from_project
 from aw_tui.tui.step_rows import StepRow
@@ -121,9 +120,9 @@ class Session:
                 events = reader.read_new()
                 if reader.reset:
                     state = RunState()
-                if not events:
-                    break
                 self._apply(events, state)
+                if reader.at_end:
+                    break
         self.reader, self.state, self.caught_up = reader, state, True
         return True
 
@@ -151,10 +150,10 @@ class Session:
             if self.reader.reset:
                 self.state = RunState()
                 kept = []
-            if not events:
-                return kept
             self._apply(events, self.state)
             kept.extend(events)
+            if self.reader.at_end:
+                return kept
 
     def _apply(self, events: list[dict[str, Any]], state: RunState) -> None:
         for event in events:
@@ -240,8 +239,9 @@ class Session:
         result = None
         if self.log_dir:
             path = RunLayout(self.log_dir).step_result(step_id)
-            with contextlib.suppress(OSError, EOFError, Exception), open(path, "rb") as handle:
-                result = dill.load(handle)
+            # Not there yet, damaged, or not provably yours (never unpickled): the checkpoint's.
+            with contextlib.suppress(Exception):
+                result = load_trusted(path, "step result")
         if result is None and self.pipeline is not None:
             with contextlib.suppress(KeyError):
                 result = self.pipeline.get_step(step_id).results

@@ -8,6 +8,7 @@ and control requests from viewers.
 from __future__ import annotations
 
 import datetime
+import fcntl
 import json
 import os
 import pickle
@@ -1001,15 +1002,22 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     assert not (log / "lock").exists()
 
 
-def test_a_lock_from_another_host_is_trusted(tmp_path):
+def test_a_lock_from_another_host_is_trusted_while_its_kernel_lock_is_held(tmp_path):
+    """The record names the holder; the kernel lock (flock, which a runner on another host
+    holds through the shared file system) says whether it is live."""
     pipeline = make_pipeline(tmp_path)
     pipeline.add_step(record, side=str(tmp_path / "side"))
     lock = {"host": "node17.cluster.example", "pid": dead_pid(), "started": time.time(),
             "run_name": None}
-    (tmp_path / "log" / "lock").write_text(json.dumps(lock))
-    with pytest.raises(RunLockedError, match=rf"pid {lock['pid']} on host node17\.cluster"):
-        pipeline.run()
-    assert not (tmp_path / "side").exists()
+    path = tmp_path / "log" / "lock"
+    path.write_text(json.dumps(lock))
+    with open(path) as held:  # the runner on node17, alive
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(RunLockedError, match=rf"pid {lock['pid']} on host node17\.cluster"):
+            pipeline.run()
+        assert not (tmp_path / "side").exists()
+    pipeline.run()  # node17's runner died (its kernel lock went with it): taken over
+    assert (tmp_path / "side").exists()
 
 
 class Planted:

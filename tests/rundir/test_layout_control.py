@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from aw_tui.pipeline import Pipeline, load_pipeline
 from aw_tui.rundir import control
 from aw_tui.rundir.journal import last_seq, read_events
@@ -101,3 +103,37 @@ def test_last_seq_of_a_missing_empty_or_damaged_journal(tmp_path):
     journal.write_bytes(json.dumps({"seq": 7, "pad": "p" * 10}).encode() + b"\n\n")
     assert last_seq(str(tmp_path), block=4) == 7
     assert os.path.exists(journal)
+
+
+def test_an_edit_with_no_runner_takes_the_lock_as_a_runner_does(tmp_path):
+    from aw_tui.rundir.lock import RunLockedError
+
+    pipe = make_pipeline(tmp_path, succeed, succeed)
+    pipe.run()
+    log = str(tmp_path / "log")
+    live = RunStore(log)
+    live.acquire_lock()  # a runner is live: the viewer must not write
+    try:
+        with pytest.raises(RunLockedError):
+            control.apply_edit_without_runner(log, None, 1, {"n": 2}, lambda: load_pipeline(log))
+    finally:
+        live.close()
+    assert not [e for e in read_events(log) if e["event"] == "edit_applied"]
+    edited, written = control.apply_edit_without_runner(
+        log, None, 1, {"n": 2}, lambda: load_pipeline(log))
+    assert written == RunLayout(log).checkpoint()
+    assert load_pipeline(log).steps[1].func_kwargs == {"n": 2}
+    assert edited.completed_step_ids == {0, 1}  # the run's state, not a stale copy
+    with pytest.raises(control.EditRefused, match="not a TOML value"):
+        control.apply_edit_without_runner(log, None, 1, {"n": None}, lambda: load_pipeline(log))
+
+
+def test_a_fifo_or_a_foreign_marker_never_hangs_or_fools_the_runner(tmp_path):
+    from aw_tui.rundir.trust import read_own_json
+
+    os.mkfifo(tmp_path / "3.started")
+    assert read_own_json(str(tmp_path / "3.started")) is None  # would block in open()
+    (tmp_path / "4.started").write_text('{"attempt": 2}')
+    assert read_own_json(str(tmp_path / "4.started")) == {"attempt": 2}
+    os.symlink(tmp_path / "4.started", tmp_path / "5.started")
+    assert read_own_json(str(tmp_path / "5.started")) is None
