@@ -23,7 +23,7 @@ from aw_tui.base.errors import (
     AwTuiError,
 )
 from aw_tui.base.text import inert
-from aw_tui.cli.common import EXIT_PIPE_CLOSED, error_text, missing_tool, say
+from aw_tui.cli.common import EXIT_PIPE_CLOSED, discard_stdout, error_text, missing_tool, say
 from aw_tui.engine.executors import executor_from_config
 from aw_tui.options import OptionsError, RunOptions, check_start_idx
 from aw_tui.rundir.journal import JournalReader, RunState
@@ -85,6 +85,8 @@ class Reporter(threading.Thread):
             self.out.flush()
         except (BrokenPipeError, ValueError):  # `| head` closed the pipe; out was closed
             self._gone = True
+            if self.out is sys.stdout:
+                discard_stdout()  # the run's exit code stays the command's
 
     def _clear_bar(self) -> None:
         if self._bar_shown:

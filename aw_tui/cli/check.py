@@ -15,6 +15,7 @@ from typing import IO, Any
 from aw_tui.base.errors import EXIT_BAD_INPUT, EXIT_OK, AwTuiError
 from aw_tui.base.text import inert
 from aw_tui.cli.common import (
+    ArgumentParser,
     error_text,
     fail,
     missing_tool,
@@ -30,7 +31,7 @@ __all__ = ["cmd_check"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="aw-tui check",
         description="Validate a project and list its expanded steps; with a checkpoint, "
         "say what --resume would run. Takes the flags of a run and refuses what --batch "

@@ -7,20 +7,42 @@ and error messages come from project files, checkpoints and tools.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from aw_tui.astromatic.registry import TOOLS, ToolNotFoundError, find_tool
 from aw_tui.base.errors import EXIT_BAD_INPUT, AwTuiError
 from aw_tui.base.text import inert
 from aw_tui.options import RunOptions
 
-__all__ = ["EXIT_PIPE_CLOSED", "error_text", "fail", "missing_tool", "options_from", "print_table", "say",
+__all__ = ["EXIT_PIPE_CLOSED", "ArgumentParser", "discard_stdout", "error_text", "fail", "missing_tool", "options_from", "print_table", "say",
            "select_by_tags"]
 
 #: The reader of the output went away (``| head``): the status of a process ended by SIGPIPE.
 EXIT_PIPE_CLOSED = 141
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, whose error messages (which quote what was typed) are printed with
+    their control characters made visible."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and ``message`` on stderr; exit with code 2."""
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {inert(message)}\n")
+
+
+def discard_stdout() -> None:
+    """Send what is still to be written to stdout to /dev/null: its reader went away (``|
+    head``), and the interpreter's last flush must not fail on it."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a file descriptor (captured)
+        pass
 
 
 def error_text(exc: AwTuiError) -> str:

@@ -6,14 +6,20 @@ Only the TUI path imports Textual; everything else stays headless.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from aw_tui.astromatic.registry import tool_report
 from aw_tui.base.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, AwTuiError
+from aw_tui.base.text import inert
 from aw_tui.cli.batch import EXIT_CODES, run_batch
 from aw_tui.cli.check import cmd_check
-from aw_tui.cli.common import EXIT_PIPE_CLOSED, fail, options_from
+from aw_tui.cli.common import (
+    EXIT_PIPE_CLOSED,
+    ArgumentParser,
+    discard_stdout,
+    fail,
+    options_from,
+)
 from aw_tui.cli.status import cmd_status
 from aw_tui.demo.writer import write_demo
 from aw_tui.options import RunOptions, add_run_flags
@@ -28,7 +34,7 @@ EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in EXI
 
 
 def _run_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="aw-tui",
         description=(
             "Run AstrOmatic pipelines (SExtractor, SCAMP, SWarp, PSFEx). "
@@ -80,12 +86,7 @@ def _dispatch(argv: list[str]) -> int:
 def _output_closed() -> int:
     """The reader of stdout went away (``aw-tui status X | head -3``): stop quietly, as
     Unix tools do, with the exit status of a process ended by SIGPIPE."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush goes nowhere
-        os.close(devnull)
-    except (OSError, ValueError):  # stdout is not a file descriptor (captured)
-        pass
+    discard_stdout()
     return EXIT_PIPE_CLOSED
 
 
@@ -105,7 +106,7 @@ def open_tui(project: str, options: RunOptions | None = None) -> int:
 # -- demo -------------------------------------------------------------------------------
 def cmd_demo(argv: list[str]) -> int:
     """``aw-tui demo [DIR]``: write the demo project with synthetic data, then open it."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="aw-tui demo",
         description="Write the demo project (synthetic sky: 3 exposures, configs, "
         "project.toml) into DIR and open it in the TUI, or run it with --batch.",
@@ -117,7 +118,7 @@ def cmd_demo(argv: list[str]) -> int:
     add_run_flags(parser)
     args = parser.parse_args(argv)
     project = write_demo(args.dir, size=args.size)
-    sys.stdout.write(f"aw-tui: demo project written to {project}\n")
+    sys.stdout.write(inert(f"aw-tui: demo project written to {project}") + "\n")
     if args.no_run:
         return EXIT_OK
     options = options_from(args)
@@ -129,7 +130,7 @@ def cmd_demo(argv: list[str]) -> int:
 # -- doctor -----------------------------------------------------------------------------
 def cmd_doctor(argv: list[str]) -> int:
     """``aw-tui doctor``: which tools were found where, versions, how to install the rest."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="aw-tui doctor",
         description="Show which AstrOmatic tools were found, where, their versions, and "
         "how to install missing ones.",
@@ -146,9 +147,10 @@ def cmd_doctor(argv: list[str]) -> int:
     out = sys.stdout
     for row in rows:
         if row["status"] == "ok":
-            out.write(f"  ok       {row['code']:<11} {row['version']:<8} {row['path']}\n")
+            out.write(inert(f"  ok       {row['code']:<11} {row['version']:<8} {row['path']}")
+                      + "\n")
         else:
-            out.write(f"  MISSING  {row['code']:<11} {row['hint']}\n")
+            out.write(inert(f"  MISSING  {row['code']:<11} {row['hint']}") + "\n")
     import importlib.metadata  # lazy: ~20 ms of start-up that only doctor needs
 
     versions = []

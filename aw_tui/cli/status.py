@@ -6,7 +6,6 @@ system, and says what ``--resume`` would do with the checkpoint, refusal include
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -16,7 +15,7 @@ from typing import Any
 from aw_tui.astromatic.summaries import format_summary
 from aw_tui.base.errors import EXIT_OK, AwTuiError
 from aw_tui.base.text import inert
-from aw_tui.cli.common import error_text, fail, print_table
+from aw_tui.cli.common import ArgumentParser, error_text, fail, print_table
 from aw_tui.rundir.journal import RunState, read_events
 from aw_tui.rundir.store import read_lock
 from aw_tui.rundir.vocabulary import INTERRUPTED, RUNNING, count_done
@@ -89,7 +88,7 @@ def describe_state(status: dict[str, Any]) -> str:
 
 def cmd_status(argv: list[str]) -> int:
     """``aw-tui status PROJECT``: the last or live run, as a table or ``--json``."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="aw-tui status",
         description="Show the state of the last or live run of a project or run directory "
         "(works from another host on a shared file system), and what --resume would do.",

@@ -109,6 +109,20 @@ def test_closed_output_pipe_ends_quietly(tmp_path, command):
     assert proc.returncode == 141  # as a Unix tool ended by SIGPIPE
 
 
+def test_batch_whose_output_reader_went_away_runs_to_the_end(tmp_path):
+    project = write_project(tmp_path, succeed_steps(3))
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([*AW, str(project), "--batch"], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0, proc.stderr  # the run's own exit code
+    assert proc.stderr == ""
+    assert [e["event"] for e in events(project)][-1] == "run_finished"
+
+
 def test_status_piped_into_head_prints_its_first_lines(tmp_path):
     project = write_project(tmp_path, succeed_steps(3000))
     assert run(str(project), "--batch").returncode == 0
@@ -145,6 +159,8 @@ def test_escapes_from_names_tags_files_and_tool_errors_are_made_visible(tmp_path
     outputs.append(run("status", str(project)))
     outputs.append(run("check", str(project)))
     outputs.append(run(str(project), "--batch", "--resume", "--run-name", f"x{CLEAR}"))
+    outputs.append(run("check", str(project), "--start-idx", f"1{OSC52}"))  # argparse's error
+    assert outputs[-1].returncode == 2
     for proc in outputs:
         text = proc.stdout + proc.stderr
         assert not any(c in text for c in ESCAPES), repr(text)
