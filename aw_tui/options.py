@@ -11,11 +11,22 @@ Nothing here imports Textual or the engine.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RunOptions", "add_run_flags", "split_tags"]
+from aw_tui.base.errors import AwTuiError
+from aw_tui.base.text import inert
+
+__all__ = ["OptionsError", "RunOptions", "add_run_flags", "check_start_idx", "split_tags"]
+
+#: A run name becomes a file name (``pipeline-NAME.p``): letters, digits, ``.``, ``_``, ``-``.
+RUN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class OptionsError(AwTuiError):
+    """A flag with a value no run can use (exit code 2, nothing is run or written)."""
 
 
 def split_tags(values: list[str] | None) -> list[str]:
@@ -81,6 +92,30 @@ class RunOptions:
             use_checkpoint=args.use_checkpoint,
         )
 
+    def validate(self) -> None:
+        """Refuse values no run can use, before anything is opened or written.
+
+        Raises
+        ------
+        OptionsError
+            Naming every bad flag, its value and what to give instead.
+        """
+        problems = []
+        if self.run_name is not None and not RUN_NAME_RE.match(self.run_name):
+            problems.append(
+                f"--run-name {inert(self.run_name, one_line=True)!r}: a run name becomes a "
+                "file name (pipeline-NAME.p), so it must be 1 to 64 letters, digits, '.', "
+                "'_' or '-', starting with a letter or digit (e.g. --run-name night1)"
+            )
+        if self.jobs is not None and self.jobs < 1:
+            problems.append(f"--jobs {self.jobs}: give 1 or more steps at once (1 runs them "
+                            "one after the other)")
+        if self.start_idx is not None and self.start_idx < 0:
+            problems.append(f"--start-idx {self.start_idx}: give an index of 0 or more "
+                            "(`aw-tui check PROJECT` lists the indexes)")
+        if problems:
+            raise OptionsError("; ".join(problems) + " (nothing was run)")
+
     def argv(self, target: str) -> list[str]:
         """The command line of a detached ``aw-tui TARGET --batch`` runner with these flags."""
         argv = [sys.executable, "-m", "aw_tui", target, "--batch"]
@@ -125,6 +160,21 @@ class RunOptions:
             "ignore_exceptions": self.ignore_exceptions,
             "start_idx": self.start_idx,
         }
+
+
+def check_start_idx(start_idx: int | None, count: int) -> None:
+    """Refuse a ``--start-idx`` past the ``count`` steps the run would schedule.
+
+    Raises
+    ------
+    OptionsError
+    """
+    if start_idx is not None and start_idx >= count:
+        raise OptionsError(
+            f"--start-idx {start_idx}: this run has {count} step(s), indexes 0 to "
+            f"{count - 1}; give one of those (`aw-tui check PROJECT` lists them; nothing was "
+            "run)"
+        )
 
 
 def add_run_flags(parser: argparse.ArgumentParser) -> None:

@@ -11,22 +11,38 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aw_tui.base.errors import AwTuiError
-from aw_tui.pipeline import load_pipeline
+from aw_tui.pipeline import Pipeline, load_pipeline
 from aw_tui.project.loader import Project, ProjectError, load_project
-from aw_tui.rundir.checkpoint import checkpoint_path
+from aw_tui.rundir.checkpoint import (
+    CheckpointError,
+    checkpoint_path,
+    load_checkpoint,
+)
+from aw_tui.rundir.checkpoint import resume_verdict as checkpoint_verdict
+from aw_tui.rundir.layout import EVENTS_FILE, STEPS_DIR
 
 __all__ = [
     "OpenedPipeline",
+    "ResumeVerdict",
     "Target",
     "TargetError",
     "complete_project",
     "open_pipeline",
+    "relocation_problem",
     "resolve_target",
+    "resume_verdict",
 ]
+
+
+#: The project file a folder names (docs/project-file.md).
+PROJECT_FILE = "project.toml"
 
 
 class TargetError(AwTuiError):
     """The command-line target cannot be used (exit code 2)."""
+
+    def __str__(self) -> str:
+        return f"{self.message}\n    fix: {self.hint}" if self.hint else self.message
 
 
 @dataclass
@@ -100,12 +116,7 @@ def resolve_target(
     if os.path.isfile(path) and path.endswith(".toml"):
         return _project_target(path, run_name, check_files, expand)
     if os.path.isdir(path):
-        return Target(
-            path=os.path.abspath(path),
-            kind="run",
-            log_dir=os.path.abspath(path),
-            checkpoint=checkpoint_path(os.path.abspath(path), run_name),
-        )
+        return _folder_target(path, run_name, check_files, expand)
     if os.path.isfile(path) and path.endswith(".p"):
         folder = os.path.dirname(os.path.abspath(path))
         return Target(path=os.path.abspath(path), kind="run", log_dir=folder,
@@ -114,6 +125,55 @@ def resolve_target(
         f"{path}: not a project (.toml), run directory or checkpoint (.p) — rename it or "
         "point at the right file"
     )
+
+
+def is_run_dir(folder: str) -> bool:
+    """Whether ``folder`` is a run directory: it holds a journal, a checkpoint or ``steps/``."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return False
+    return any(
+        name in (EVENTS_FILE, STEPS_DIR) or (name.startswith("pipeline") and name.endswith(".p"))
+        for name in names
+    )
+
+
+def run_dirs_in(folder: str) -> list[str]:
+    """The run directories just inside ``folder`` and inside its ``runs/``, sorted."""
+    found = []
+    for parent in (folder, os.path.join(folder, "runs")):
+        try:
+            names = sorted(os.listdir(parent))
+        except OSError:
+            continue
+        found += [os.path.join(parent, n) for n in names
+                  if os.path.isdir(os.path.join(parent, n)) and is_run_dir(os.path.join(parent, n))]
+    return found
+
+
+def _folder_target(path: str, run_name: str | None, check_files: bool,
+                   expand: bool) -> Target:
+    """A folder: the project of its ``project.toml``, else a run directory, else the one run
+    directory it holds (docs/project-file.md: a folder names its project)."""
+    project_file = os.path.join(path, PROJECT_FILE)
+    if os.path.isfile(project_file):
+        return _project_target(project_file, run_name, check_files, expand)
+    folder = os.path.abspath(path)
+    if not is_run_dir(folder):
+        runs = run_dirs_in(folder)
+        if len(runs) != 1:
+            what = ("no run directory" if not runs else
+                    f"{len(runs)} run directories ({', '.join(runs[:5])})")
+            raise TargetError(
+                f"{path}: a folder with no {PROJECT_FILE} and {what} in it, so it names no "
+                "project or run.",
+                f"give the project file (.toml), its folder, or one run directory (the "
+                f"pipeline's 'log' path{', e.g. ' + runs[0] if runs else ''})",
+            )
+        folder = runs[0]
+    return Target(path=folder, kind="run", log_dir=folder,
+                  checkpoint=checkpoint_path(folder, run_name))
 
 
 def project_log_dir(project: Project) -> str:
@@ -151,6 +211,108 @@ class OpenedPipeline:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class ResumeVerdict:
+    """What ``--resume`` would do with a target's checkpoint.
+
+    Attributes
+    ----------
+    checkpoint : str or None
+        The checkpoint file it would load (None: there is none yet; it starts afresh).
+    pipeline : Pipeline or None
+        The loaded checkpoint, with the journal replayed over it (None when refused).
+    refusal : AwTuiError or None
+        Why it would refuse the checkpoint (damaged, not yours, writable by others, written
+        for a project that was since copied or moved), exit code 2.
+    """
+
+    checkpoint: str | None = None
+    pipeline: Any = None
+    refusal: AwTuiError | None = None
+
+
+def resume_verdict(target: Target, run_name: str | None = None,
+                   replay: bool = True) -> ResumeVerdict:
+    """Load the target's checkpoint as ``--resume`` would; say what it would do with it.
+
+    ``check``, ``status`` and ``--batch --resume`` all ask this, so they cannot disagree.
+    Loading reads (and so runs) only a checkpoint that the load's own checks let through.
+
+    Parameters
+    ----------
+    target : Target
+    run_name : str, optional
+        Which run's checkpoint.
+    replay : bool
+        Replay the journal over the checkpoint (what a resume runs from). False only
+        unpickles it (``status``, which needs the verdict, not the steps: half the time on
+        a 3,000-step run); replaying never refuses a checkpoint that loads.
+    """
+    if not target.log_dir or not _has_checkpoint(target, run_name):
+        return ResumeVerdict()
+    where = (target.checkpoint if target.checkpoint and os.path.isfile(target.checkpoint)
+             else target.log_dir)
+    # The run directory's own verdict first (missing, not provably yours, damaged): the one
+    # owner of those rules is rundir.checkpoint.
+    trust = checkpoint_verdict(where, run_name, load=False)
+    if trust.state == "none":
+        return ResumeVerdict()
+    if not trust.ok:
+        return ResumeVerdict(trust.checkpoint, refusal=CheckpointError(trust.reason or ""))
+    checkpoint = trust.checkpoint or where
+    try:
+        pipeline = load_pipeline(checkpoint, run_name) if replay else load_checkpoint(checkpoint)
+    except AwTuiError as exc:
+        damaged = checkpoint_verdict(checkpoint, run_name, load=True)
+        if damaged.state == "damaged":
+            return ResumeVerdict(checkpoint, refusal=CheckpointError(
+                damaged.reason or str(exc),
+                f"rebuild it: aw-tui check {target.path} --rebuild-checkpoint"))
+        return ResumeVerdict(checkpoint, refusal=exc)
+    if not isinstance(pipeline, Pipeline):  # load_pipeline's own check, when not replaying
+        return ResumeVerdict(checkpoint, refusal=CheckpointError(
+            f"{checkpoint} does not hold an aw_tui Pipeline"))
+    problem = relocation_problem(target, pipeline, checkpoint)
+    if problem is not None:
+        return ResumeVerdict(checkpoint, refusal=problem)
+    return ResumeVerdict(checkpoint, pipeline)
+
+
+def _same_place(a: str, b: str) -> bool:
+    if os.path.exists(a) and os.path.exists(b):
+        return os.path.samefile(a, b)
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def relocation_problem(target: Target, pipeline: Any, checkpoint: str) -> TargetError | None:
+    """The refusal for a checkpoint written where the project no longer is, if so.
+
+    A checkpoint records the project file and the run directory it was written for, and its
+    steps' kwargs hold absolute paths of that place. After ``cp -a orig copy`` (or ``mv``),
+    resuming ``copy`` would read and write ``orig``'s files (or re-create ``orig``): never
+    write outside the project being run, so this is refused.
+    """
+    moved = []
+    stored_log = (getattr(pipeline, "paths", None) or {}).get("log")
+    if stored_log and target.log_dir and not _same_place(stored_log, target.log_dir):
+        moved.append(f"run directory {stored_log}, now {target.log_dir}")
+    stored_project = getattr(pipeline, "project_path", None)
+    if (target.project is not None and stored_project
+            and not _same_place(stored_project, target.path)):
+        moved.append(f"project file {stored_project}, now {target.path}")
+    if not moved:
+        return None
+    fresh = f"aw-tui {target.path} --batch" if target.project is not None else (
+        "aw-tui PROJECT.toml --batch on the project file")
+    return TargetError(
+        f"{checkpoint} was written for another place ({'; '.join(moved)}): the project was "
+        "copied or moved since. Its steps hold the old place's absolute paths, so resuming "
+        "would read and write the original's files; --resume refuses it.",
+        f"start the run afresh here ({fresh}, without --resume: finished steps run again), "
+        "or resume the original where it is",
+    )
+
+
 def open_pipeline(
     target: Target, resume: bool = False, run_name: str | None = None,
     create_paths: bool | None = None, use_checkpoint: bool = False,
@@ -159,6 +321,12 @@ def open_pipeline(
 
     Resuming uses the checkpoint's steps with their edited kwargs; if the project file
     changed since, a note says so and how to start afresh.
+
+    Raises
+    ------
+    TargetError, CheckpointError
+        When there is no checkpoint to open for a run directory, or ``--resume`` would
+        refuse it (:func:`resume_verdict`).
     """
     notes: list[str] = []
     have_checkpoint = bool(target.log_dir) and _has_checkpoint(target, run_name)
@@ -167,7 +335,10 @@ def open_pipeline(
             raise TargetError(
                 f"{target.path}: no checkpoint to open (no pipeline.p in {target.log_dir})"
             )
-        pipeline = load_pipeline(target.checkpoint or target.log_dir or target.path, run_name)
+        verdict = resume_verdict(target, run_name)
+        if verdict.refusal is not None:
+            raise verdict.refusal
+        pipeline = verdict.pipeline
         if target.project is not None:
             stored = getattr(pipeline, "project_fingerprint", None)
             if stored and stored != target.project.fingerprint:

@@ -14,7 +14,6 @@ import threading
 import time
 from typing import IO, Any
 
-from aw_tui.astromatic.registry import TOOLS, ToolNotFoundError, find_tool
 from aw_tui.astromatic.summaries import format_summary, step_label
 from aw_tui.base.errors import (
     EXIT_BAD_INPUT,
@@ -23,13 +22,15 @@ from aw_tui.base.errors import (
     EXIT_STEP_FAILED,
     AwTuiError,
 )
+from aw_tui.base.text import inert
+from aw_tui.cli.common import EXIT_PIPE_CLOSED, discard_stdout, error_text, missing_tool, say
 from aw_tui.engine.executors import executor_from_config
-from aw_tui.options import RunOptions
+from aw_tui.options import OptionsError, RunOptions, check_start_idx
 from aw_tui.rundir.journal import JournalReader, RunState
 from aw_tui.rundir.vocabulary import ERROR, RUNNING, SUCCESS, count_ended
 from aw_tui.target import open_pipeline, resolve_target
 
-__all__ = ["EXIT_CODES", "error_text", "make_executor", "preflight_tools", "run_batch"]
+__all__ = ["EXIT_CODES", "make_executor", "run_batch"]
 
 
 EXIT_CODES = {
@@ -38,6 +39,8 @@ EXIT_CODES = {
     EXIT_BAD_INPUT: "bad input: project file, arguments, checkpoint, missing tool, run "
     "directory in use",
     EXIT_INTERRUPTED: "interrupted (SIGINT, SIGTERM, SIGHUP or a stop request); resumable",
+    EXIT_PIPE_CLOSED: "the output's reader went away (e.g. `aw-tui status X | head`); a "
+    "--batch run goes on",
 }
 
 
@@ -54,6 +57,7 @@ class Reporter(threading.Thread):
         self._halt = threading.Event()
         self._lock = threading.Lock()
         self._bar_shown = False
+        self._gone = False
 
     def run(self) -> None:
         while not self._halt.wait(0.2):
@@ -69,12 +73,24 @@ class Reporter(threading.Thread):
 
     def _print(self, line: str) -> None:
         self._clear_bar()
-        self.out.write(line + "\n")
-        self.out.flush()
+        self._write(inert(line) + "\n")
+
+    def _write(self, text: str) -> None:
+        """Write and flush; once the reader of our output is gone, print nothing more (the
+        run goes on: its journal has every event)."""
+        if self._gone:
+            return
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except (BrokenPipeError, ValueError):  # `| head` closed the pipe; out was closed
+            self._gone = True
+            if self.out is sys.stdout:
+                discard_stdout()  # the run's exit code stays the command's
 
     def _clear_bar(self) -> None:
         if self._bar_shown:
-            self.out.write("\r\x1b[K")
+            self._write("\r\x1b[K")
             self._bar_shown = False
 
     def _draw_bar(self) -> None:
@@ -89,11 +105,10 @@ class Reporter(threading.Thread):
             filled = int(width * done / max(total, 1))
             running = ", ".join(step_label(s.tags, s.func) for s in state.running_steps())
             elapsed = time.time() - (state.started or time.time())
-            self.out.write(
+            self._write(
                 f"\r\x1b[K[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
-                f"{elapsed:.0f} s {running[:40]}"
+                f"{elapsed:.0f} s {inert(running[:40], one_line=True)}"
             )
-            self.out.flush()
             self._bar_shown = True
 
     def drain(self) -> None:
@@ -143,38 +158,14 @@ class Reporter(threading.Thread):
 
 
 def _err(message: str) -> None:
-    sys.stderr.write(f"aw-tui: {message}\n")
-    sys.stderr.flush()
-
-
-def error_text(exc: AwTuiError) -> str:
-    """One paragraph for an error: its message and, unless the message holds it, its hint."""
-    text = str(exc)
-    hint = getattr(exc, "hint", "")
-    if hint and hint not in text:
-        text += f"\n    fix: {hint}"
-    return text
-
-
-def preflight_tools(pipeline: Any) -> str | None:
-    """The error for a tool that a step needs and that is not installed, if any."""
-    needed = []
-    for step in pipeline.run_steps or pipeline.steps:
-        tool = getattr(step.func, "tool", None) or getattr(step.func, "label", None)
-        if tool in TOOLS and tool not in needed:
-            needed.append(tool)
-    for tool in needed:
-        try:
-            find_tool(tool, getattr(pipeline, "build_paths", {}))
-        except ToolNotFoundError as exc:
-            return str(exc)
-    return None
+    say(message)
 
 
 def run_batch(target_path: str, options: RunOptions, out: IO[str] | None = None) -> int:
     """Run a project / run directory headless and return the exit code."""
     out = out or sys.stdout
     try:
+        options.validate()
         target = resolve_target(target_path, options.run_name)
         opened = open_pipeline(
             target, resume=options.resume, run_name=options.run_name,
@@ -185,7 +176,7 @@ def run_batch(target_path: str, options: RunOptions, out: IO[str] | None = None)
         return EXIT_BAD_INPUT  # nothing ran yet: whatever stops us here is bad input
     pipeline = opened.pipeline
     for note in opened.notes:
-        out.write(f"aw-tui: note: {note}\n")
+        out.write(f"aw-tui: note: {inert(note)}\n")
     selected = pipeline.select_steps(
         options.tags, options.ignore_tags, None, options.resume and opened.from_checkpoint
     )
@@ -196,7 +187,12 @@ def run_batch(target_path: str, options: RunOptions, out: IO[str] | None = None)
             "`aw-tui check PROJECT` lists the steps and their tags"
         )
         return EXIT_BAD_INPUT
-    problem = preflight_tools(pipeline)
+    try:
+        check_start_idx(options.start_idx, len(selected))
+    except OptionsError as exc:
+        _err(error_text(exc))
+        return EXIT_BAD_INPUT
+    problem = missing_tool(selected, getattr(pipeline, "build_paths", {}))
     if problem:
         _err(problem)
         return EXIT_BAD_INPUT

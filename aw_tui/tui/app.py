@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from rich.markup import escape
 from rich.segment import Segment
 from rich.style import Style
 from textual import work
@@ -31,12 +30,20 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from aw_tui.astromatic.summaries import format_summary
+from aw_tui.base.text import inert
 from aw_tui.project.loader import ProjectError
 from aw_tui.project.tomledit import TomlWriteError, dumps
 from aw_tui.rundir.vocabulary import FAILED, FINISHED, INTERRUPTED, RUNNING, count_done
 from aw_tui.target import complete_project
 from aw_tui.tui.messages import JournalUpdate, LiveChanged, ProjectProblem, StepsLoaded
-from aw_tui.tui.screens import ConfirmScreen, EditScreen, HelpScreen, StopScreen, TagsScreen
+from aw_tui.tui.screens import (
+    ConfirmScreen,
+    EditScreen,
+    HelpScreen,
+    StopScreen,
+    TagsScreen,
+    shown,
+)
 from aw_tui.tui.session import Session
 from aw_tui.tui.widgets.key_bar import KeyBar
 from aw_tui.tui.widgets.output_view import OutputView
@@ -141,7 +148,7 @@ class AwTuiApp(App[int]):
             self.push_screen(
                 ConfirmScreen(
                     "These folders of the project do not exist:\n  "
-                    + "\n  ".join(missing[:10])
+                    + "\n  ".join(shown(m) for m in missing[:10])
                     + "\n\nCreate them?"
                 ),
                 self._after_paths_answer,
@@ -226,7 +233,7 @@ class AwTuiApp(App[int]):
     # -- messages -----------------------------------------------------------------------
     def on_steps_loaded(self, message: StepsLoaded) -> None:
         if message.error:
-            self.show_message(f"[b red]cannot load:[/b red] {message.error}")
+            self.show_message(f"[b red]cannot load:[/b red] {shown(message.error)}")
             return
         self._loaded = True
         table = self.query_one(StepTable)
@@ -252,11 +259,11 @@ class AwTuiApp(App[int]):
     def on_project_problem(self, message: ProjectProblem) -> None:
         name = self.session.target.display_name
         self.show_message(
-            f"[b red]{name} has errors[/b red]: the steps shown are the checkpoint's "
-            f"(aw-tui check {name} lists the problems)"
+            f"[b red]{shown(name)} has errors[/b red]: the steps shown are the checkpoint's "
+            f"(aw-tui check {shown(name)} lists the problems)"
         )
-        self.notify(message.text, title=f"{name} has errors", severity="error", timeout=30,
-                    markup=False)
+        self.notify(inert(message.text), title=inert(f"{name} has errors", one_line=True),
+                    severity="error", timeout=30, markup=False)
 
     def _select_initial(self) -> None:
         running = self.session.state.running_steps()
@@ -296,7 +303,7 @@ class AwTuiApp(App[int]):
                 self._move_to(event["step_id"])
                 self._show_step(event["step_id"])
             if event.get("event") == "run_failed":
-                self.show_message(f"[b red]failed:[/b red] {event.get('error_msg')}")
+                self.show_message(f"[b red]failed:[/b red] {shown(event.get('error_msg'))}")
             if event.get("event") == "run_finished":
                 self.show_message("run finished")
         if self.selected_step is not None and self.query_one("#detail").display:
@@ -345,25 +352,25 @@ class AwTuiApp(App[int]):
             step = self.session.pipeline.get_step(step_id)
         except (KeyError, AttributeError):
             return ""
-        lines = [f"[b]step {step_id}[/b]  {escape(step.func_name)}  tags: "
-                 f"{escape(', '.join(step.tags))}"]
+        lines = [f"[b]step {step_id}[/b]  {shown(step.func_name)}  tags: "
+                 f"{shown(', '.join(step.tags))}"]
         result = self.session.result(step_id)
         if result:
-            lines.append(f"status: [b]{escape(str(result.get('status')))}[/b]  "
-                         f"{escape(format_summary(result.get('summary')))}")
+            lines.append(f"status: [b]{shown(str(result.get('status')))}[/b]  "
+                         f"{shown(format_summary(result.get('summary')))}")
             if result.get("error_msg"):
-                lines.append(f"[red]error: {escape(str(result['error_msg']))}[/red]")
-            lines.extend("$ " + escape(line) for line in self.session.command_lines(step_id))
+                lines.append(f"[red]error: {shown(str(result['error_msg']))}[/red]")
+            lines.extend("$ " + shown(line) for line in self.session.command_lines(step_id))
             table = result.get("warnings")
             if table is not None and len(table):
                 lines.append(f"warnings ({len(table)}):")
                 for row in list(table)[:8]:
-                    lines.append("  " + escape(str(row["Msg"]) if "Msg" in getattr(
+                    lines.append("  " + shown(str(row["Msg"]) if "Msg" in getattr(
                         row, "colnames", ()) else str(row)))
         try:
-            lines.append("kwargs:\n" + escape(dumps(step.func_kwargs)))
+            lines.append("kwargs:\n" + shown(dumps(step.func_kwargs)))
         except TomlWriteError as exc:
-            lines.append(f"kwargs: {escape(repr(step.func_kwargs))[:2000]}\n({exc})")
+            lines.append(f"kwargs: {shown(repr(step.func_kwargs))[:2000]}\n({exc})")
         return "\n".join(lines)
 
     def update_header(self) -> None:
@@ -383,7 +390,7 @@ class AwTuiApp(App[int]):
         elif state.state == FAILED:
             run = f"[b red]failed[/b red] at step {state.failed_step}"
         elif state.state == INTERRUPTED:
-            run = f"[b yellow]interrupted[/b yellow] ({state.reason})"
+            run = f"[b yellow]interrupted[/b yellow] ({shown(state.reason)})"
         elif state.state == RUNNING:
             run = "[b red]runner gone[/b red] (continue with c)"
         elif state.state == FINISHED:
@@ -400,11 +407,11 @@ class AwTuiApp(App[int]):
         start = f"  start {session.start_idx}" if session.start_idx is not None else ""
         tags = ""
         if session.run_tags or session.ignore_tags:
-            tags = f"  tags {','.join(session.run_tags) or '*'}"
+            tags = f"  tags {shown(','.join(session.run_tags)) or '*'}"
             if session.ignore_tags:
-                tags += f" -{','.join(session.ignore_tags)}"
+                tags += f" -{shown(','.join(session.ignore_tags))}"
         text = (
-            f"[b]{name}[/b]  {run}  ✔{done} ✘{counts.get('error', 0)} "
+            f"[b]{shown(name)}[/b]  {run}  ✔{done} ✘{counts.get('error', 0)} "
             f"·{counts.get('pending', 0) + counts.get('running', 0)}  "
             f"{_clock(elapsed)}"
             + (f" ~{_clock(remaining)} left" if remaining is not None else "")
@@ -456,7 +463,7 @@ class AwTuiApp(App[int]):
         try:
             proc = self.session.start_run(resume=resume)
         except OSError as exc:
-            self.show_message(f"[b red]cannot start the runner:[/b red] {exc}")
+            self.show_message(f"[b red]cannot start the runner:[/b red] {shown(exc)}")
             return
         self.follow_running = True
         what = "continuing" if resume else "running"
@@ -533,13 +540,13 @@ class AwTuiApp(App[int]):
         try:
             text = dumps(step.func_kwargs)
         except TomlWriteError as exc:
-            self.show_message(str(exc))
+            self.show_message(shown(exc))
             return
         note = "ctrl+s save · esc cancel"
         if self.live_pid is not None:
             note += " · the run is live: the edit applies when this step starts"
         self.push_screen(
-            EditScreen(f"Edit step {step_id} ({step.func_name}) kwargs", text, note),
+            EditScreen(f"Edit step {step_id} ({shown(step.func_name)}) kwargs", text, note),
             lambda data: self._after_edit(step_id, data),
         )
 
@@ -549,9 +556,9 @@ class AwTuiApp(App[int]):
         try:
             outcome = self.session.edit(step_id, data)
         except Exception as exc:
-            self.show_message(f"[b red]edit not saved:[/b red] {exc}")
+            self.show_message(f"[b red]edit not saved:[/b red] {shown(exc)}")
             return
-        self.show_message(outcome.message)
+        self.show_message(shown(outcome.message))
         if self.query_one("#detail").display:
             self._update_detail(step_id)
 

@@ -13,9 +13,17 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
+from aw_tui.base.text import inert
 from aw_tui.project.tomledit import loads
 
 __all__ = ["ConfirmScreen", "EditScreen", "HelpScreen", "StopScreen", "TagsScreen"]
+
+
+def shown(value: object) -> str:
+    """``value`` as Rich markup that shows it as is: control characters made visible
+    (:func:`aw_tui.base.text.inert`) and markup escaped. For any text from a file, a tool
+    or a project."""
+    return escape(inert(value))
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -92,7 +100,7 @@ class TagsScreen(ModalScreen[tuple[list[str], list[str]] | None]):
             yield Input(",".join(self.run_tags), id="run-tags")
             yield Label("Never run steps with these tags (they win over the above):")
             yield Input(",".join(self.ignore_tags), id="ignore-tags")
-            yield Static("Tags in this pipeline: " + ", ".join(self.known[:40]),
+            yield Static("Tags in this pipeline: " + shown(", ".join(self.known[:40])),
                          classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button("Apply (enter)", id="apply", variant="primary")
@@ -172,7 +180,7 @@ class EditScreen(ModalScreen[dict[str, Any] | None]):
         except ValueError as exc:
             message, line, column = toml_error_position(text, exc)
             self.query_one("#edit-status", Static).update(
-                f"[b red]not saved:[/b red] {escape(message)} at line {line}, column {column}"
+                f"[b red]not saved:[/b red] {shown(message)} at line {line}, column {column}"
                 " — fix it, then ctrl+s (esc cancels)"
             )
             area = self.query_one(TextArea)

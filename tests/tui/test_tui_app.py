@@ -22,6 +22,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
@@ -1057,3 +1058,21 @@ async def test_a_run_whose_project_file_broke_since_opens_and_says_what_is_wrong
         notes = [n.message for n in app._notifications]
         assert any("no_such_function" in note for note in notes), notes
 
+
+
+@sync
+async def test_details_show_control_characters_from_a_tool_error_instead_of_obeying_them(
+        tmp_path, runners):
+    osc52 = "\x1b]52;c;cm0gLXJmIH4=\x1b\\"
+    project = write_project(
+        tmp_path, step("aw_tui.testing_funcs:fail", ["bad"], message=f"no {osc52}\x1b[2J file"))
+    batch = subprocess.run([sys.executable, "-m", "aw_tui", str(project), "--batch"],
+                           capture_output=True, text=True, timeout=120)
+    assert batch.returncode == 1
+    async with opened(project) as (app, pilot):
+        await pilot.press("d")
+        await wait_until(pilot, lambda: "status: error" in screen_text(app), 5, "detail")
+        detail = app.detail_text(0)
+        assert "\x1b" not in detail
+        assert "error: no ^[]52;c;cm0gLXJmIH4=^[\\^[[2J file" in detail
+        assert "no ^[]52;c;cm0gLXJmIH4=^[\\^[[2J file" in screen_text(app)

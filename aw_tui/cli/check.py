@@ -1,0 +1,164 @@
+"""``aw-tui check PROJECT``: validate a project and say what a run would do, running nothing.
+
+It takes the run's flags and refuses what ``--batch`` would refuse (exit 2): a bad flag, a
+project error, a selection with no step, a ``--start-idx`` past the steps, a missing tool, and
+a checkpoint that ``--resume`` would refuse (damaged, not yours, writable by others, or
+written for a project since copied or moved). It writes nothing, except with
+``--rebuild-checkpoint``: a damaged checkpoint is then rebuilt from the project file and the
+journal, under the run directory's lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import IO, Any
+
+from aw_tui.base.errors import EXIT_BAD_INPUT, EXIT_OK, AwTuiError
+from aw_tui.base.text import inert
+from aw_tui.cli.common import (
+    ArgumentParser,
+    error_text,
+    fail,
+    missing_tool,
+    options_from,
+    print_table,
+    say,
+    select_by_tags,
+)
+from aw_tui.options import RunOptions, add_run_flags, check_start_idx
+from aw_tui.rundir.checkpoint import resume_verdict as checkpoint_verdict
+from aw_tui.rundir.store import rebuild_checkpoint
+from aw_tui.target import (
+    Target,
+    TargetError,
+    build_from_project,
+    resolve_target,
+    resume_verdict,
+)
+
+__all__ = ["cmd_check"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(
+        prog="aw-tui check",
+        description="Validate a project and list its expanded steps; with a checkpoint, "
+        "say what --resume would run. Takes the flags of a run and refuses what --batch "
+        "would refuse. Runs and writes nothing.",
+    )
+    parser.add_argument("project", help="project file (.toml) or its folder, run directory "
+                        "or pipeline.p")
+    parser.add_argument("--rebuild-checkpoint", action="store_true",
+                        help="rebuild a damaged (e.g. truncated) checkpoint from the project "
+                        "file, the journal and the result files (the damaged one is kept "
+                        "aside), then check as usual")
+    add_run_flags(parser)
+    return parser
+
+
+def cmd_check(argv: list[str]) -> int:
+    """``aw-tui check PROJECT [run flags]``: the exit code ``--batch`` would start with."""
+    args = _parser().parse_args(argv)
+    out = sys.stdout
+    try:
+        options = options_from(args)
+        target = resolve_target(args.project, options.run_name)
+    except AwTuiError as exc:
+        return fail(exc)
+    if target.project is not None:
+        rows = target.project.steps_table()
+        out.write(f"{inert(target.path)}: valid, {len(rows)} steps\n")
+        print_table(out, ["#", "id", "tags", "func", "inputs"], [
+            [r.index, r.step_id, ",".join(r.tags), r.func, r.inputs] for r in rows
+        ], max_width=None)
+    if args.rebuild_checkpoint:
+        rebuilt = _rebuild(target, options.run_name)
+        if rebuilt is not None:
+            return rebuilt
+    verdict = resume_verdict(target, options.run_name)
+    if verdict.refusal is not None:
+        out.write(f"checkpoint: --resume would refuse it (exit 2): "
+                  f"{inert(error_text(verdict.refusal))}\n")
+        return EXIT_BAD_INPUT
+    pipeline = verdict.pipeline
+    if pipeline is None:
+        out.write("no checkpoint yet: --resume would start from the first step\n")
+    else:
+        _report_resume(out, target, pipeline)
+    problem = _run_problem(target, pipeline, options)
+    if problem:
+        say(problem)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def _rebuild(target: Target, run_name: str | None) -> int | None:
+    """``--rebuild-checkpoint``: an exit code when it cannot be done, else None (then check)."""
+    if target.project is None or not target.log_dir:
+        return fail(TargetError(
+            f"{target.path}: --rebuild-checkpoint needs the project file the run was made from",
+            "run aw-tui check PROJECT.toml --rebuild-checkpoint on the project file"))
+    trust = checkpoint_verdict(target.log_dir, run_name, load=True)
+    if trust.state != "damaged":
+        say(f"the checkpoint is {trust.state}: nothing to rebuild")
+        return None
+    try:
+        fresh = build_from_project(target)
+        path = rebuild_checkpoint(target.log_dir, fresh, run_name)
+    except AwTuiError as exc:
+        return fail(exc)
+    say(f"rebuilt {path} from the project file and the journal (the damaged file is kept "
+        "beside it)")
+    return None
+
+
+def _report_resume(out: IO[str], target: Target, pipeline: Any) -> None:
+    """What ``--resume`` would run from this checkpoint."""
+    if target.project is None:
+        print_table(out, ["idx", "id", "tags", "func"], [
+            [i, s.step_id, ",".join(s.tags), s.func_name] for i, s in enumerate(pipeline.steps)
+        ])
+    run_steps = pipeline.run_steps or []
+    todo = [
+        (i, s) for i, s in enumerate(run_steps)
+        if i >= pipeline.run_step_idx and s.step_id not in pipeline.completed_step_ids
+    ]
+    if target.project is not None:
+        stored = getattr(pipeline, "project_fingerprint", None)
+        if stored and stored != target.project.fingerprint:
+            out.write("note: the project file changed since the checkpoint; --resume uses "
+                      "the checkpoint's steps\n")
+    if not todo:
+        out.write(f"checkpoint {pipeline.run_step_idx}/{len(run_steps)}: the last run "
+                  "finished; --resume would run nothing\n")
+    else:
+        out.write(inert(
+            f"--resume would run {len(todo)} step(s), from run index {todo[0][0]}: "
+            + ", ".join(f"{i}:{s.step_id}({s.func_name})" for i, s in todo[:20])
+            + (" ..." if len(todo) > 20 else "")) + "\n"
+        )
+
+
+def _run_problem(target: Target, pipeline: Any, options: RunOptions) -> str | None:
+    """What ``--batch`` with these flags would refuse before running, if anything."""
+    resume = options.resume and pipeline is not None
+    if resume or target.project is None:
+        if pipeline is None:
+            return (f"{target.path}: no checkpoint to open (no pipeline.p in "
+                    f"{target.log_dir})")
+        steps = pipeline.select_steps(options.tags, options.ignore_tags, None, resume)
+        build_paths = getattr(pipeline, "build_paths", {}) or {}
+    else:
+        steps = select_by_tags(target.project.steps, options.tags, options.ignore_tags)
+        build_paths = dict(target.project.build_paths)
+    if not steps:
+        return ("no step matches the selection (--tags "
+                f"{options.tags or '-'} / --ignore-tags {options.ignore_tags or '-'}): a run "
+                "would do nothing")
+    try:
+        check_start_idx(options.start_idx, len(steps))
+    except AwTuiError as exc:
+        return error_text(exc)
+    return missing_tool(steps, build_paths)
+

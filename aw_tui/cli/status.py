@@ -1,0 +1,138 @@
+"""``aw-tui status PROJECT``: the last or live run of a project or run directory.
+
+It reads the journal and the lock (never writes), works from another host on a shared file
+system, and says what ``--resume`` would do with the checkpoint, refusal included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from aw_tui.astromatic.summaries import format_summary
+from aw_tui.base.errors import EXIT_OK, AwTuiError
+from aw_tui.base.text import inert
+from aw_tui.cli.common import ArgumentParser, error_text, fail, print_table
+from aw_tui.rundir.journal import RunState, read_events
+from aw_tui.rundir.store import read_lock
+from aw_tui.rundir.vocabulary import INTERRUPTED, RUNNING, count_done
+from aw_tui.target import Target, resolve_target, resume_verdict
+
+__all__ = ["cmd_status", "describe_state", "run_status"]
+
+
+def run_status(log_dir: str) -> dict[str, Any]:
+    """The state of the last or live run of a run directory, as plain data."""
+    state = RunState.from_events(read_events(log_dir))
+    lock = read_lock(log_dir)
+    live = lock is not None and lock.is_alive()
+    run_state = state.state
+    if run_state == RUNNING and not live:
+        run_state = "dead"
+    now = time.time()
+    steps = []
+    for index, step_id in enumerate(state.run_steps):
+        st = state.step(step_id)
+        steps.append({
+            "index": index, "step_id": step_id, "status": st.status, "tags": st.tags,
+            "func": st.func, "duration": st.duration, "summary": st.summary,
+            "error_msg": st.error_msg, "host": st.host, "worker": st.worker,
+        })
+    return {
+        "log_dir": os.path.abspath(log_dir),
+        "state": run_state,
+        "pipeline_name": state.pipeline_name,
+        "run_name": state.run_name,
+        "host": lock.host if live and lock else state.host,
+        "pid": lock.pid if live and lock else state.pid,
+        "live": live,
+        "started": state.started,
+        "ended": state.ended,
+        "elapsed": ((state.ended or now) - state.started) if state.started else None,
+        "remaining": state.estimate_remaining(now),
+        "counts": state.counts(),
+        "failed_step": state.failed_step,
+        "failed_index": state.failed_index,
+        "error_msg": state.error_msg,
+        "reason": state.reason,
+        "steps": steps,
+    }
+
+
+def resume_status(target: Target) -> dict[str, Any]:
+    """What ``--resume`` would do with the target's checkpoint, as plain data."""
+    verdict = resume_verdict(target, replay=False)
+    if verdict.refusal is not None:
+        return {"checkpoint": verdict.checkpoint, "refused": error_text(verdict.refusal)}
+    return {"checkpoint": verdict.checkpoint, "refused": None}
+
+
+def describe_state(status: dict[str, Any]) -> str:
+    """One line: idle / running on HOST pid N since T / finished / failed at step K ..."""
+    state = status["state"]
+    if state == RUNNING:
+        since = time.strftime("%H:%M:%S", time.localtime(status["started"] or 0))
+        return f"running on {status['host']} pid {status['pid']} since {since}"
+    if state == "failed":
+        return f"failed at step {status['failed_step']} (index {status['failed_index']})"
+    if state == INTERRUPTED:
+        return f"interrupted at index {status['failed_index']} ({status['reason']})"
+    if state == "dead":
+        return (f"runner gone (pid {status['pid']} on {status['host']} ended without "
+                "recording it): resume with --resume")
+    return state
+
+
+def cmd_status(argv: list[str]) -> int:
+    """``aw-tui status PROJECT``: the last or live run, as a table or ``--json``."""
+    parser = ArgumentParser(
+        prog="aw-tui status",
+        description="Show the state of the last or live run of a project or run directory "
+        "(works from another host on a shared file system), and what --resume would do.",
+    )
+    parser.add_argument("project", help="project file (.toml) or its folder, run directory "
+                        "or pipeline.p")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    args = parser.parse_args(argv)
+    try:
+        target = resolve_target(args.project, check_files=False)
+    except AwTuiError as exc:
+        return fail(exc)
+    if not target.log_dir or not os.path.isdir(target.log_dir):
+        status = {"log_dir": target.log_dir, "state": "idle", "steps": [], "counts": {}}
+    else:
+        status = run_status(target.log_dir)
+    status["resume"] = resume_status(target)
+    if args.json:
+        json.dump(status, sys.stdout, indent=1, default=repr)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    _print_status(status)
+    return EXIT_OK
+
+
+def _print_status(status: dict[str, Any]) -> None:
+    out = sys.stdout
+    out.write(inert(f"{status['log_dir']}: {describe_state(status)}") + "\n")
+    counts = status.get("counts") or {}
+    if counts:
+        done = count_done(counts)
+        extra = ""
+        if status.get("elapsed") is not None:
+            extra = f"  elapsed {status['elapsed']:.0f} s"
+        if status.get("remaining") is not None:
+            extra += f"  about {status['remaining']:.0f} s left"
+        out.write(f"{done} done, {counts.get('error', 0)} failed, "
+                  f"{counts.get('pending', 0) + counts.get('running', 0)} to go{extra}\n")
+    refused = status["resume"]["refused"]
+    if refused:
+        out.write(inert(f"checkpoint: --resume would refuse it (exit 2): {refused}") + "\n")
+    print_table(out, ["idx", "id", "status", "time", "tags", "summary"], [
+        [s["index"], s["step_id"], s["status"],
+         f"{s['duration']:.1f}s" if s["duration"] is not None else "",
+         ",".join(s["tags"] or []), format_summary(s["summary"]) or (s["error_msg"] or "")]
+        for s in status["steps"]
+    ])
