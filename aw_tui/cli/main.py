@@ -20,7 +20,9 @@ from aw_tui.cli.common import (
     fail,
     options_from,
 )
+from aw_tui.cli.produce import cmd_init, cmd_report, cmd_results
 from aw_tui.cli.status import cmd_status
+from aw_tui.cli.submit import cmd_submit
 from aw_tui.demo.writer import write_demo
 from aw_tui.options import RunOptions, add_run_flags
 from aw_tui.project.loader import load_project
@@ -28,7 +30,7 @@ from aw_tui.target import resolve_target
 
 __all__ = ["main"]
 
-SUBCOMMANDS = ("check", "status", "demo", "doctor")
+SUBCOMMANDS = ("check", "status", "demo", "doctor", "init", "results", "report", "submit")
 
 EPILOG = "exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in EXIT_CODES.items())
 
@@ -39,7 +41,7 @@ def _run_parser() -> argparse.ArgumentParser:
         description=(
             "Run AstrOmatic pipelines (SExtractor, SCAMP, SWarp, PSFEx). "
             "`aw-tui PROJECT` opens the terminal UI; `--batch` runs headless. "
-            "Other commands: aw-tui check|status|demo|doctor (see aw-tui COMMAND --help)."
+            "Other commands: aw-tui check|status|demo|doctor|init|results|report|submit (see aw-tui COMMAND --help)."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -71,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(argv: list[str]) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         handler = {"check": cmd_check, "status": cmd_status, "demo": cmd_demo,
-                   "doctor": cmd_doctor}[argv[0]]
+                   "doctor": cmd_doctor, "init": cmd_init, "results": cmd_results,
+                   "report": cmd_report, "submit": cmd_submit}[argv[0]]
         return handler(argv[1:])
     args = _run_parser().parse_args(argv)
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from typing import Any
@@ -16,6 +17,7 @@ from aw_tui.astromatic.summaries import format_summary
 from aw_tui.base.errors import EXIT_OK, AwTuiError
 from aw_tui.base.text import inert
 from aw_tui.cli.common import ArgumentParser, error_text, fail, print_table
+from aw_tui.launchers.slurm import job_status, read_launcher
 from aw_tui.rundir.journal import RunState, read_events
 from aw_tui.rundir.store import read_lock
 from aw_tui.rundir.vocabulary import INTERRUPTED, RUNNING, count_done
@@ -70,6 +72,18 @@ def resume_status(target: Target) -> dict[str, Any]:
     return {"checkpoint": verdict.checkpoint, "refused": None}
 
 
+def job_status_of(log_dir: str | None) -> dict[str, Any] | None:
+    """The Slurm job running the run (``launcher.json``), as Slurm says now; None without."""
+    job = read_launcher(log_dir) if log_dir else None
+    if job is None:
+        return None
+    try:
+        return job_status(job.job_id).to_json()
+    except (AwTuiError, OSError, subprocess.SubprocessError) as exc:
+        return {"id": job.job_id, "state": "UNKNOWN", "reason": f"cannot ask Slurm: {exc}",
+                "node": None, "time_left": None, "exit_code": None}
+
+
 def describe_state(status: dict[str, Any]) -> str:
     """One line: idle / running on HOST pid N since T / finished / failed at step K ..."""
     state = status["state"]
@@ -106,6 +120,7 @@ def cmd_status(argv: list[str]) -> int:
     else:
         status = run_status(target.log_dir)
     status["resume"] = resume_status(target)
+    status["job"] = job_status_of(target.log_dir)
     if args.json:
         json.dump(status, sys.stdout, indent=1, default=repr)
         sys.stdout.write("\n")
@@ -127,6 +142,13 @@ def _print_status(status: dict[str, Any]) -> None:
             extra += f"  about {status['remaining']:.0f} s left"
         out.write(f"{done} done, {counts.get('error', 0)} failed, "
                   f"{counts.get('pending', 0) + counts.get('running', 0)} to go{extra}\n")
+    job = status.get("job")
+    if job:
+        where = f" on {job['node']}" if job.get("node") else ""
+        left = (f", {job['time_left'] / 60:.0f} min of walltime left"
+                if job.get("time_left") is not None else "")
+        why = f" ({job['reason']})" if job.get("reason") else ""
+        out.write(inert(f"Slurm job {job['id']}: {job['state']}{why}{where}{left}") + "\n")
     refused = status["resume"]["refused"]
     if refused:
         out.write(inert(f"checkpoint: --resume would refuse it (exit 2): {refused}") + "\n")

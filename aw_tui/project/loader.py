@@ -50,7 +50,15 @@ from aw_tui.project.model import (
     key_inputs,
     project_fingerprint,
 )
-from aw_tui.project.schema import DOCS, EXECUTOR_KINDS, KNOWN_TOOLS, PIPELINE_KEYS, TOP_KEYS
+from aw_tui.project.schema import (
+    DOCS,
+    EXECUTOR_KINDS,
+    KNOWN_TOOLS,
+    LAUNCHER_KINDS,
+    PIPELINE_KEYS,
+    SLURM_KEYS,
+    TOP_KEYS,
+)
 from aw_tui.project.scope import GLOBAL, Silent
 from aw_tui.project.steps import StepLoader
 
@@ -184,6 +192,7 @@ class Loader:
         build_raw = self.table(data, "build_paths")
         self.evaluator.vars_raw = self.table(data, "vars")
         executor_raw = self.table(data, "executor")
+        launcher_raw = self.table(data, "launcher")
         self.evaluator.inputs_raw = self.table(data, "inputs")
 
         settings = self.load_pipeline_table(pipeline_table)
@@ -191,6 +200,7 @@ class Loader:
         build_paths = self.load_build_paths(build_raw)
         variables = self.load_vars()
         executor = self.load_executor(executor_raw)
+        launcher = self.load_launcher(launcher_raw)
         inputs = self.inputs.load_inputs() if with_steps else {}
         steps = self.steps.load_steps(data.get("steps")) if with_steps else []
         if self.report.errors:
@@ -209,6 +219,7 @@ class Loader:
             vars=variables,
             inputs=inputs,
             executor_config=executor,
+            launcher_config=launcher,
             steps=steps,
             func_files=func_files,
             fingerprint=project_fingerprint(self.raw_bytes, func_files) if with_steps else "",
@@ -297,6 +308,38 @@ class Loader:
             except (Silent, InterpolationError):
                 pass
         return out
+
+    def load_launcher(self, table: dict[str, Any]) -> dict[str, Any]:
+        """``[launcher]``: ``kind`` and the ``[launcher.slurm]`` options, checked."""
+        if not table:
+            return {}
+        self.report.unknown_keys(table, ("kind", "slurm"), "launcher", "[launcher]")
+        kind = table.get("kind", "local")
+        if kind not in LAUNCHER_KINDS:
+            hint = did_you_mean(str(kind), LAUNCHER_KINDS)
+            self.report.error("launcher.kind", f"unknown launcher kind {kind!r}",
+                              (hint + " " if hint else "") + "kinds: "
+                              + ", ".join(LAUNCHER_KINDS))
+        slurm = table.get("slurm", {})
+        if not isinstance(slurm, dict):
+            self.report.error("launcher.slurm", f"must be a table, got {type_name(slurm)}",
+                              "write it as a [launcher.slurm] section")
+            slurm = {}
+        self.report.unknown_keys(slurm, tuple(SLURM_KEYS), "launcher.slurm", "[launcher.slurm]")
+        for key, value in slurm.items():
+            types = SLURM_KEYS.get(key)
+            if types is None:
+                continue
+            if not isinstance(value, types) or isinstance(value, bool) or (
+                    isinstance(value, list) and not all(isinstance(v, str) for v in value)):
+                wanted = "an array of strings" if types == (list,) else types[0].__name__
+                self.report.error(f"launcher.slurm.{key}",
+                                  f"expected {wanted}, got {type_name(value)}",
+                                  "see docs/project-file.md, [launcher]")
+        value, _ = self.evaluator.evaluate(
+            {"kind": kind, "slurm": {k: v for k, v in slurm.items() if k in SLURM_KEYS}},
+            "launcher", GLOBAL)
+        return value
 
     def load_executor(self, table: dict[str, Any]) -> dict[str, Any]:
         if not table:

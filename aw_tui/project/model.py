@@ -101,6 +101,8 @@ class Project:
         Each input set as a list of items (dicts of fields; paths absolute).
     executor_config : dict
         ``[executor]``, interpolated (empty when the file has none).
+    launcher_config : dict
+        ``[launcher]``, interpolated (empty: the local launcher).
     steps : list of ExpandedStep
         The expanded steps, in order.
     func_files : list of str
@@ -125,6 +127,7 @@ class Project:
         self.vars: dict[str, Any] = fields["vars"]
         self.inputs: dict[str, list[dict[str, Any]]] = fields["inputs"]
         self.executor_config: dict[str, Any] = fields["executor_config"]
+        self.launcher_config: dict[str, Any] = fields.get("launcher_config") or {}
         self.steps: list[ExpandedStep] = fields["steps"]
         self.func_files: list[str] = fields["func_files"]
         self.fingerprint: str = fields["fingerprint"]

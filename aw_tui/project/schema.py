@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 
 #: Top-level tables of a project file.
-TOP_KEYS = ("pipeline", "paths", "build_paths", "vars", "executor", "inputs", "steps")
+TOP_KEYS = (
+    "pipeline", "paths", "build_paths", "vars", "executor", "launcher", "inputs", "steps",
+)
 #: Keys of ``[pipeline]`` and their types.
 PIPELINE_KEYS: dict[str, type | tuple[type, ...]] = {
     "name": str,
@@ -35,6 +37,15 @@ STEP_KEYS = (
 )
 #: Executor kinds accepted in ``[executor] kind``.
 EXECUTOR_KINDS = ("serial", "local", "dask")
+
+#: How a run's runner is started (``[launcher] kind``): a detached local process, or a Slurm
+#: batch job (``aw-tui submit``; ``r``/``c`` in the TUI).
+LAUNCHER_KINDS = ("local", "slurm")
+#: ``[launcher.slurm]`` keys and their types (see aw_tui.launchers.slurm.SlurmOptions).
+SLURM_KEYS: dict[str, tuple[type, ...]] = {
+    "partition": (str,), "account": (str,), "time": (str,), "mem": (str,), "cpus": (int,),
+    "signal": (str,), "sbatch_args": (list,), "setup": (list,), "job_name": (str,),
+}
 #: Names a reference can start with.
 ROOTS = ("paths", "vars", "env", "inputs", "item", "steps", "outputs")
 #: kwargs the pipeline itself passes to a step function.
