@@ -198,14 +198,17 @@ class ToolCall:
     @property
     def xml(self) -> str | None:
         """The XML log the tool writes (``WRITE_XML Y`` and ``XML_NAME``, on the command
-        line or in the config file), or None."""
+        line or in the config file, else the tool's default name), or None."""
         write = self.setting("WRITE_XML")
         if write is None or not write.strip().upper().startswith("Y"):
             return None
         name = self.setting("XML_NAME")
         if not name:
+            spec = TOOLS.get(self.code)
+            name = spec.xml_default if spec is not None else ""
+        if not name:
             return None
-        if self.config_file and "XML_NAME" not in self.config and not os.path.isabs(name):
+        if "XML_NAME" not in self.config and not os.path.isabs(name):
             # A relative name from the config file is relative to the folder the tool runs in.
             name = os.path.join(self.temp_path or os.getcwd(), name)
         return name

@@ -68,6 +68,8 @@ class ToolSpec:
         Config keys naming files the tool reads / writes.
     debian, conda : str
         Package names (Debian/Ubuntu, conda-forge).
+    xml_default : str
+        The tool's default ``XML_NAME`` (in the folder it runs in).
     """
 
     code: str
@@ -82,6 +84,7 @@ class ToolSpec:
     output_keys: frozenset[str]
     debian: str
     conda: str
+    xml_default: str = ""
 
     @property
     def binary(self) -> str:
@@ -118,14 +121,14 @@ TOOLS: dict[str, ToolSpec] = {
             input_keys=frozenset({"FLAG_IMAGE", "WEIGHT_IMAGE", "PARAMETERS_NAME", "FILTER_NAME",
                                   "STARNNW_NAME", "PSF_NAME", "ASSOC_NAME"}),
             output_keys=frozenset({"CATALOG_NAME", "CHECKIMAGE_NAME", "XML_NAME"}),
-            debian="source-extractor", conda="astromatic-source-extractor",
+            debian="source-extractor", conda="astromatic-source-extractor", xml_default="sex.xml",
         ),
         ToolSpec(
             code="SCAMP", name="scamp", aliases=(), names=("scamp",), banner="SCAMP",
             software=("scamp",), xml_tag="scamp", step="run_scamp",
             input_keys=frozenset({"ASTREFCAT_NAME", "AHEADER_GLOBAL"}),
             output_keys=frozenset({"XML_NAME", "MERGEDOUTCAT_NAME", "FULLOUTCAT_NAME"}),
-            debian="scamp", conda="astromatic-scamp",
+            debian="scamp", conda="astromatic-scamp", xml_default="scamp.xml",
         ),
         ToolSpec(
             # Debian's /usr/bin/swarp (suckless-tools) is an unrelated X11 tool: SWarp first,
@@ -134,13 +137,13 @@ TOOLS: dict[str, ToolSpec] = {
             software=("swarp",), xml_tag="swarp", step="run_swarp",
             input_keys=frozenset({"WEIGHT_IMAGE"}),
             output_keys=frozenset({"IMAGEOUT_NAME", "WEIGHTOUT_NAME", "XML_NAME"}),
-            debian="swarp", conda="astromatic-swarp",
+            debian="swarp", conda="astromatic-swarp", xml_default="swarp.xml",
         ),
         ToolSpec(
             code="PSFEx", name="psfex", aliases=(), names=("psfex",), banner="PSFEx",
             software=("psfex",), xml_tag="psfex", step="run_psfex",
             input_keys=frozenset(), output_keys=frozenset({"XML_NAME"}),
-            debian="psfex", conda="astromatic-psfex",
+            debian="psfex", conda="astromatic-psfex", xml_default="psfex.xml",
         ),
     )
 }

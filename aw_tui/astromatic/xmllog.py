@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aw_tui.astromatic.registry import TOOLS, lookup
-from aw_tui.astromatic.summaries import SUMMARIES
 from aw_tui.astromatic.xmlfast import read_votable
+from aw_tui.astromatic.xmlsummaries import SUMMARIES
 from aw_tui.astromatic.xmlvalues import plain
 
 if TYPE_CHECKING:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from tooling import require_tool
 
@@ -51,3 +54,13 @@ def test_the_command_is_built_once_from_one_call(tmp_path) -> None:
     assert call.config is not config and "PARAMETERS_NAME" not in config
     argv, used = api.build_cmd("image.fits")  # the seed's form gives the same command line
     assert argv == call.argv and used["config"] == call.config
+
+
+def test_the_tool_layer_keeps_start_up_free_of_numpy_and_astropy() -> None:
+    # --batch, status and the TUI import the registry, the steps and format_summary: numpy and
+    # astropy (~0.3 s) are imported only when an XML log or a catalog is read.
+    code = ("import sys, aw_tui.api, aw_tui.astromatic.summaries, aw_tui.astromatic.registry;"
+            "print(sorted(m for m in ('numpy', 'astropy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out.strip() == "[]"

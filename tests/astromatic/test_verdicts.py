@@ -238,3 +238,15 @@ def test_an_invalid_device_failure_is_explained_without_garbage() -> None:
     assert "SVG" in diagnosis.error_msg and "NULL" in diagnosis.error_msg
     assert "CHECKPLOT_TYPE NONE" in diagnosis.error_msg
     assert set(diagnosis.error_msg) <= PRINTABLE, repr(diagnosis.error_msg)
+
+
+def test_write_xml_without_a_name_reads_the_tools_default_log(field, tmp_path: Path) -> None:
+    temp = tmp_path / "temp"
+    result = api.run_sex(None, 0, field.sky.exposures[0], {
+        "params": ["NUMBER", "FLUX_AUTO"], "temp_path": str(temp),
+        "config": {"WRITE_XML": "Y", "FILTER": "N"}})
+    assert result["status"] == "success", result["error_msg"]
+    assert result["xml"] == str(temp / "sex.xml") and (temp / "sex.xml").exists()
+    assert result["summary"]["detections"] > 50
+    # no -c file: "default.sex not found, using internal defaults" is expected, not a warning
+    assert not any("internal defaults" in w for w in result["warnings"])
