@@ -226,3 +226,11 @@ def test_the_documented_limits_are_the_ones_enforced() -> None:
     assert f"at most **{MAX_REFERENCE_DEPTH}**:" in section
     assert f"from 1 to **{MAX_COUNT}**" in section
     assert f"at most {MAX_NAME_LENGTH} characters" in section
+
+
+def test_run_name_problem_serves_the_command_line_too() -> None:
+    from aw_tui.project.limits import run_name_problem
+
+    assert run_name_problem("night-1.v2") is None
+    problem, fix = run_name_problem("a/b")
+    assert "'a/b' is not a safe name" in problem and "pipeline-<run_name>.p" in fix
