@@ -180,13 +180,24 @@ def check_count(value: Any, keypath: str, report: Reporter, minimum: int) -> boo
     return True
 
 
+def run_name_problem(name: str) -> tuple[str, str] | None:
+    """``(problem, fix)`` when ``name`` is not a safe run name, else None.
+
+    For every place a run name comes from (``[pipeline] run_name``, ``--run-name``).
+    """
+    if RUN_NAME_RE.match(name) and len(name) <= MAX_NAME_LENGTH:
+        return None
+    return (f"run_name '{_shown(name)}' is not a safe name",
+            "use letters, digits, '.', '_' and '-', not starting with '.', at most "
+            f"{MAX_NAME_LENGTH} characters: it becomes pipeline-<run_name>.p")
+
+
 def check_run_name(name: str, keypath: str, report: Reporter) -> bool:
     """Report a run name that is not safe as part of a file name."""
-    if RUN_NAME_RE.match(name) and len(name) <= MAX_NAME_LENGTH:
+    problem = run_name_problem(name)
+    if problem is None:
         return True
-    report.error(keypath, f"run_name '{_shown(name)}' is not a safe name",
-                 "use letters, digits, '.', '_' and '-', not starting with '.', at most "
-                 f"{MAX_NAME_LENGTH} characters: it becomes pipeline-<run_name>.p")
+    report.error(keypath, *problem)
     return False
 
 

@@ -17,7 +17,13 @@ import dill
 import pytest
 
 from aw_tui.project import ProjectError, load_project
-from aw_tui.project.limits import MAX_COUNT, MAX_NAME_LENGTH, MAX_NESTING, MAX_REFERENCE_DEPTH
+from aw_tui.project.limits import (
+    MAX_COUNT,
+    MAX_NAME_LENGTH,
+    MAX_NESTING,
+    MAX_REFERENCE_DEPTH,
+    run_name_problem,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 STEP = '[[steps]]\nfunc = "aw_tui.testing_funcs:succeed"\n'
@@ -226,3 +232,9 @@ def test_the_documented_limits_are_the_ones_enforced() -> None:
     assert f"at most **{MAX_REFERENCE_DEPTH}**:" in section
     assert f"from 1 to **{MAX_COUNT}**" in section
     assert f"at most {MAX_NAME_LENGTH} characters" in section
+
+
+def test_run_name_problem_serves_the_command_line_too() -> None:
+    assert run_name_problem("night-1.v2") is None
+    problem, fix = run_name_problem("a/b")
+    assert "'a/b' is not a safe name" in problem and "pipeline-<run_name>.p" in fix
