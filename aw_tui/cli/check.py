@@ -82,9 +82,9 @@ def cmd_check(argv: list[str]) -> int:
                   f"{inert(error_text(verdict.refusal))}\n")
         return EXIT_BAD_INPUT
     pipeline = verdict.pipeline
-    if pipeline is None:
+    if pipeline is None and target.project is not None:
         out.write("no checkpoint yet: --resume would start from the first step\n")
-    else:
+    elif pipeline is not None:
         _report_resume(out, target, pipeline)
     problem = _run_problem(target, pipeline, options)
     if problem:

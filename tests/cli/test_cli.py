@@ -180,7 +180,7 @@ def test_check_lists_steps_and_what_resume_would_run(tmp_path):
 
 def test_status_during_and_after_a_run(tmp_path):
     steps = (step("aw_tui.testing_funcs:succeed", ["quick"])
-             + step("aw_tui.testing_funcs:sleep", ["slow"], seconds=1.5))
+             + step("aw_tui.testing_funcs:sleep", ["slow"], seconds=5))  # two status calls fit
     project = write_project(tmp_path, steps)
     runner = subprocess.Popen([*AW, str(project), "--batch"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
