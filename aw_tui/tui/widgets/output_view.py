@@ -40,18 +40,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from aw_tui.base.terminal_text import TerminalText, TextSnapshot
+from aw_tui.base.text import inert
 
 __all__ = ["OutputView"]
 
 READ_CHUNK = 64 * 1024
 """Largest single ``os.read``."""
 
-# Control characters in the notes (a path or an error message may hold ESC): caret notation
-# (``^[``), C1 as ``\x9b``, so nothing there reaches the terminal as a control.
-# (The CLI work adds one such function to aw_tui/base; use it here once both are merged.)
-_INERT = {code: f"^{chr(code + 64)}" for code in range(0x20)}
-_INERT[0x7F] = "^?"
-_INERT.update({code: f"\\x{code:02x}" for code in range(0x80, 0xA0)})
 
 
 @dataclass(frozen=True)
@@ -733,7 +728,8 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
                 notes.append(f"… earlier output omitted, see {path}")
             if not state.snapshot.line_count and not state.skipped_bytes:
                 notes.append(f"waiting for output… ({path} is empty)")
-        self._notes = [note.translate(_INERT) for note in notes]
+        # A path or an error message may hold ESC: shown, never acted on.
+        self._notes = [inert(note, one_line=True) for note in notes]
 
     def _update_virtual_size(self) -> None:
         """Set the scrollable size from the lines held."""
