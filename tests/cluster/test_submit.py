@@ -45,7 +45,7 @@ def _wait_job(project: Path, states: set[str], timeout: float = 240) -> dict:
         status = _status(project)
         if status["job"] and status["job"]["state"] in states:
             return status
-        time.sleep(1)
+        time.sleep(0.3)
     raise AssertionError(f"the job never reached {states}: {_status(project)['job']}")
 
 
