@@ -50,12 +50,23 @@ class Judgement:
         """Add a warning unless the same text is already there."""
         text = text.strip()
         key = _key(text)
-        if text and not any(_key(w) == key or key in _key(w) for w in self.warnings):
+        if text and not any(_same_warning(key, _key(w)) for w in self.warnings):
             self.warnings.append(text)
 
 
 def _key(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def _same_warning(new: str, known: str) -> bool:
+    """Whether ``new`` repeats ``known``: the same text, a part of it, or the same words with
+    some cut short (the XML logs cut long file names: ``.../0000_206401.f has flux scale``
+    repeats ``.../0000_206401.fits has flux scale`` from the tool's output)."""
+    if new == known or new in known:
+        return True
+    words, known_words = new.split(" "), known.split(" ")
+    return len(words) == len(known_words) and all(
+        k.startswith(w) for w, k in zip(words, known_words, strict=True))
 
 
 def verdict_of(status: str, warnings: list[str]) -> str:

@@ -145,10 +145,14 @@ class Reporter(threading.Thread):
             return f"[{index}/{total}] {label} started{where}"
         if kind == "step_finished":
             status = {SUCCESS: "ok"}.get(step.status, step.status)
+            if step.status == SUCCESS and (step.verdict == "warn" or step.warnings):
+                status = "warn"  # never a plain "ok" for a result that came with warnings
             line = f"[{index}/{total}] {label} {status} {step.duration or 0:.1f} s"
             summary = format_summary(step.summary)
             if summary:
                 line += f"  {summary}"
+            if step.warnings:
+                line += f"  ⚠ {len(step.warnings)}: {step.warnings[0]}"
             if step.status == ERROR and step.error_msg:
                 line += f"\n    {step.error_msg}"
             return line

@@ -42,6 +42,7 @@ def run_status(log_dir: str) -> dict[str, Any]:
             "index": index, "step_id": step_id, "status": st.status, "tags": st.tags,
             "func": st.func, "duration": st.duration, "summary": st.summary,
             "error_msg": st.error_msg, "host": st.host, "worker": st.worker,
+            "verdict": st.verdict, "warnings": list(st.warnings),
         })
     return {
         "log_dir": os.path.abspath(log_dir),
@@ -152,9 +153,11 @@ def _print_status(status: dict[str, Any]) -> None:
     refused = status["resume"]["refused"]
     if refused:
         out.write(inert(f"checkpoint: --resume would refuse it (exit 2): {refused}") + "\n")
-    print_table(out, ["idx", "id", "status", "time", "tags", "summary"], [
+    print_table(out, ["idx", "id", "status", "time", "tags", "warnings", "summary"], [
         [s["index"], s["step_id"], s["status"],
          f"{s['duration']:.1f}s" if s["duration"] is not None else "",
-         ",".join(s["tags"] or []), format_summary(s["summary"]) or (s["error_msg"] or "")]
+         ",".join(s["tags"] or []),
+         f"⚠ {len(s['warnings'])}: {s['warnings'][0]}" if s.get("warnings") else "",
+         format_summary(s["summary"]) or (s["error_msg"] or "")]
         for s in status["steps"]
     ])

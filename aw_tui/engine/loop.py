@@ -38,6 +38,25 @@ __all__ = ["WORKER_LOST", "RunEngine", "StepCall", "StepOutcome"]
 MARKER_POLL = 0.25
 
 
+#: At most this many warnings of a step go into its journal line (all stay in its result).
+JOURNAL_WARNINGS = 20
+
+
+def warning_texts(result: dict[str, Any]) -> list[str]:
+    """A step's warnings as short texts for the journal: its result's ``warnings`` list (a
+    tool step's, see docs/verdicts.md), at most :data:`JOURNAL_WARNINGS`, each cut at 300
+    characters."""
+    warnings = result.get("warnings")
+    if not isinstance(warnings, list):
+        return []
+    return [str(w)[:300] for w in warnings[:JOURNAL_WARNINGS]]
+
+
+def _text_or_none(value: Any) -> str | None:
+    """The original astromatic_wrapper's steps put their message under ``error``."""
+    return value if isinstance(value, str) and value else None
+
+
 class ControlWatcher(threading.Thread):
     """Polls ``control/`` for stop requests while a run is live.
 
@@ -587,7 +606,9 @@ class RunEngine:
                 status=status,
                 duration=outcome.duration,
                 summary=summary,
-                error_msg=result.get("error_msg"),
+                error_msg=result.get("error_msg") or _text_or_none(result.get("error")),
+                verdict=result.get("verdict") if isinstance(result.get("verdict"), str) else None,
+                warnings=warning_texts(result),
                 ignored=ignored,
                 host=outcome.host,
                 worker=outcome.worker,

@@ -311,6 +311,10 @@ class StepState:
     worker: str | None = None
     func: str | None = None
     tags: list[str] = field(default_factory=list)
+    #: ``ok``, ``warn`` or ``bad`` for a tool step (docs/verdicts.md), None otherwise.
+    verdict: str | None = None
+    #: The step's warnings (at most 20 in the journal; all in its result).
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -374,6 +378,7 @@ class RunState:
                     st.duration = None
                     st.summary = {}
                     st.error_msg = None
+                    st.verdict, st.warnings = None, []
             return None
         if kind == "step_started" and step_id is not None:
             st = self.step(step_id)
@@ -382,6 +387,7 @@ class RunState:
             st.started = event.get("time")
             st.duration = None
             st.error_msg = None
+            st.verdict, st.warnings = None, []
             st.host = event.get("host")
             st.worker = event.get("worker")
             st.func = event.get("func", st.func)
@@ -396,6 +402,8 @@ class RunState:
             st.error_msg = event.get("error_msg")
             st.host = event.get("host", st.host)
             st.worker = event.get("worker", st.worker)
+            st.verdict = event.get("verdict")
+            st.warnings = [str(w) for w in event.get("warnings") or []]
             return st
         if kind == "step_interrupted" and step_id is not None:
             st = self.step(step_id)

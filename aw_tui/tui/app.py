@@ -397,7 +397,9 @@ class AwTuiApp(App[int]):
             run = "[b]finished[/b]"
         else:
             run = "idle"
-        counts = Counter(row.status for row in self.query_one(StepTable).rows)
+        rows = self.query_one(StepTable).rows
+        counts = Counter(row.status for row in rows)
+        warned = sum(1 for row in rows if row.warnings)
         done = count_done(counts)
         elapsed = None
         if state.started:
@@ -412,7 +414,8 @@ class AwTuiApp(App[int]):
                 tags += f" -{shown(','.join(session.ignore_tags))}"
         text = (
             f"[b]{shown(name)}[/b]  {run}  ✔{done} ✘{counts.get('error', 0)} "
-            f"·{counts.get('pending', 0) + counts.get('running', 0)}  "
+            + (f"[yellow]⚠{warned}[/yellow] " if warned else "")
+            + f"·{counts.get('pending', 0) + counts.get('running', 0)}  "
             f"{_clock(elapsed)}"
             + (f" ~{_clock(remaining)} left" if remaining is not None else "")
             + start + tags

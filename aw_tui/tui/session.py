@@ -195,17 +195,22 @@ class Session:
         index = order.get(step.step_id)
         known = self.state.steps.get(step.step_id)
         status, duration, summary, worker = PENDING, None, "", None
+        verdict, warnings = None, 0
         if known is not None:
             status = known.status
             duration = known.duration
             summary = format_summary(known.summary) or (known.error_msg or "")
             worker = known.worker
+            verdict, warnings = known.verdict, len(known.warnings)
         elif isinstance(step.results, dict):
             status = str(step.results.get("status", UNKNOWN))
             duration = step.results.get("duration")
             summary = format_summary(step.results.get("summary")) or (
                 step.results.get("error_msg") or ""
             )
+            verdict = step.results.get("verdict")
+            found = step.results.get("warnings")
+            warnings = len(found) if isinstance(found, list) else 0
         if index is None and status == PENDING:
             status = SKIPPED
         return StepRow(
@@ -218,6 +223,8 @@ class Session:
             summary=summary,
             worker=worker,
             is_start=self.start_idx is not None and index == self.start_idx,
+            verdict=verdict if isinstance(verdict, str) else None,
+            warnings=warnings,
         )
 
     def rows(self) -> list[StepRow]:

@@ -15,6 +15,7 @@ __all__ = [
     "STATUS_COLORS",
     "STATUS_SYMBOLS",
     "StepRow",
+    "display_status",
     "format_duration",
     "row_search_text",
     "status_symbol",
@@ -31,8 +32,10 @@ STATUS_SYMBOLS: dict[str, str] = {
     "unknown": "?",
     "skipped": "-",
     "interrupted": "‖",
+    "warn": "⚠",
 }
-"""One distinct symbol per status, so the table reads without colour."""
+"""One distinct symbol per status, so the table reads without colour (``warn``: a success
+whose verdict is ``warn``, see :func:`display_status`)."""
 
 STATUS_COLORS: dict[str, str] = {
     "pending": "grey50",
@@ -42,6 +45,7 @@ STATUS_COLORS: dict[str, str] = {
     "unknown": "yellow",
     "skipped": "grey50",
     "interrupted": "dark_orange",
+    "warn": "bold yellow",
 }
 """A Rich style (colour) per status."""
 
@@ -71,6 +75,10 @@ class StepRow:
         Where the step runs or ran (None when serial).
     is_start : bool, optional
         True for the step at the chosen start index (shown with a marker).
+    verdict : str or None, optional
+        A tool step's verdict (``ok``, ``warn``, ``bad``), None for other steps.
+    warnings : int, optional
+        How many warnings the step gave.
     """
 
     index: int | None
@@ -82,6 +90,16 @@ class StepRow:
     summary: str = ""
     worker: str | None = None
     is_start: bool = False
+    verdict: str | None = None
+    warnings: int = 0
+
+
+def display_status(row: StepRow) -> str:
+    """The status a row shows: ``warn`` for a success with a ``warn`` verdict (never a plain
+    ✔ for a result that came with warnings), otherwise the step's status."""
+    if row.status == "success" and (row.verdict == "warn" or row.warnings):
+        return "warn"
+    return row.status
 
 
 def status_symbol(status: str) -> str:

@@ -25,6 +25,7 @@ from textual.strip import Strip
 from aw_tui.tui.step_rows import (
     STATUS_COLORS,
     StepRow,
+    display_status,
     format_duration,
     row_search_text,
     status_symbol,
@@ -561,7 +562,7 @@ class StepTable(ScrollView, can_focus=True):
 
     def _render_row(self, row: StepRow, layout: _Layout, cursor: bool) -> Strip:
         """Render one row."""
-        status = row.status
+        status = display_status(row)
         symbol = status_symbol(status)
         values = {
             "mark": _START_MARK if row.is_start else " ",
