@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["StepContext", "current_step", "step_context"]
+__all__ = ["StepContext", "active_steps", "current_step", "step_context"]
 
 
 @dataclass
@@ -37,16 +38,31 @@ _current: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar(
 )
 
 
+#: The steps running in this process now (any thread), in the order they started.
+_active: list[StepContext] = []
+_active_lock = threading.Lock()
+
+
 def current_step() -> StepContext | None:
     """The context of the step running in this thread, or None."""
     return _current.get()
+
+
+def active_steps() -> list[StepContext]:
+    """Every step running in this process now, in any thread (a copy)."""
+    with _active_lock:
+        return list(_active)
 
 
 @contextlib.contextmanager
 def step_context(context: StepContext) -> Iterator[StepContext]:
     """Make ``context`` the current step for the duration of the block."""
     token = _current.set(context)
+    with _active_lock:
+        _active.append(context)
     try:
         yield context
     finally:
+        with _active_lock:
+            _active.remove(context)
         _current.reset(token)

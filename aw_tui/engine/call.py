@@ -18,6 +18,7 @@ from typing import Any
 
 from aw_tui.base.atomic import atomic_write_text
 from aw_tui.base.stepcontext import StepContext, step_context
+from aw_tui.base.stepoutput import capture_python_output
 from aw_tui.engine.errors import format_exception, is_disk_error
 from aw_tui.engine.steps import PipelineStep
 from aw_tui.rundir.trust import read_own_json
@@ -95,7 +96,7 @@ class StepCall:
             deadline=start + timeout if timeout else None,
         )
         try:
-            with step_context(context):
+            with capture_python_output(), step_context(context):
                 outcome.result = self.pipeline.call_step(self.step)
         except Exception as exc:
             if self._in_run_directory(exc):
