@@ -223,7 +223,7 @@ def _damage(checkpoint: Path, how: str) -> str:
     if how == "truncated":
         data = checkpoint.read_bytes()
         checkpoint.write_bytes(data[: len(data) // 2])
-        return "cannot load checkpoint"
+        return "cannot be loaded"
     checkpoint.chmod(checkpoint.stat().st_mode | stat.S_IWGRP)
     return "group or others can write"
 
@@ -245,6 +245,16 @@ def test_check_and_status_report_a_checkpoint_resume_would_refuse(tmp_path, how)
     assert "--resume would refuse it" in status.stdout and reason in status.stdout
     as_json = json.loads(run("status", str(project), "--json").stdout)
     assert reason in as_json["resume"]["refused"]
+    if how == "truncated":
+        # The recovery the refusal offers: rebuild from the project file and the journal.
+        assert "--rebuild-checkpoint" in resumed.stderr
+        rebuilt = run("check", str(project), "--rebuild-checkpoint")
+        assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+        assert "rebuilt" in rebuilt.stderr and "--resume would run 1 step" in rebuilt.stdout
+        assert list((tmp_path / "work" / "log").glob("pipeline.p.damaged-*"))
+        again = run(str(project), "--batch", "--resume")
+        assert again.returncode == 1 and "FAILED" in again.stderr  # step b fails again
+        assert "[1/2]" not in again.stdout  # step a, finished before, did not run again
 
 
 # -- item 5: a copied or moved project never writes into the original ----------------------------
