@@ -1,7 +1,13 @@
 """Turn what the user names on the command line into a pipeline to run or watch.
 
-A target is a TOML project file, a run directory (a pipeline's ``paths['log']``) or a
-checkpoint file ``pipeline*.p`` (so pipelines built in Python or Jupyter open too).
+A target is a TOML project file, a folder holding ``project.toml``, a run directory (a
+pipeline's ``paths['log']``), a folder holding exactly one run directory (directly or in
+``runs/``) or a checkpoint file ``pipeline*.p`` (so pipelines built in Python or Jupyter open
+too). Every command resolves it here, the same way.
+
+The :class:`Target` is the one owner of the run directory's path; :func:`resume_verdict` is
+the one answer to "what would ``--resume`` do with the checkpoint", which ``check``,
+``status`` and ``--batch`` all ask.
 """
 
 from __future__ import annotations
@@ -96,7 +102,8 @@ def resolve_target(
 ) -> Target:
     """Load (and validate) a project, or locate a run directory / checkpoint.
 
-    With ``expand=False`` a project whose run directory holds a checkpoint is read without
+    ``path`` is a project file, a folder (its ``project.toml``, else the run directory it is
+    or holds: see the module's docstring), or a checkpoint. With ``expand=False`` a project whose run directory holds a checkpoint is read without
     its inputs and steps (``project.complete`` is False): a viewer shows the checkpoint's
     steps and can check the whole file later (:func:`complete_project`). Without a
     checkpoint, or when that partial read finds a problem, the whole file is loaded (and
@@ -105,7 +112,8 @@ def resolve_target(
     Raises
     ------
     TargetError
-        For a path that does not exist or is of an unknown kind.
+        For a path that does not exist or is of an unknown kind, or a folder that names no
+        project and no single run.
     aw_tui.project.loader.ProjectError
         For an invalid project file.
     """
