@@ -34,6 +34,7 @@ __all__ = [
     "Target",
     "TargetError",
     "complete_project",
+    "has_checkpoint",
     "open_pipeline",
     "relocation_problem",
     "resolve_target",
@@ -257,7 +258,7 @@ def resume_verdict(target: Target, run_name: str | None = None,
         unpickles it (``status``, which needs the verdict, not the steps: half the time on
         a 3,000-step run); replaying never refuses a checkpoint that loads.
     """
-    if not target.log_dir or not _has_checkpoint(target, run_name):
+    if not target.log_dir or not has_checkpoint(target, run_name):
         return ResumeVerdict()
     where = (target.checkpoint if target.checkpoint and os.path.isfile(target.checkpoint)
              else target.log_dir)
@@ -329,7 +330,7 @@ def open_pipeline(
         refuse it (:func:`resume_verdict`).
     """
     notes: list[str] = []
-    have_checkpoint = bool(target.log_dir) and _has_checkpoint(target, run_name)
+    have_checkpoint = bool(target.log_dir) and has_checkpoint(target, run_name)
     if target.kind == "run" or ((resume or use_checkpoint) and have_checkpoint):
         if not have_checkpoint:
             raise TargetError(
@@ -382,7 +383,8 @@ def build_from_project(target: Target, create_paths: bool | None = None) -> Any:
     return pipeline
 
 
-def _has_checkpoint(target: Target, run_name: str | None) -> bool:
+def has_checkpoint(target: Target, run_name: str | None = None) -> bool:
+    """Whether the target's run directory holds a checkpoint a resume would load."""
     if target.checkpoint and os.path.isfile(target.checkpoint):
         return True
     if target.log_dir and os.path.isdir(target.log_dir) and not run_name:
