@@ -1,7 +1,13 @@
 """Turn what the user names on the command line into a pipeline to run or watch.
 
-A target is a TOML project file, a run directory (a pipeline's ``paths['log']``) or a
-checkpoint file ``pipeline*.p`` (so pipelines built in Python or Jupyter open too).
+A target is a TOML project file, a folder holding ``project.toml``, a run directory (a
+pipeline's ``paths['log']``), a folder holding exactly one run directory (directly or in
+``runs/``) or a checkpoint file ``pipeline*.p`` (so pipelines built in Python or Jupyter open
+too). Every command resolves it here, the same way.
+
+The :class:`Target` is the one owner of the run directory's path; :func:`resume_verdict` is
+the one answer to "what would ``--resume`` do with the checkpoint", which ``check``,
+``status`` and ``--batch`` all ask.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ __all__ = [
     "Target",
     "TargetError",
     "complete_project",
+    "has_checkpoint",
     "open_pipeline",
     "relocation_problem",
     "resolve_target",
@@ -95,7 +102,8 @@ def resolve_target(
 ) -> Target:
     """Load (and validate) a project, or locate a run directory / checkpoint.
 
-    With ``expand=False`` a project whose run directory holds a checkpoint is read without
+    ``path`` is a project file, a folder (its ``project.toml``, else the run directory it is
+    or holds: see the module's docstring), or a checkpoint. With ``expand=False`` a project whose run directory holds a checkpoint is read without
     its inputs and steps (``project.complete`` is False): a viewer shows the checkpoint's
     steps and can check the whole file later (:func:`complete_project`). Without a
     checkpoint, or when that partial read finds a problem, the whole file is loaded (and
@@ -104,7 +112,8 @@ def resolve_target(
     Raises
     ------
     TargetError
-        For a path that does not exist or is of an unknown kind.
+        For a path that does not exist or is of an unknown kind, or a folder that names no
+        project and no single run.
     aw_tui.project.loader.ProjectError
         For an invalid project file.
     """
@@ -248,7 +257,7 @@ def resume_verdict(target: Target, run_name: str | None = None,
         unpickles it (``status``, which needs the verdict, not the steps: half the time on
         a 3,000-step run); replaying never refuses a checkpoint that loads.
     """
-    if not target.log_dir or not _has_checkpoint(target, run_name):
+    if not target.log_dir or not has_checkpoint(target, run_name):
         return ResumeVerdict()
     where = (target.checkpoint if target.checkpoint and os.path.isfile(target.checkpoint)
              else target.log_dir)
@@ -329,7 +338,7 @@ def open_pipeline(
         refuse it (:func:`resume_verdict`).
     """
     notes: list[str] = []
-    have_checkpoint = bool(target.log_dir) and _has_checkpoint(target, run_name)
+    have_checkpoint = bool(target.log_dir) and has_checkpoint(target, run_name)
     if target.kind == "run" or ((resume or use_checkpoint) and have_checkpoint):
         if not have_checkpoint:
             raise TargetError(
@@ -382,7 +391,8 @@ def build_from_project(target: Target, create_paths: bool | None = None) -> Any:
     return pipeline
 
 
-def _has_checkpoint(target: Target, run_name: str | None) -> bool:
+def has_checkpoint(target: Target, run_name: str | None = None) -> bool:
+    """Whether the target's run directory holds a checkpoint a resume would load."""
     if target.checkpoint and os.path.isfile(target.checkpoint):
         return True
     if target.log_dir and os.path.isdir(target.log_dir) and not run_name:

@@ -23,12 +23,19 @@ from aw_tui.base.errors import (
     AwTuiError,
 )
 from aw_tui.base.text import inert
-from aw_tui.cli.common import EXIT_PIPE_CLOSED, discard_stdout, error_text, missing_tool, say
+from aw_tui.cli.common import (
+    EXIT_PIPE_CLOSED,
+    discard_stdout,
+    error_text,
+    missing_tool,
+    run_problem,
+    say,
+)
 from aw_tui.engine.executors import executor_from_config
 from aw_tui.options import OptionsError, RunOptions, check_start_idx
 from aw_tui.rundir.journal import JournalReader, RunState
 from aw_tui.rundir.vocabulary import ERROR, RUNNING, SUCCESS, count_ended
-from aw_tui.target import open_pipeline, resolve_target
+from aw_tui.target import Target, has_checkpoint, open_pipeline, resolve_target
 
 __all__ = ["EXIT_CODES", "make_executor", "run_batch"]
 
@@ -171,6 +178,12 @@ def run_batch(target_path: str, options: RunOptions, out: IO[str] | None = None)
     try:
         options.validate()
         target = resolve_target(target_path, options.run_name)
+        if target.project is not None and not _from_checkpoint(target, options):
+            # Before the pipeline is built (which creates the project's folders).
+            problem = run_problem(target, None, options)
+            if problem:
+                _err(problem)
+                return EXIT_BAD_INPUT
         opened = open_pipeline(
             target, resume=options.resume, run_name=options.run_name,
             create_paths=options.create_paths, use_checkpoint=options.use_checkpoint,
@@ -207,6 +220,12 @@ def run_batch(target_path: str, options: RunOptions, out: IO[str] | None = None)
         return EXIT_BAD_INPUT
     return _run(pipeline, options, opened.from_checkpoint, target_path, target.log_dir,
                 executor, out)
+
+
+def _from_checkpoint(target: Target, options: RunOptions) -> bool:
+    """Whether the run would start from the target's checkpoint (not a fresh build)."""
+    return (options.resume or options.use_checkpoint) and has_checkpoint(
+        target, options.run_name)
 
 
 def _echo_listeners(options: RunOptions, out: IO[str]) -> list[Any]:

@@ -20,13 +20,12 @@ from aw_tui.cli.common import (
     ArgumentParser,
     error_text,
     fail,
-    missing_tool,
     options_from,
     print_table,
+    run_problem,
     say,
-    select_by_tags,
 )
-from aw_tui.options import RunOptions, add_run_flags, check_start_idx
+from aw_tui.options import add_run_flags
 from aw_tui.rundir.checkpoint import resume_verdict as checkpoint_verdict
 from aw_tui.rundir.store import rebuild_checkpoint
 from aw_tui.target import (
@@ -86,7 +85,7 @@ def cmd_check(argv: list[str]) -> int:
         out.write("no checkpoint yet: --resume would start from the first step\n")
     elif pipeline is not None:
         _report_resume(out, target, pipeline)
-    problem = _run_problem(target, pipeline, options)
+    problem = run_problem(target, pipeline, options)
     if problem:
         say(problem)
         return EXIT_BAD_INPUT
@@ -138,27 +137,3 @@ def _report_resume(out: IO[str], target: Target, pipeline: Any) -> None:
             + ", ".join(f"{i}:{s.step_id}({s.func_name})" for i, s in todo[:20])
             + (" ..." if len(todo) > 20 else "")) + "\n"
         )
-
-
-def _run_problem(target: Target, pipeline: Any, options: RunOptions) -> str | None:
-    """What ``--batch`` with these flags would refuse before running, if anything."""
-    resume = options.resume and pipeline is not None
-    if resume or target.project is None:
-        if pipeline is None:
-            return (f"{target.path}: no checkpoint to open (no pipeline.p in "
-                    f"{target.log_dir})")
-        steps = pipeline.select_steps(options.tags, options.ignore_tags, None, resume)
-        build_paths = getattr(pipeline, "build_paths", {}) or {}
-    else:
-        steps = select_by_tags(target.project.steps, options.tags, options.ignore_tags)
-        build_paths = dict(target.project.build_paths)
-    if not steps:
-        return ("no step matches the selection (--tags "
-                f"{options.tags or '-'} / --ignore-tags {options.ignore_tags or '-'}): a run "
-                "would do nothing")
-    try:
-        check_start_idx(options.start_idx, len(steps))
-    except AwTuiError as exc:
-        return error_text(exc)
-    return missing_tool(steps, build_paths)
-

@@ -15,10 +15,22 @@ from typing import IO, Any, NoReturn
 from aw_tui.astromatic.registry import TOOLS, ToolNotFoundError, find_tool
 from aw_tui.base.errors import EXIT_BAD_INPUT, AwTuiError
 from aw_tui.base.text import inert
-from aw_tui.options import RunOptions
+from aw_tui.options import RunOptions, check_start_idx
+from aw_tui.target import Target
 
-__all__ = ["EXIT_PIPE_CLOSED", "ArgumentParser", "discard_stdout", "error_text", "fail", "missing_tool", "options_from", "print_table", "say",
-           "select_by_tags"]
+__all__ = [
+    "EXIT_PIPE_CLOSED",
+    "ArgumentParser",
+    "discard_stdout",
+    "error_text",
+    "fail",
+    "missing_tool",
+    "options_from",
+    "print_table",
+    "run_problem",
+    "say",
+    "select_by_tags",
+]
 
 #: The reader of the output went away (``| head``): the status of a process ended by SIGPIPE.
 EXIT_PIPE_CLOSED = 141
@@ -118,3 +130,36 @@ def missing_tool(steps: Iterable[Any], build_paths: dict[str, str]) -> str | Non
         except ToolNotFoundError as exc:
             return str(exc)
     return None
+
+
+def run_problem(target: Target, pipeline: Any, options: RunOptions) -> str | None:
+    """What ``--batch`` with these flags would refuse before running, if anything.
+
+    Parameters
+    ----------
+    target : Target
+    pipeline : Pipeline or None
+        The checkpoint a resume would run (None: none, or the run is built from the
+        project file).
+    options : RunOptions
+    """
+    resume = options.resume and pipeline is not None
+    if resume or target.project is None:
+        if pipeline is None:
+            return (f"{target.path}: no checkpoint to open (no pipeline.p in "
+                    f"{target.log_dir})")
+        steps = pipeline.select_steps(options.tags, options.ignore_tags, None, resume)
+        build_paths = getattr(pipeline, "build_paths", {}) or {}
+    else:
+        steps = select_by_tags(target.project.steps, options.tags, options.ignore_tags)
+        build_paths = dict(target.project.build_paths)
+    if not steps:
+        return ("no step matches the selection (--tags "
+                f"{options.tags or '-'} / --ignore-tags {options.ignore_tags or '-'}): a run "
+                "would do nothing")
+    try:
+        check_start_idx(options.start_idx, len(steps))
+    except AwTuiError as exc:
+        return error_text(exc)
+    return missing_tool(steps, build_paths)
+

@@ -48,7 +48,6 @@ class Session:
 
     def __init__(self, target: Target) -> None:
         self.target = target
-        self.log_dir = target.log_dir
         self.pipeline: Any = None
         self.state = RunState()
         self.reader = JournalReader(self.log_dir) if self.log_dir else None
@@ -59,6 +58,11 @@ class Session:
         self.caught_up = False
         """Whether :attr:`state` holds the whole journal (else only the newest run's header)."""
         self._results: dict[int, dict[str, Any]] = {}
+
+    @property
+    def log_dir(self) -> str | None:
+        """The run directory: the target's, which owns that path."""
+        return self.target.log_dir
 
     # -- loading ------------------------------------------------------------------------
     def missing_paths(self) -> list[str]:

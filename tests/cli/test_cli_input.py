@@ -73,6 +73,7 @@ def test_bad_run_flags_exit_2_before_anything_runs(tmp_path, flags, named):
     assert named in proc.stderr
     assert "Traceback" not in proc.stderr and "fix the step" not in proc.stderr
     assert events(project) == []  # nothing ran: no run_started, no run_interrupted
+    assert not (tmp_path / "work").exists()  # nothing was written: not even the folders
     checked = run("check", str(project), *flags)
     assert checked.returncode == 2, checked.stdout + checked.stderr
     assert named in checked.stderr
