@@ -3,10 +3,10 @@
 Stdout and stderr share one pipe, so the bytes keep the order the tool wrote them in. Each
 chunk is appended unmodified to the step's output file (``steps/<id>.out`` when a step is
 running, see :mod:`aw_tui.base.stepcontext`) and handed to live listeners. Stopping the run
-(Ctrl-C, SIGTERM, a stop request) ends the whole process group. On Linux a tool also dies
-with the process that started it (through util-linux's ``setpriv --pdeathsig``): a runner or
-Dask worker killed with ``kill -9`` does not leave a tool writing the step's outputs while a
-resumed run does the same step again.
+(Ctrl-C, SIGTERM, a stop request) ends the whole process group. A tool also dies with the
+process that started it (a watchdog per runner, :mod:`aw_tui.base.toolguard`; else, on Linux,
+util-linux's ``setpriv --pdeathsig``): a runner or Dask worker killed with ``kill -9`` does
+not leave a tool writing the step's outputs while a resumed run does the same step again.
 """
 
 from __future__ import annotations
@@ -25,8 +25,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from aw_tui.base.stepcontext import current_step
+from aw_tui.base.toolguard import tool_guard
 
-__all__ = ["DRAIN_SECONDS", "CommandResult", "CommandTimeout", "run_command", "terminate_all"]
+__all__ = [
+    "DRAIN_SECONDS",
+    "CommandResult",
+    "CommandTimeout",
+    "dies_with_runner",
+    "run_command",
+    "terminate_all",
+]
 
 #: How much output is kept in memory for error scanning (head and tail beyond it).
 CAPTURE_LIMIT = 8 * 1024 * 1024
@@ -69,6 +77,13 @@ def _die_with_parent_prefix() -> tuple[str, ...]:
     except (OSError, subprocess.SubprocessError):
         ok = False
     return prefix if ok else ()
+
+
+def dies_with_runner() -> str | None:
+    """How a tool started here dies with this process: ``"watchdog"``, ``"setpriv"`` or None."""
+    if tool_guard.available():
+        return "watchdog"
+    return "setpriv" if _die_with_parent_prefix() else None
 
 
 @dataclass
@@ -379,9 +394,11 @@ def run_command(
             os.close(out_fd)
             raise
     spawn = argv
-    prefix = _die_with_parent_prefix()
-    if prefix and _executable(argv[0], cwd, env):  # else Popen raises as it always did
-        spawn = [*prefix, *argv]
+    guarded = tool_guard.available()
+    if not guarded:
+        prefix = _die_with_parent_prefix()
+        if prefix and _executable(argv[0], cwd, env):  # else Popen raises as it always did
+            spawn = [*prefix, *argv]
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -398,6 +415,8 @@ def run_command(
         if out_fd is not None:
             os.close(out_fd)
         raise
+    if guarded:
+        tool_guard.watch(proc.pid)  # its group id: start_new_session made it the leader
     with _running_lock:
         _running.add(proc)
     assert proc.stdout is not None
@@ -417,6 +436,8 @@ def run_command(
         _kill_group(proc)
         raise
     finally:
+        if guarded:
+            tool_guard.forget(proc.pid)
         with _running_lock:
             _running.discard(proc)
         with contextlib.suppress(Exception):
