@@ -263,6 +263,7 @@ def _pump(proc: subprocess.Popen, sink: _Sink, deadline: float | None) -> bool:
     if pidfd is not None:
         poller.register(pidfd, select.POLLIN)
     drain_until: float | None = None
+    eof = False
     try:
         while True:
             now = time.monotonic()
@@ -271,16 +272,24 @@ def _pump(proc: subprocess.Popen, sink: _Sink, deadline: float | None) -> bool:
             if pidfd is None and drain_until is None:
                 wait = _EXIT_POLL if wait is None else min(wait, _EXIT_POLL)
             ready = {f for f, _ in poller.poll(None if wait is None else wait * 1000)}
-            if fd in ready:
+            if not eof and fd in ready:
                 chunk = os.read(fd, 65536)
-                if not chunk:
-                    return True  # EOF: everyone holding the pipe is gone
-                sink.feed(chunk)
+                if chunk:
+                    sink.feed(chunk)
+                    continue
+                # EOF: nobody holds the pipe. A tool that closed its output may still be
+                # working: wait for it to end (or for the deadline).
+                eof = True
+                poller.unregister(fd)
+                if drain_until is not None:
+                    return True
                 continue
             now = time.monotonic()
             if drain_until is not None and now >= drain_until:
                 return True  # the tool ended; a child of it still holds the pipe
             if drain_until is None and (pidfd in ready or (pidfd is None and _exited(proc))):
+                if eof:
+                    return True
                 drain_until = now + DRAIN_SECONDS
                 if pidfd is not None:
                     poller.unregister(pidfd)

@@ -210,3 +210,11 @@ def test_a_forked_child_starts_its_own_watchdog():
     with os.fdopen(read_end, "rb") as handle:
         child_watchdog = int(handle.read() or 0)
     assert parent_watchdog and child_watchdog and child_watchdog != parent_watchdog
+
+
+def test_a_tool_that_closes_its_output_early_still_runs_to_its_end(tmp_path: Path):
+    done = tmp_path / "done"
+    argv = ["sh", "-c", f"echo start; exec >&- 2>&-; sleep 0.5; echo > {done}"]
+    result = run_command(argv)
+    assert result.returncode == 0 and "start" in result.text
+    assert done.exists(), "the tool was killed when it closed its output"
