@@ -444,6 +444,10 @@ class Pipeline:
         KeyboardInterrupt
             Ctrl-C, or :class:`RunInterrupted` for SIGTERM/SIGHUP/a stop request; the
             step is recorded as interrupted and the checkpoint written.
+        aw_tui.engine.errors.RunDirectoryError
+            When ``paths['log']`` cannot be written (disk full, over quota, read-only, no
+            permission; exit code 2): the run stops as interrupted and can be resumed once
+            the folder is writable.
         """
 
         selected = self.select_steps(run_tags, ignore_tags, run_steps, resume)

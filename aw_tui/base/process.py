@@ -3,10 +3,10 @@
 Stdout and stderr share one pipe, so the bytes keep the order the tool wrote them in. Each
 chunk is appended unmodified to the step's output file (``steps/<id>.out`` when a step is
 running, see :mod:`aw_tui.base.stepcontext`) and handed to live listeners. Stopping the run
-(Ctrl-C, SIGTERM, a stop request) ends the whole process group. On Linux a tool also dies
-with the process that started it (through util-linux's ``setpriv --pdeathsig``): a runner or
-Dask worker killed with ``kill -9`` does not leave a tool writing the step's outputs while a
-resumed run does the same step again.
+(Ctrl-C, SIGTERM, a stop request) ends the whole process group. A tool also dies with the
+process that started it (a watchdog per runner, :mod:`aw_tui.base.toolguard`; else, on Linux,
+util-linux's ``setpriv --pdeathsig``): a runner or Dask worker killed with ``kill -9`` does
+not leave a tool writing the step's outputs while a resumed run does the same step again.
 """
 
 from __future__ import annotations
@@ -25,8 +25,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from aw_tui.base.stepcontext import current_step
+from aw_tui.base.toolguard import tool_guard
 
-__all__ = ["DRAIN_SECONDS", "CommandResult", "CommandTimeout", "run_command", "terminate_all"]
+__all__ = [
+    "DRAIN_SECONDS",
+    "CommandResult",
+    "CommandTimeout",
+    "dies_with_runner",
+    "run_command",
+    "terminate_all",
+]
 
 #: How much output is kept in memory for error scanning (head and tail beyond it).
 CAPTURE_LIMIT = 8 * 1024 * 1024
@@ -69,6 +77,13 @@ def _die_with_parent_prefix() -> tuple[str, ...]:
     except (OSError, subprocess.SubprocessError):
         ok = False
     return prefix if ok else ()
+
+
+def dies_with_runner() -> str | None:
+    """How a tool started here dies with this process: ``"watchdog"``, ``"setpriv"`` or None."""
+    if tool_guard.available():
+        return "watchdog"
+    return "setpriv" if _die_with_parent_prefix() else None
 
 
 @dataclass
@@ -248,6 +263,7 @@ def _pump(proc: subprocess.Popen, sink: _Sink, deadline: float | None) -> bool:
     if pidfd is not None:
         poller.register(pidfd, select.POLLIN)
     drain_until: float | None = None
+    eof = False
     try:
         while True:
             now = time.monotonic()
@@ -256,16 +272,24 @@ def _pump(proc: subprocess.Popen, sink: _Sink, deadline: float | None) -> bool:
             if pidfd is None and drain_until is None:
                 wait = _EXIT_POLL if wait is None else min(wait, _EXIT_POLL)
             ready = {f for f, _ in poller.poll(None if wait is None else wait * 1000)}
-            if fd in ready:
+            if not eof and fd in ready:
                 chunk = os.read(fd, 65536)
-                if not chunk:
-                    return True  # EOF: everyone holding the pipe is gone
-                sink.feed(chunk)
+                if chunk:
+                    sink.feed(chunk)
+                    continue
+                # EOF: nobody holds the pipe. A tool that closed its output may still be
+                # working: wait for it to end (or for the deadline).
+                eof = True
+                poller.unregister(fd)
+                if drain_until is not None:
+                    return True
                 continue
             now = time.monotonic()
             if drain_until is not None and now >= drain_until:
                 return True  # the tool ended; a child of it still holds the pipe
             if drain_until is None and (pidfd in ready or (pidfd is None and _exited(proc))):
+                if eof:
+                    return True
                 drain_until = now + DRAIN_SECONDS
                 if pidfd is not None:
                     poller.unregister(pidfd)
@@ -379,9 +403,11 @@ def run_command(
             os.close(out_fd)
             raise
     spawn = argv
-    prefix = _die_with_parent_prefix()
-    if prefix and _executable(argv[0], cwd, env):  # else Popen raises as it always did
-        spawn = [*prefix, *argv]
+    guarded = tool_guard.available()
+    if not guarded:
+        prefix = _die_with_parent_prefix()
+        if prefix and _executable(argv[0], cwd, env):  # else Popen raises as it always did
+            spawn = [*prefix, *argv]
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -398,6 +424,8 @@ def run_command(
         if out_fd is not None:
             os.close(out_fd)
         raise
+    if guarded:
+        tool_guard.watch(proc.pid)  # its group id: start_new_session made it the leader
     with _running_lock:
         _running.add(proc)
     assert proc.stdout is not None
@@ -417,6 +445,8 @@ def run_command(
         _kill_group(proc)
         raise
     finally:
+        if guarded:
+            tool_guard.forget(proc.pid)
         with _running_lock:
             _running.discard(proc)
         with contextlib.suppress(Exception):

@@ -540,10 +540,10 @@ def test_a_silent_tool_dies_with_a_runner_killed_by_sigkill(tmp_path: Path) -> N
     import subprocess
     import time
 
-    from aw_tui.base.process import _die_with_parent_prefix
+    from aw_tui.base.process import dies_with_runner
 
-    if not _die_with_parent_prefix():
-        message = "util-linux's setpriv with --pdeathsig is missing (Debian: util-linux)"
+    if not dies_with_runner():
+        message = "neither the tool watchdog nor util-linux's setpriv --pdeathsig works here"
         if on_ci():
             pytest.fail(message)
         pytest.skip(message)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 
 from aw_tui import testing_funcs as tf
 from aw_tui.base.process import DRAIN_SECONDS, CommandTimeout, run_command
+from aw_tui.base.toolguard import tool_guard
 from aw_tui.engine.executors import LocalExecutor
 from aw_tui.engine.steps import PipelineStep
 from aw_tui.pipeline import Pipeline, PipelineError, load_pipeline
@@ -157,3 +160,61 @@ def test_a_timeout_holds_for_steps_run_in_threads(tmp_path: Path):
         executor.close()
     assert time.monotonic() - start < 6
     assert [s.results["status"] for s in pipeline.steps] == ["error", "error"]
+
+
+# -- a tool dies with its runner, without an extra exec per tool (issue 16) ------------------
+_RUNNER = """
+import sys
+from aw_tui.base.process import dies_with_runner, run_command
+print(dies_with_runner(), flush=True)
+run_command(["sh", "-c", "sleep 60 & echo child=$! tool=$$; sleep 60"], output_path=sys.argv[1])
+"""
+
+
+def test_a_tool_and_its_children_die_with_a_runner_killed_by_sigkill(tmp_path: Path):
+    out = tmp_path / "tool.out"
+    runner = subprocess.Popen([sys.executable, "-c", _RUNNER, str(out)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert runner.stdout.readline().strip() == "watchdog"
+        deadline = time.monotonic() + 30
+        while "tool=" not in (out.read_text() if out.exists() else ""):
+            assert time.monotonic() < deadline, "the tool never started"
+            time.sleep(0.02)
+        text = out.read_text()
+        child = int(text.split("child=")[1].split()[0])
+        tool = int(text.split("tool=")[1].split()[0])
+        # No wrapper exec'd in between: the tool is the runner's own child, a plain sh.
+        with open(f"/proc/{tool}/cmdline", "rb") as handle:
+            assert handle.read().split(b"\0")[0] == b"sh"
+    finally:
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait(timeout=10)
+    assert _wait_dead(tool, 5), "the tool outlived its runner"
+    assert _wait_dead(child, 5), "a child of the tool outlived the runner"
+
+
+def test_a_forked_child_starts_its_own_watchdog():
+    run_command(["true"])
+    parent_watchdog = tool_guard.pid
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its watchdog, never return into pytest
+        try:
+            run_command(["true"])
+            os.write(write_end, str(tool_guard.pid).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end, "rb") as handle:
+        child_watchdog = int(handle.read() or 0)
+    assert parent_watchdog and child_watchdog and child_watchdog != parent_watchdog
+
+
+def test_a_tool_that_closes_its_output_early_still_runs_to_its_end(tmp_path: Path):
+    done = tmp_path / "done"
+    argv = ["sh", "-c", f"echo start; exec >&- 2>&-; sleep 0.5; echo > {done}"]
+    result = run_command(argv)
+    assert result.returncode == 0 and "start" in result.text
+    assert done.exists(), "the tool was killed when it closed its output"
