@@ -369,7 +369,9 @@ class Evaluator:
         """The value of ``outputs.NAME`` in a step's scope (compiled once per step)."""
         assert scope.outputs_nodes is not None
         value, ok = self.run(scope.outputs_nodes[name], scope)
-        return self.bounded(value, ok, f"{scope.outputs_kp}.{name}")
+        if type(value) in (dict, list):  # (text, the usual output, needs no look)
+            return self.bounded(value, ok, f"{scope.outputs_kp}.{name}")
+        return value, ok
 
     def _need(self, name: str, table: dict[str, Any], ref: Ref, root: str, where: str) -> None:
         if name in table:

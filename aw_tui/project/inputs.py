@@ -145,8 +145,9 @@ class InputSets:
             for fname, node in nodes.items():
                 if fname in item.fields:
                     continue
-                value, good = self.evaluator.bounded(*self.evaluator.run(node, scope),
-                                                     f"{kp}.fields.{fname}")
+                value, good = self.evaluator.run(node, scope)
+                if type(value) in (dict, list):  # (a file name, the usual field, needs no look)
+                    value, good = self.evaluator.bounded(value, good, f"{kp}.fields.{fname}")
                 if not good:
                     ok = False
                     continue
