@@ -11,6 +11,7 @@ journal, under the run directory's lock.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import IO, Any
 
@@ -27,6 +28,8 @@ from aw_tui.cli.common import (
 )
 from aw_tui.options import add_run_flags
 from aw_tui.rundir.checkpoint import resume_verdict as checkpoint_verdict
+from aw_tui.rundir.journal import verify_journal
+from aw_tui.rundir.layout import RunLayout
 from aw_tui.rundir.store import rebuild_checkpoint
 from aw_tui.target import (
     Target,
@@ -75,6 +78,7 @@ def cmd_check(argv: list[str]) -> int:
         rebuilt = _rebuild(target, options.run_name)
         if rebuilt is not None:
             return rebuilt
+    _report_journal(out, target)
     verdict = resume_verdict(target, options.run_name)
     if verdict.refusal is not None:
         out.write(f"checkpoint: --resume would refuse it (exit 2): "
@@ -110,6 +114,22 @@ def _rebuild(target: Target, run_name: str | None) -> int | None:
     say(f"rebuilt {path} from the project file and the journal (the damaged file is kept "
         "beside it)")
     return None
+
+
+def _report_journal(out: IO[str], target: Target) -> None:
+    """The journal's damaged or missing lines, by line number (their steps count as not
+    finished, so ``--resume`` runs them again)."""
+    if not target.log_dir or not os.path.isfile(RunLayout(target.log_dir).journal):
+        return
+    problems = verify_journal(target.log_dir)
+    for problem in problems[:20]:
+        out.write(inert(f"journal line {problem.line}: {problem.message}", one_line=True)
+                  + "\n")
+    if len(problems) > 20:
+        out.write(f"journal: {len(problems) - 20} more problems\n")
+    if problems:
+        out.write("journal: the steps of damaged or missing lines count as not finished; "
+                  "--resume runs them again\n")
 
 
 def _report_resume(out: IO[str], target: Target, pipeline: Any) -> None:

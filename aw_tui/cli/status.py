@@ -18,7 +18,7 @@ from aw_tui.base.errors import EXIT_OK, AwTuiError
 from aw_tui.base.text import inert
 from aw_tui.cli.common import ArgumentParser, error_text, fail, print_table
 from aw_tui.launchers.slurm import job_status, read_launcher
-from aw_tui.rundir.journal import RunState, read_events
+from aw_tui.rundir.journal import RunState, read_events, verify_journal
 from aw_tui.rundir.store import read_lock
 from aw_tui.rundir.vocabulary import INTERRUPTED, RUNNING, count_done
 from aw_tui.target import Target, resolve_target, resume_verdict
@@ -122,6 +122,9 @@ def cmd_status(argv: list[str]) -> int:
         status = run_status(target.log_dir)
     status["resume"] = resume_status(target)
     status["job"] = job_status_of(target.log_dir)
+    status["journal_problems"] = (
+        [{"line": p.line, "message": p.message} for p in verify_journal(target.log_dir)]
+        if status.get("steps") and target.log_dir else [])
     if args.json:
         json.dump(status, sys.stdout, indent=1, default=repr)
         sys.stdout.write("\n")
@@ -150,6 +153,9 @@ def _print_status(status: dict[str, Any]) -> None:
                 if job.get("time_left") is not None else "")
         why = f" ({job['reason']})" if job.get("reason") else ""
         out.write(inert(f"Slurm job {job['id']}: {job['state']}{why}{where}{left}") + "\n")
+    for problem in status.get("journal_problems", [])[:20]:
+        out.write(inert(f"journal line {problem['line']}: {problem['message']}",
+                        one_line=True) + "\n")
     refused = status["resume"]["refused"]
     if refused:
         out.write(inert(f"checkpoint: --resume would refuse it (exit 2): {refused}") + "\n")

@@ -295,3 +295,24 @@ def test_resuming_a_copied_or_moved_project_refuses_and_leaves_the_original_alon
     assert (other / "work" / "temp" / "a.txt").exists()
     if how == "copy":
         assert tree(orig) == before
+
+
+# -- item 6: check and status name a damaged journal line ------------------------------------------
+def test_check_and_status_name_a_damaged_journal_line(tmp_path):
+    project = write_project(tmp_path, step("aw_tui.testing_funcs:succeed", ["a"])
+                            + step("aw_tui.testing_funcs:succeed", ["b"])
+                            + step("aw_tui.testing_funcs:fail", ["c"]))
+    assert run(str(project), "--batch").returncode == 1
+    journal = tmp_path / "work" / "log" / "events.jsonl"
+    lines = journal.read_bytes().splitlines(keepends=True)
+    number = next(i for i, line in enumerate(lines)
+                  if b'"step_finished"' in line and b'"step_id": 1' in line)
+    lines[number] = b"garbage\n"
+    journal.write_bytes(b"".join(lines))
+    checked = run("check", str(project))
+    assert f"journal line {number + 1}: damaged" in checked.stdout, checked.stdout
+    assert "--resume runs them again" in checked.stdout
+    status = json.loads(run("status", str(project), "--json").stdout)
+    assert status["journal_problems"][0]["line"] == number + 1
+    table = run("status", str(project)).stdout
+    assert f"journal line {number + 1}: damaged" in table
