@@ -239,6 +239,8 @@ class Pipeline:
         independent: bool = False,
         group: str | None = None,
         timeout: float | None = None,
+        checks: Iterable[str] | None = None,
+        check_severity: str = "error",
         **kwargs: Any,
     ) -> PipelineStep:
         """Append a step that calls ``func(**kwargs)``.
@@ -261,6 +263,11 @@ class Pipeline:
             Seconds the step may run: past them the tools it runs are stopped (their whole
             process groups) and the step is recorded as an ``error`` whose message names
             the timeout (``ignore_errors`` applies). None: no limit.
+        checks : list of str, optional
+            Quality checks on the step's summary, e.g. ``["fwhm_mean < 3.5"]``
+            (:mod:`aw_tui.engine.checks`): a failing one makes the step an ``error``...
+        check_severity : str
+            ... or, with ``"warn"``, a success with a ``warn`` verdict.
         **kwargs
             Keyword arguments of ``func`` (its ``func_kwargs``).
 
@@ -272,7 +279,8 @@ class Pipeline:
         Raises
         ------
         ValueError
-            When ``timeout`` is not a positive number of seconds.
+            When ``timeout`` is not a positive number of seconds, or a check is not
+            ``FIELD OP NUMBER``.
         """
         if not callable(func):
             raise TypeError(f"add_step needs a function, got {func!r}")
@@ -289,6 +297,8 @@ class Pipeline:
             independent=independent,
             group=group if independent else None,
             timeout=timeout,
+            checks=checks,
+            check_severity=check_severity,
         )
         self.next_id += 1
         self.steps.append(step)

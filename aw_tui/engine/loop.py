@@ -17,6 +17,7 @@ from typing import Any
 
 from aw_tui.base import process
 from aw_tui.engine.call import WORKER_LOST, StepCall, StepOutcome
+from aw_tui.engine.checks import apply_checks, parse_checks
 from aw_tui.engine.errors import (
     PipelineError,
     PipelineWarning,
@@ -559,6 +560,10 @@ class RunEngine:
                     "'unknown'",
                 )
                 result = {"status": "unknown", "result": result}
+            checks = getattr(step, "checks", None)
+            if checks:
+                result = apply_checks(result, parse_checks(checks, step.check_severity),
+                                      step.check_severity)
             if str(result["status"]).lower() == "error":
                 if self._effective(self.ignore_errors, step.ignore_errors):
                     ignored = True

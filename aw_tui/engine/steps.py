@@ -7,6 +7,8 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from aw_tui.engine.checks import parse_checks
+
 __all__ = ["PipelineStep", "StepList", "accepts_argument", "check_timeout", "func_label"]
 
 
@@ -73,6 +75,10 @@ class PipelineStep:
         Seconds the step may run. The tools it runs are stopped when it is over (their
         whole process groups) and the step is recorded as an error naming the timeout.
         None (default): no limit.
+    checks : list of str, optional
+        Quality checks on the step's summary (:mod:`aw_tui.engine.checks`).
+    check_severity : str
+        ``error`` (a failing check fails the step) or ``warn`` (it gives a ``warn`` verdict).
     """
 
     def __init__(
@@ -86,6 +92,8 @@ class PipelineStep:
         independent: bool = False,
         group: str | None = None,
         timeout: float | None = None,
+        checks: Iterable[str] | None = None,
+        check_severity: str = "error",
     ) -> None:
         self.func = func
         self.step_id = step_id
@@ -97,6 +105,9 @@ class PipelineStep:
         self.independent = independent
         self.group = group
         self.timeout = check_timeout(timeout)
+        parse_checks(checks, check_severity)  # refuse a check that cannot be read, now
+        self.checks = [checks] if isinstance(checks, str) else list(checks or [])
+        self.check_severity = check_severity
 
     @property
     def func_name(self) -> str:
@@ -110,6 +121,8 @@ class PipelineStep:
         state.setdefault("independent", False)
         state.setdefault("group", None)
         state.setdefault("timeout", None)  # checkpoints written before steps had one
+        state.setdefault("checks", [])
+        state.setdefault("check_severity", "error")
         self.__dict__.update(state)
 
 
