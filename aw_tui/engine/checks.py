@@ -46,6 +46,7 @@ class Check:
     field: str
     op: str
     bound: float
+    bound_text: str = ""
 
     def value_of(self, summary: dict[str, Any]) -> float | None:
         """The field's number in ``summary`` (``a.b`` reaches into a nested dict), or None."""
@@ -65,8 +66,8 @@ class Check:
             return f"check {self.text!r} failed: {self.field} was not measured (n/a)"
         if _OPS[self.op](value, self.bound):
             return None
-        return (f"check {self.text!r} failed: {self.field} = {value:g}, "
-                f"not {self.op} {self.bound:g}")
+        return (f"check {self.text!r} failed: {self.field} = {value:.4g}, "
+                f"not {self.op} {self.bound_text or format(self.bound, 'g')}")
 
 
 def parse_check(text: str) -> Check:
@@ -90,7 +91,7 @@ def parse_check(text: str) -> Check:
                 "(OP: < <= > >= == !=; one comparison per check)")
         number, op, name = found.groups()
         op = _FLIPPED[op]
-    return Check(text=text.strip(), field=name, op=op, bound=float(number))
+    return Check(text=text.strip(), field=name, op=op, bound=float(number), bound_text=number)
 
 
 def parse_checks(texts: Iterable[str] | None, severity: str = "error") -> list[Check]:

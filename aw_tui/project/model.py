@@ -40,6 +40,12 @@ class ExpandedStep:
         The step's ``func_kwargs``.
     outputs : dict
         The entry's ``outputs`` for this item.
+    timeout : float or None
+        The entry's ``timeout`` (seconds).
+    checks : list of str
+        The entry's quality ``checks``.
+    check_severity : str
+        ``error`` or ``warn``.
     """
 
     index: int
@@ -54,6 +60,9 @@ class ExpandedStep:
     group: str | None
     kwargs: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
+    checks: list[str] = field(default_factory=list)
+    check_severity: str = "error"
 
     @property
     def keypath(self) -> str:
@@ -180,6 +189,9 @@ class Project:
                 step.ignore_exceptions,
                 independent=step.independent,
                 group=step.group,
+                timeout=step.timeout,
+                checks=list(step.checks),
+                check_severity=step.check_severity,
             )
             # Set afterwards: a function may take kwargs named like add_step's parameters.
             added.func_kwargs = copy.deepcopy(step.kwargs)

@@ -34,6 +34,9 @@ STEP_KEYS = (
     "group",
     "kwargs",
     "outputs",
+    "timeout",
+    "checks",
+    "check_severity",
 )
 #: Executor kinds accepted in ``[executor] kind``.
 EXECUTOR_KINDS = ("serial", "local", "dask")

@@ -8,6 +8,9 @@ import inspect
 import os
 from typing import Any
 
+from aw_tui.astromatic.fields import summary_fields
+from aw_tui.engine.checks import CheckError, parse_checks
+from aw_tui.engine.steps import check_timeout
 from aw_tui.project.evaluate import Evaluator
 from aw_tui.project.funcref import BUILTIN_FUNCS, FuncRef, FuncRefError
 from aw_tui.project.inputs import InputSets
@@ -80,6 +83,44 @@ class StepLoader:
         if ok and self.report.check_type(value, bool, f"{kp}.{key}"):
             return value
         return default
+
+    def _quality(self, entry: dict[str, Any], kp: str,
+                 ref: FuncRef | None) -> tuple[float | None, list[str], str]:
+        """The entry's ``timeout``, ``checks`` and ``check_severity``, checked."""
+        timeout = None
+        if "timeout" in entry:
+            try:
+                timeout = check_timeout(entry["timeout"])
+            except ValueError as exc:
+                self.report.error(f"{kp}.timeout", str(exc).split(": ")[0],
+                                  "give the seconds as a positive number (timeout = 600), "
+                                  "or leave it out for no limit")
+        severity = entry.get("check_severity", "error")
+        raw = entry.get("checks", [])
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
+            self.report.error(f"{kp}.checks", f"checks must be an array of strings, got "
+                              f"{type_name(raw)}", 'write checks = ["fwhm_mean < 3.5"]')
+            return timeout, [], "error"
+        try:
+            parsed = parse_checks(raw, severity if isinstance(severity, str) else repr(severity))
+        except CheckError as exc:
+            key = "check_severity" if "check_severity" in str(exc) else "checks"
+            self.report.error(f"{kp}.{key}", str(exc),
+                              'write checks = ["fwhm_mean < 3.5"] and check_severity = '
+                              '"error" or "warn" (docs/checks.md)')
+            return timeout, [], "error"
+        known = summary_fields(ref.label) if ref is not None and ref.kind == "builtin" else None
+        for check in parsed:
+            name = check.field.split(".")[0]
+            if known is not None and name not in known:
+                hint = did_you_mean(name, list(known))
+                self.report.error(f"{kp}.checks", f"check {check.text!r}: {ref.label} has no "
+                                  f"summary field {name!r}",
+                                  (hint + " " if hint else "") + f"{ref.label}'s fields: "
+                                  + ", ".join(known) + " (docs/checks.md)")
+        return timeout, list(raw), severity
 
     def _resolve_func(self, entry: dict[str, Any], kp: str) -> tuple[FuncRef | None, Any]:
         if "func" not in entry:
@@ -251,6 +292,7 @@ class StepLoader:
             tags_raw = None
         ignore_errors = self._flag(entry, "ignore_errors", kp, False)
         ignore_exceptions = self._flag(entry, "ignore_exceptions", kp, False)
+        timeout, checks, severity = self._quality(entry, kp, ref)
         foreach = entry.get("foreach")
         independent = self._flag(entry, "independent", kp, foreach is not None)
         group = entry.get("group")
@@ -311,6 +353,7 @@ class StepLoader:
                 first_index + len(steps), position, name,
                 item.index if item is not None else None, ref, tags,
                 ignore_errors, ignore_exceptions, independent, group, kwargs, outputs,
+                timeout, checks, severity,
             ))
         if not ok or len(self.report.errors) > errors_before:
             return failed()
