@@ -33,6 +33,7 @@ from aw_tui.rundir.checkpoint import (
 from aw_tui.rundir.journal import encode_line, last_seq, read_events
 from aw_tui.rundir.layout import RunLayout
 from aw_tui.rundir.lock import LockInfo, RunLock, RunLockedError, read_lock
+from aw_tui.rundir.pickling import dump_fast, dumps_fast
 
 __all__ = [
     "CheckpointError",
@@ -278,7 +279,7 @@ class RunStore:
         step again (see :func:`aw_tui.rundir.checkpoint.replay_journal`).
         """
         try:
-            data = dill.dumps(results)
+            data = dumps_fast(results)
         except Exception as exc:
             data = dill.dumps({"status": _status_of(results), "unpicklable": repr(exc)})
         atomic_dump(self.result_path(step_id), lambda h: h.write(data), fsync=False)
@@ -291,7 +292,9 @@ class RunStore:
     def write_checkpoint(self, pipeline: Any) -> None:
         """Dump the whole pipeline atomically, recording the journal ``seq`` it includes."""
         pipeline.journal_seq = self.seq
-        atomic_dump(self.checkpoint, lambda h: dill.dump(pipeline, h), fsync=self.fsync)
+        # The C pickler, with dill only for the script's own functions and classes: ~20x
+        # faster than dill on a big pipeline, and still read by dill.load (rundir/pickling).
+        atomic_dump(self.checkpoint, lambda h: dump_fast(pipeline, h), fsync=self.fsync)
 
     def close(self) -> None:
         """Flush and close the journal and drop the lock."""
