@@ -19,7 +19,7 @@ from typing import Any
 
 import dill
 
-from aw_tui.base.atomic import atomic_dump
+from aw_tui.base.atomic import atomic_dump, atomic_write_bytes
 
 # Re-exported for the callers that imported them from here before the split (cli, tests).
 from aw_tui.rundir.checkpoint import (
@@ -282,7 +282,7 @@ class RunStore:
             data = dumps_fast(results)
         except Exception as exc:
             data = dill.dumps({"status": _status_of(results), "unpicklable": repr(exc)})
-        atomic_dump(self.result_path(step_id), lambda h: h.write(data), fsync=False)
+        atomic_write_bytes(self.result_path(step_id), data, fsync=False)
 
     def write_kwargs(self, step_id: int, func_kwargs: dict[str, Any]) -> None:
         """Write a step's edited kwargs atomically."""
