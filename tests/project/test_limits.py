@@ -238,3 +238,9 @@ def test_run_name_problem_serves_the_command_line_too() -> None:
     assert run_name_problem("night-1.v2") is None
     problem, fix = run_name_problem("a/b")
     assert "'a/b' is not a safe name" in problem and "pipeline-<run_name>.p" in fix
+
+
+def test_control_characters_of_a_path_are_shown_visibly(tmp_path: Path) -> None:
+    (tmp_path / "x\x1b[2J").write_text("")
+    error = error_of(write(tmp_path, f'[paths]\nlog = "x\\u001b[2J"\n{STEP}'), "paths.log")
+    assert "\x1b" not in error and "x\\x1b[2J" in error
