@@ -17,6 +17,14 @@ from aw_tui.project.interpolate import did_you_mean, type_name
 from aw_tui.project.schema import DOCS, NAME_RE
 
 
+def visible(text: str) -> str:
+    """``text`` with its control characters made visible (``\\x1b``, ``\\t``), so that a
+    message never sends a terminal escape from a file to the user's terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class ProjectError(AwTuiError):
     """A project file that cannot be used, with every problem found.
 
@@ -46,11 +54,11 @@ class ProjectError(AwTuiError):
             f"{where}{count} problem{'s' if count != 1 else ''} in the project file "
             "(nothing was run):"
         )
-        lines = [head]
+        lines = [visible(head)]
         for error in self.errors:
             first, *rest = error.split("\n")
-            lines.append(f"  - {first}")
-            lines.extend(f"  {line}" for line in rest)
+            lines.append(f"  - {visible(first)}")
+            lines.extend(f"  {visible(line)}" for line in rest)
         return "\n".join(lines)
 
 
@@ -97,7 +105,9 @@ def syntax_error(display: str, text: str, message: str) -> str:
             break
     shown = ""
     if 1 <= line <= len(lines):
-        shown = f"\n    | {lines[line - 1]}\n    | {' ' * max(col - 1, 0)}^"
+        source = lines[line - 1]
+        caret = len(visible(source[: max(col - 1, 0)]))
+        shown = f"\n    | {visible(source)}\n    | {' ' * caret}^"
     return f"{display}:{line}:{col}: TOML syntax error: {message}{shown}\n    fix: {hint}"
 
 

@@ -13,7 +13,7 @@ import os
 import re
 from typing import Any
 
-from aw_tui.project.errors import Reporter
+from aw_tui.project.errors import Reporter, visible
 
 #: How deep tables and arrays may nest: in the file (counted from its top level), and in any
 #: named value after interpolation (a var, an output, what ``{steps.NAME...}`` gives).
@@ -73,9 +73,8 @@ def _join(keypath: str, key: Any) -> str:
 
 
 def _shown(text: str) -> str:
-    """``text`` with control characters visible, shortened (for a message)."""
-    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:60])
-    return shown + ("..." if len(text) > 60 else "")
+    """:func:`~aw_tui.project.errors.visible` ``text``, shortened."""
+    return visible(text[:60]) + ("..." if len(text) > 60 else "")
 
 
 def check_structure(data: dict[str, Any], text: str, report: Reporter) -> None:
@@ -155,13 +154,13 @@ def check_folder(path: str, keypath: str, report: Reporter, run_directory: bool)
         real = os.path.realpath(path)
         for system in SYSTEM_FOLDERS:
             if any(p == system or p.startswith(system + "/") for p in (path, real)):
-                report.error(keypath, f"the run directory '{path}' is in {system}, a folder of "
-                             "the system", 'choose a folder of the project, e.g. log = '
-                             '"work/log"')
+                report.error(keypath, f"the run directory '{visible(path)}' is in {system}, "
+                             "a folder of the system",
+                             'choose a folder of the project, e.g. log = "work/log"')
                 return False
     if os.path.lexists(path) and not os.path.isdir(path):
         what = "the run directory" if run_directory else "this folder"
-        report.error(keypath, f"{what} '{path}' exists and is not a folder",
+        report.error(keypath, f"{what} '{visible(path)}' exists and is not a folder",
                      "give the path of a folder (made when missing), not of a file")
         return False
     return True

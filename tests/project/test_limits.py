@@ -238,3 +238,24 @@ def test_run_name_problem_serves_the_command_line_too() -> None:
     assert run_name_problem("night-1.v2") is None
     problem, fix = run_name_problem("a/b")
     assert "'a/b' is not a safe name" in problem and "pipeline-<run_name>.p" in fix
+
+
+def test_control_characters_of_a_path_are_shown_visibly(tmp_path: Path) -> None:
+    (tmp_path / "x\x1b[2J").write_text("")
+    error = error_of(write(tmp_path, f'[paths]\nlog = "x\\u001b[2J"\n{STEP}'), "paths.log")
+    assert "\x1b" not in error and "x\\x1b[2J" in error
+
+
+def test_messages_never_carry_terminal_escapes_from_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "project.toml"
+    path.write_text('[pipeline]\n"\\u001b]52;c;eA==\\u0007" = 1\n' + STEP)
+    with pytest.raises(ProjectError) as info:
+        load_project(path)
+    message = str(info.value)
+    assert "\x1b" not in message and "\x07" not in message
+    assert "\\x1b]52;c;eA==\\x07" in message  # shown, visibly
+    path.write_bytes(b'[pipeline]\nname = "a\x1b[2J\n')  # a syntax error shows the line
+    with pytest.raises(ProjectError) as info:
+        load_project(path)
+    message = str(info.value)
+    assert "\x1b" not in message and '| name = "a\\x1b[2J' in message
