@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from aw_tui.astromatic.registry import BUILD_PATH_NAMES
+
 #: Top-level tables of a project file.
 TOP_KEYS = (
     "pipeline", "paths", "build_paths", "vars", "executor", "launcher", "inputs", "steps",
@@ -57,21 +59,9 @@ RESERVED_KWARGS = ("pipeline", "step_id")
 KEY_INPUT_KWARGS = ("files", "filenames", "catalogs", "images", "image", "filename", "catalog")
 
 # -- tools -----------------------------------------------------------------------------------
-# The one place the project room names tools. To be pointed at the tool registry
-# (aw_tui.astromatic.registry) once it holds every tool below, STIFF and the others included.
 #: Tool names of ``[build_paths]`` (compared without case); close misspellings are errors.
-KNOWN_TOOLS = (
-    "SExtractor",
-    "SCAMP",
-    "SWarp",
-    "PSFEx",
-    "STIFF",
-    "MissFITS",
-    "SkyMaker",
-    "WeightWatcher",
-    "sex",
-    "source-extractor",
-)
+#: They come from the one tool registry (every tool and its spellings, STIFF and the others).
+KNOWN_TOOLS = BUILD_PATH_NAMES
 
 #: Names of paths, vars, input sets, fields, outputs and steps (used in ``{...}`` references).
 NAME_RE = re.compile(r"^[A-Za-z_][\w-]*$")
