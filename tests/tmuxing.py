@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -104,3 +105,9 @@ class Tmux:
 
     def kill_session(self, name: str) -> None:
         self("kill-session", "-t", name, check=False)
+
+    def close(self) -> None:
+        self("kill-server", check=False)
+        for pid in self.pane_pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -414,8 +414,8 @@ class AwTuiApp(App[int]):
                 tags += f" -{shown(','.join(session.ignore_tags))}"
         text = (
             f"[b]{shown(name)}[/b]  {run}  ✔{done} ✘{counts.get('error', 0)} "
-            + (f"[yellow]⚠{warned}[/yellow] " if warned else "")
-            + f"·{counts.get('pending', 0) + counts.get('running', 0)}  "
+            f"·{counts.get('pending', 0) + counts.get('running', 0)}"
+            + (f" [yellow]⚠{warned}[/yellow]" if warned else "") + "  "
             f"{_clock(elapsed)}"
             + (f" ~{_clock(remaining)} left" if remaining is not None else "")
             + start + tags

@@ -72,13 +72,13 @@ def test_tests_add_tmux_and_ssh(tmp_path: Path) -> None:
     env, log = stub_path(tmp_path, TOOLS)
     result = run(env, "--test-extras")
     assert result.returncode == 0, result.stderr
-    assert installed(log) == ["tmux", "openssh-server", "openssh-client"]
+    assert installed(log) == ["tmux", "openssh-server", "openssh-client", "chromium"]
     (tmp_path / "bare").mkdir()
     env2, log2 = stub_path(tmp_path / "bare", ())
     run(env2, "--test-extras")
     assert sorted(installed(log2)) == sorted(
         ["source-extractor", "scamp", "swarp", "psfex", "tmux", "openssh-server",
-         "openssh-client"])
+         "openssh-client", "chromium"])
 
 
 def test_unknown_option_is_refused() -> None:

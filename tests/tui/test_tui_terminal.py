@@ -67,13 +67,6 @@ def chromatic_colors(escaped: str) -> set[str]:
     return found
 
 
-    def close(self) -> None:
-        self("kill-server", check=False)
-        for pid in self.pane_pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-
 @pytest.fixture
 def tmux(tmp_path: Path) -> Iterator[Tmux]:
     server = Tmux(tmp_path)

@@ -562,13 +562,15 @@ class StepTable(ScrollView, can_focus=True):
 
     def _render_row(self, row: StepRow, layout: _Layout, cursor: bool) -> Strip:
         """Render one row."""
+        # The word is the step's status; the symbol and colour say "warn" for a success that
+        # came with warnings (never a plain tick for it).
         status = display_status(row)
         symbol = status_symbol(status)
         values = {
             "mark": _START_MARK if row.is_start else " ",
             "index": "" if row.index is None else str(row.index),
             "step_id": str(row.step_id),
-            "status": f"{symbol} {status}" if layout.status > 1 else symbol,
+            "status": f"{symbol} {row.status}" if layout.status > 1 else symbol,
             "func": row.func.translate(_PRINTABLE),
             "duration": format_duration(row.duration),
             "tags": ",".join(row.tags).translate(_PRINTABLE),
