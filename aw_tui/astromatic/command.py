@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aw_tui.astromatic.argsafe import SafeNames, UnsafeNameError
+from aw_tui.astromatic.configfile import resolve_companions
 from aw_tui.astromatic.diagnose import diagnose
 from aw_tui.astromatic.frames import (
     combine_frame_results,
@@ -172,6 +173,9 @@ class ToolCall:
         Suffixes of files the tool finds beside each input (SWarp's weights and heads).
     notes : list of str
         Warnings found while building the call (they join the result's ``warnings``).
+    resolved : dict
+        Companion files of the config file resolved against its folder (keyword -> name);
+        they are also in ``config``, so they reach the tool on the command line.
     """
 
     code: str
@@ -183,6 +187,7 @@ class ToolCall:
     tag: str = "run"
     companions: list[str] | None = None
     notes: list[str] = dataclasses.field(default_factory=list)
+    resolved: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def argv(self) -> list[str]:
@@ -376,6 +381,8 @@ class Astromatic:
         notes: list[str] = []
         if self.code == "SExtractor":
             self._sextractor_params(config, used, notes)
+        resolved = resolve_companions(self.code, used.get("config_file"), config)
+        config.update(resolved)
         context = current_step()
         tag = used.get("tag") or (
             f"{context.step_id}" if context and context.step_id is not None else "run"
@@ -390,6 +397,7 @@ class Astromatic:
             tag=str(tag),
             companions=used.get("companions"),
             notes=notes,
+            resolved=resolved,
         )
 
     def _sextractor_params(
@@ -404,7 +412,9 @@ class Astromatic:
         """
         params = used.get("params")
         if not params:
-            if "PARAMETERS_NAME" not in config:
+            if "PARAMETERS_NAME" not in config and not config_file_value(
+                used.get("config_file"), "PARAMETERS_NAME"
+            ):
                 raise AstromaticError(
                     "To run SExtractor supply a 'params' list of output parameters or a "
                     "config PARAMETERS_NAME pointing to a parameters file"
@@ -534,6 +544,7 @@ class Astromatic:
             "output": command.text if store_output else command.output_path,
             "xml": xml_real,
             "code": self.code,
+            "resolved_files": dict(call.resolved),
         }
         for text in found.warnings:
             logger.warning("%s", text)
