@@ -22,7 +22,7 @@ import hashlib
 import itertools
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ from aw_tui.astromatic.frames import (
     combine_frame_results,
     frame_file_name,
     frame_xml_name,
+    link_original_xml_name,
     split_frame,
 )
 from aw_tui.astromatic.registry import (
@@ -54,14 +55,41 @@ __all__ = [
     "Astromatic",
     "AstromaticError",
     "ToolCall",
+    "ToolCodes",
     "assemble_argv",
     "codes",
     "config_file_value",
     "format_value",
 ]
 
-#: The tools this API knows, with the binary names each platform uses.
-codes = {code: list(spec.names) for code, spec in TOOLS.items()}
+class ToolCodes(Mapping[str, str]):
+    """Tool code -> the name of its binary, as the original's ``api.codes``
+    (``codes['SExtractor']`` is ``'source-extractor'`` where Debian's package is installed,
+    ``'sex'`` where that is the binary found).
+
+    The binary is looked up when a code is first read (``-v`` checks it is the tool), not at
+    import; a tool not installed gives its usual name (:attr:`ToolSpec.binary`).
+    """
+
+    def __getitem__(self, code: str) -> str:
+        spec = TOOLS[code]
+        try:
+            return os.path.basename(find_tool(code).path)
+        except ToolNotFoundError:
+            return spec.binary
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(TOOLS)
+
+    def __len__(self) -> int:
+        return len(TOOLS)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+#: The tools this API knows -> their binary names here (see :class:`ToolCodes`).
+codes = ToolCodes()
 
 
 class AstromaticError(AwTuiError):
@@ -593,10 +621,16 @@ class Astromatic:
             names = [f"{f}[{frame}]" for f in as_list(filenames)]
             result = self.run(names, raise_error=False, config=frame_config, **kwargs)
             result["frame"] = frame
+            if isinstance(config.get("XML_NAME"), str):
+                result["xml_original_name"] = link_original_xml_name(
+                    result.get("xml"), config["XML_NAME"], frame)
             results.append(result)
             if result["status"] == "error":
                 break
         combined = combine_frame_results(results)
+        combined.pop("xml_original_name", None)
+        combined["xml_original_names"] = [r["xml_original_name"] for r in results
+                                          if r.get("xml_original_name")]
         if combined["status"] == "error" and raise_error:
             raise AstromaticError(f"Error in '{self.code}' execution: {combined['error_msg']}")
         return combined

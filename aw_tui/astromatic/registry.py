@@ -163,7 +163,7 @@ TOOLS: dict[str, ToolSpec] = {
 OTHER_TOOLS: tuple[str, ...] = ("STIFF", "MissFITS", "SkyMaker", "WeightWatcher")
 
 #: Config keys naming folders (any tool).
-DIR_KEYS = frozenset({"RESAMPLE_DIR", "PSF_DIR"})
+DIR_KEYS = frozenset({"RESAMPLE_DIR", "PSF_DIR", "REFOUT_CATPATH"})
 
 #: Every spelling (lower case) -> canonical code.
 _BY_SPELLING: dict[str, str] = {

@@ -284,7 +284,12 @@ def test_frames_run_once_per_extension(mef_sky, tmp_path: Path, frames: list[int
         xmls = [str(log / "7.sex.1.log.xml"), str(log / "7.sex.2.log.xml")]
         assert result["xml"] == xmls
         assert set(result["summary"]["frames"]) == {"1", "2"}
-    assert sorted(str(p) for p in log.glob("7.sex*.xml")) == sorted(xmls)
+    # ... and under the original astromatic_wrapper's names, <step>.<tool>.log-<frame>.xml.
+    originals = [str(log / f"7.sex.log-{f}.xml") for f in frames]
+    assert result["xml_original_names"] == originals
+    assert sorted(str(p) for p in log.glob("7.sex*.xml")) == sorted(xmls + originals)
+    for xml, original in zip(xmls, originals, strict=True):
+        assert Path(original).read_bytes() == Path(xml).read_bytes()
     assert len(result["catalogs"]) == len(frames)
     # Each frame's catalog holds that extension's stars, weight and flag maps per frame.
     truth = mef_sky.load_truth()
