@@ -288,13 +288,15 @@ def _convert_problem(step: StepConfig, settings: _Settings) -> list[str]:
         return []
     # The run_* steps default to no check-plot: only the step's own config counts.
     devices = {d.strip().upper() for d in str(step.config.get("CHECKPLOT_DEV", "")).split(",")}
-    kinds = str(step.config.get("CHECKPLOT_TYPE", "NONE" if step.code == "PSFEx" else "x"))
-    if not devices & _CONVERT_DEVICES or kinds.strip().upper() == "NONE":
+    kinds = str(step.config.get("CHECKPLOT_TYPE", "NONE"))
+    antialias = settings.value("CHECKPLOT_ANTIALIAS", "Y").strip().upper().startswith("Y")
+    if not devices & _CONVERT_DEVICES or kinds.strip().upper() == "NONE" or not antialias:
         return []
     if shutil.which("convert") or shutil.which("magick"):
         return []
     return [f"{step.label}: config CHECKPLOT_DEV {step.config['CHECKPLOT_DEV']}: {step.code} "
-            "makes PNG and JPEG check-plots with ImageMagick's `convert`, which is not on PATH"
+            "draws PNG and JPEG check-plots as PostScript and converts them with ImageMagick's "
+            "`convert` (CHECKPLOT_ANTIALIAS Y), which is not on PATH"
             "\n    fix: install ImageMagick (Debian/Ubuntu: `apt-get install imagemagick`), or "
             "set CHECKPLOT_DEV SVG or PSC (no converter needed), or CHECKPLOT_TYPE NONE"]
 
