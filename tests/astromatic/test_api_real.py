@@ -223,6 +223,25 @@ def test_scamp_with_a_missing_reference_catalog(sky, catalogs, tmp_path: Path) -
     assert result["heads"] == {}
 
 
+def test_save_catalog_is_the_reference_catalog(sky, catalogs, tmp_path: Path) -> None:
+    """``save_catalog`` asks SCAMP to save its reference catalog (the original's
+    SAVE_REFCATALOG/REFOUT_CATPATH); SCAMP saves only downloaded ones, so with a FILE
+    reference the result says nothing was saved instead of passing for a saved catalog."""
+    require_tool("scamp")
+    folder = tmp_path / "refout"
+    result = api.run_scamp(_pipeline(tmp_path), 0, [catalogs["scamp"]],
+                           {"config_file": SCAMP, "config": sky.scamp_config()}, str(folder))
+    assert result["status"] == "success", result["error_msg"]
+    argv = result["argv"]
+    assert argv[argv.index("-SAVE_REFCATALOG") + 1] == "Y"
+    assert argv[argv.index("-REFOUT_CATPATH") + 1] == str(folder)
+    assert "-MERGEDOUTCAT_NAME" not in argv
+    assert folder.is_dir() and result["refcatalogs"] == []
+    assert result["verdict"] == "warn"
+    assert any("saved no reference catalog" in w and "ASTREF_CATALOG FILE" in w
+               for w in result["warnings"])
+
+
 def test_unwritable_output_folder(sky, catalogs, tmp_path: Path) -> None:
     require_tool("swarp")
     pipeline = _pipeline(tmp_path)
