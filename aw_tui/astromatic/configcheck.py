@@ -351,10 +351,21 @@ def validate_steps(steps: Iterable[Any], build_paths: dict[str, str] | None = No
     configs = [s if isinstance(s, StepConfig) else step_config_of(s) for s in steps]
     configs = [c for c in configs if c is not None]
     problems: list[str] = []
+    # The steps of one ``foreach`` entry share their config: a problem is told once, with
+    # how many other steps have it.
+    seen: dict[str, int] = {}
+    repeats: dict[int, int] = {}
     for config in configs:
         for problem in validate_step_config(config, build_paths):
-            if problem not in problems:
-                problems.append(problem)
+            key = problem.replace(config.label, "\0")
+            if key in seen:
+                repeats[seen[key]] = repeats.get(seen[key], 0) + 1
+                continue
+            seen[key] = len(problems)
+            problems.append(problem)
+    for index, count in repeats.items():
+        head, sep, fix = problems[index].partition("\n")
+        problems[index] = f"{head} (and {count} more step(s) alike){sep}{fix}"
     writers = [(c, _catalogs_written(c)) for c in configs if c.code == "SExtractor"]
     for psfex in (c for c in configs if c.code == "PSFEx"):
         for catalog in psfex.inputs:

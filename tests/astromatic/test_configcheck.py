@@ -105,6 +105,16 @@ def test_unknown_step_keyword_and_parameter() -> None:
     assert "VIGNETT(5,5)" in problems[1] and "did you mean VIGNET?" in problems[1]
 
 
+def test_a_problem_of_many_alike_steps_is_told_once() -> None:
+    require_tool("SExtractor")
+    steps = [StepConfig(f"steps[0] 'detect' (step {i})", "SExtractor",
+                        config={"DETECT_TRESH": 3}, params=["NUMBER"]) for i in range(50)]
+    problems = validate_steps(steps)
+    assert len(problems) == 1
+    assert problems[0].startswith("steps[0] 'detect' (step 0): config DETECT_TRESH:")
+    assert "(and 49 more step(s) alike)\n    fix: correct it to DETECT_THRESH" in problems[0]
+
+
 def test_companion_checks_follow_what_the_tool_reads(tmp_path: Path) -> None:
     require_tool("SExtractor")
     conf = tmp_path / "a.sex"
