@@ -22,16 +22,18 @@ import hashlib
 import itertools
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aw_tui.astromatic.argsafe import SafeNames, UnsafeNameError
+from aw_tui.astromatic.configfile import resolve_companions
 from aw_tui.astromatic.diagnose import diagnose
 from aw_tui.astromatic.frames import (
     combine_frame_results,
     frame_file_name,
     frame_xml_name,
+    link_original_xml_name,
     split_frame,
 )
 from aw_tui.astromatic.registry import (
@@ -53,14 +55,41 @@ __all__ = [
     "Astromatic",
     "AstromaticError",
     "ToolCall",
+    "ToolCodes",
     "assemble_argv",
     "codes",
     "config_file_value",
     "format_value",
 ]
 
-#: The tools this API knows, with the binary names each platform uses.
-codes = {code: list(spec.names) for code, spec in TOOLS.items()}
+class ToolCodes(Mapping[str, str]):
+    """Tool code -> the name of its binary, as the original's ``api.codes``
+    (``codes['SExtractor']`` is ``'source-extractor'`` where Debian's package is installed,
+    ``'sex'`` where that is the binary found).
+
+    The binary is looked up when a code is first read (``-v`` checks it is the tool), not at
+    import; a tool not installed gives its usual name (:attr:`ToolSpec.binary`).
+    """
+
+    def __getitem__(self, code: str) -> str:
+        spec = TOOLS[code]
+        try:
+            return os.path.basename(find_tool(code).path)
+        except ToolNotFoundError:
+            return spec.binary
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(TOOLS)
+
+    def __len__(self) -> int:
+        return len(TOOLS)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+#: The tools this API knows -> their binary names here (see :class:`ToolCodes`).
+codes = ToolCodes()
 
 
 class AstromaticError(AwTuiError):
@@ -172,6 +201,9 @@ class ToolCall:
         Suffixes of files the tool finds beside each input (SWarp's weights and heads).
     notes : list of str
         Warnings found while building the call (they join the result's ``warnings``).
+    resolved : dict
+        Companion files of the config file resolved against its folder (keyword -> name);
+        they are also in ``config``, so they reach the tool on the command line.
     """
 
     code: str
@@ -183,6 +215,7 @@ class ToolCall:
     tag: str = "run"
     companions: list[str] | None = None
     notes: list[str] = dataclasses.field(default_factory=list)
+    resolved: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def argv(self) -> list[str]:
@@ -376,6 +409,8 @@ class Astromatic:
         notes: list[str] = []
         if self.code == "SExtractor":
             self._sextractor_params(config, used, notes)
+        resolved = resolve_companions(self.code, used.get("config_file"), config)
+        config.update(resolved)
         context = current_step()
         tag = used.get("tag") or (
             f"{context.step_id}" if context and context.step_id is not None else "run"
@@ -390,6 +425,7 @@ class Astromatic:
             tag=str(tag),
             companions=used.get("companions"),
             notes=notes,
+            resolved=resolved,
         )
 
     def _sextractor_params(
@@ -404,7 +440,9 @@ class Astromatic:
         """
         params = used.get("params")
         if not params:
-            if "PARAMETERS_NAME" not in config:
+            if "PARAMETERS_NAME" not in config and not config_file_value(
+                used.get("config_file"), "PARAMETERS_NAME"
+            ):
                 raise AstromaticError(
                     "To run SExtractor supply a 'params' list of output parameters or a "
                     "config PARAMETERS_NAME pointing to a parameters file"
@@ -534,6 +572,7 @@ class Astromatic:
             "output": command.text if store_output else command.output_path,
             "xml": xml_real,
             "code": self.code,
+            "resolved_files": dict(call.resolved),
         }
         for text in found.warnings:
             logger.warning("%s", text)
@@ -582,10 +621,16 @@ class Astromatic:
             names = [f"{f}[{frame}]" for f in as_list(filenames)]
             result = self.run(names, raise_error=False, config=frame_config, **kwargs)
             result["frame"] = frame
+            if isinstance(config.get("XML_NAME"), str):
+                result["xml_original_name"] = link_original_xml_name(
+                    result.get("xml"), config["XML_NAME"], frame)
             results.append(result)
             if result["status"] == "error":
                 break
         combined = combine_frame_results(results)
+        combined.pop("xml_original_name", None)
+        combined["xml_original_names"] = [r["xml_original_name"] for r in results
+                                          if r.get("xml_original_name")]
         if combined["status"] == "error" and raise_error:
             raise AstromaticError(f"Error in '{self.code}' execution: {combined['error_msg']}")
         return combined

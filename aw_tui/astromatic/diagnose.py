@@ -14,7 +14,15 @@ import signal
 
 from aw_tui.astromatic.registry import lookup
 
-__all__ = ["Diagnosis", "clean_text", "diagnose", "plplot_devices", "signal_text", "strip_escapes"]
+__all__ = [
+    "Diagnosis",
+    "clean_text",
+    "convert_problem",
+    "diagnose",
+    "plplot_devices",
+    "signal_text",
+    "strip_escapes",
+]
 
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\r")
 _ERROR_LINE = re.compile(r"\*(?:Error|ERROR)\*.*")
@@ -24,6 +32,11 @@ _UNKNOWN_PARAM = re.compile(r"WARNING:\s*(\S+) catalog parameter unknown")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]")
 _DEVICE_UNAVAILABLE = re.compile(r"Requested device (\S+) not available|Invalid device")
 _DEVICE_MENU = re.compile(r"^\s*<\s*\d+>\s+(\S+)\s", re.M)
+#: The shell's answer when a tool's ``system("convert ...")`` finds no ImageMagick, and
+#: convert's own complaints.
+_CONVERT_MISSING = re.compile(r"^(?:sh: \d+: |/bin/sh: (?:\d+: )?)?convert: (?:command )?not found",
+                              re.M)
+_CONVERT_FAILED = re.compile(r"^convert(?:-im6\.q16)?: (.*)$", re.M)
 #: What usually kills a tool with a given signal.
 _SIGNAL_CAUSES = {
     signal.SIGSEGV: "usually a corrupt or truncated input file, an input the tool does not "
@@ -101,6 +114,24 @@ def _device_problem(code: str, text: str, returncode: int) -> str | None:
         f"{have}){'' if returncode else '; no check-plot was made'}. Set CHECKPLOT_DEV to one of "
         "them (e.g. SVG or PSC), or CHECKPLOT_TYPE NONE to make no plots"
     )
+
+
+def convert_problem(code: str, text: str) -> str | None:
+    """Why PNG/JPEG check-plots are not images: SCAMP and PSFEx draw them as PostScript and
+    call ImageMagick's ``convert`` (CHECKPLOT_ANTIALIAS Y), which is missing or failed."""
+    fix = ("Install ImageMagick (Debian/Ubuntu: `apt-get install imagemagick`), or set "
+           "CHECKPLOT_DEV SVG or PSC (no converter needed), or CHECKPLOT_TYPE NONE to make "
+           "no plots")
+    if _CONVERT_MISSING.search(text):
+        return (f"{code}: the PNG/JPEG check-plots were drawn as PostScript to be converted by "
+                "ImageMagick's `convert` (CHECKPLOT_ANTIALIAS Y), which is not on PATH: the "
+                f"plot files hold PostScript, not images. {fix}")
+    match = _CONVERT_FAILED.search(text)
+    if match:
+        return (f"{code}: ImageMagick's `convert` failed on the check-plots "
+                f"({match.group(1).strip()[:200]}): the plot files may hold PostScript, not "
+                f"images. {fix}")
+    return None
 
 
 class Diagnosis:
@@ -190,4 +221,5 @@ def diagnose(
         problems[0] = f"{problems[0]} ({how})"
     if problems:
         return Diagnosis("error", "; ".join(problems), problems)
-    return Diagnosis("success", None, [], [device] if device else [])
+    notes = [note for note in (convert_problem(code, text), device) if note]
+    return Diagnosis("success", None, [], notes)

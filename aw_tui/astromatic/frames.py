@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
 import warnings
 from typing import Any
 
 from aw_tui.astromatic.verdicts import worst_verdict
 
-__all__ = ["combine_frame_results", "frame_file_name", "frame_xml_name", "split_frame"]
+__all__ = [
+    "combine_frame_results",
+    "frame_file_name",
+    "frame_xml_name",
+    "link_original_xml_name",
+    "original_frame_xml_name",
+    "split_frame",
+]
 
 
 def split_frame(name: str) -> tuple[str, str]:
@@ -26,6 +34,34 @@ def frame_xml_name(xml_name: str, frame: str) -> str:
         return f"{xml_name[: -len('.log.xml')]}.{frame}.log.xml"
     root, ext = os.path.splitext(xml_name)
     return f"{root}.{frame}{ext}"
+
+
+def original_frame_xml_name(xml_name: str, frame: str) -> str:
+    """The original astromatic_wrapper's name of a frame's log: ``<step>.<tool>.log-<frame>.xml``
+    for ``<step>.<tool>.log.xml`` (its last ``.xml`` becomes ``-<frame>.xml``)."""
+    root, dot, tail = xml_name.rpartition(".xml")
+    return f"{root}-{frame}.xml{tail}" if dot else f"{xml_name}-{frame}"
+
+
+def link_original_xml_name(written: str | None, xml_name: str, frame: str) -> str | None:
+    """Give the log ``written`` for ``frame`` the original's name as well (a hard link, else a
+    copy), so scripts that open ``<step>.<tool>.log-<frame>.xml`` find it; that name, or None
+    when there is no log."""
+    if not written or not os.path.isfile(written):
+        return None
+    alias = original_frame_xml_name(xml_name, frame)
+    if os.path.abspath(alias) == os.path.abspath(written):
+        return alias
+    try:
+        if os.path.lexists(alias):
+            os.unlink(alias)
+        os.link(written, alias)
+    except OSError:
+        try:
+            shutil.copyfile(written, alias)
+        except OSError:
+            return None
+    return alias
 
 
 def frame_file_name(path: str, frame: str) -> str:

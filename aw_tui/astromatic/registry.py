@@ -70,6 +70,10 @@ class ToolSpec:
         Package names (Debian/Ubuntu, conda-forge).
     xml_default : str
         The tool's default ``XML_NAME`` (in the folder it runs in).
+    companion_keys : tuple of str
+        Config keywords naming files the tool reads beside its config (filter, neural
+        network, parameter list, PSF, reference catalog, global header ...): a relative name
+        in a config file is resolved against that file's folder.
     """
 
     code: str
@@ -85,6 +89,7 @@ class ToolSpec:
     debian: str
     conda: str
     xml_default: str = ""
+    companion_keys: tuple[str, ...] = ()
 
     @property
     def binary(self) -> str:
@@ -119,9 +124,11 @@ TOOLS: dict[str, ToolSpec] = {
             banner="SExtractor|Source Extractor", software=("source extractor", "sextractor"),
             xml_tag="sex", step="run_sex",
             input_keys=frozenset({"FLAG_IMAGE", "WEIGHT_IMAGE", "PARAMETERS_NAME", "FILTER_NAME",
-                                  "STARNNW_NAME", "PSF_NAME", "ASSOC_NAME"}),
+                                  "STARNNW_NAME", "PSF_NAME", "ASSOC_NAME", "SOM_NAME"}),
             output_keys=frozenset({"CATALOG_NAME", "CHECKIMAGE_NAME", "XML_NAME"}),
             debian="source-extractor", conda="astromatic-source-extractor", xml_default="sex.xml",
+            companion_keys=("PARAMETERS_NAME", "FILTER_NAME", "STARNNW_NAME", "PSF_NAME",
+                            "ASSOC_NAME", "SOM_NAME"),
         ),
         ToolSpec(
             code="SCAMP", name="scamp", aliases=(), names=("scamp",), banner="SCAMP",
@@ -129,21 +136,24 @@ TOOLS: dict[str, ToolSpec] = {
             input_keys=frozenset({"ASTREFCAT_NAME", "AHEADER_GLOBAL"}),
             output_keys=frozenset({"XML_NAME", "MERGEDOUTCAT_NAME", "FULLOUTCAT_NAME"}),
             debian="scamp", conda="astromatic-scamp", xml_default="scamp.xml",
+            companion_keys=("ASTREFCAT_NAME", "AHEADER_GLOBAL"),
         ),
         ToolSpec(
             # Debian's /usr/bin/swarp (suckless-tools) is an unrelated X11 tool: SWarp first,
             # and the banner is checked.
             code="SWarp", name="swarp", aliases=(), names=("SWarp", "swarp"), banner="SWarp",
             software=("swarp",), xml_tag="swarp", step="run_swarp",
-            input_keys=frozenset({"WEIGHT_IMAGE"}),
+            input_keys=frozenset({"WEIGHT_IMAGE", "HEADER_NAME"}),
             output_keys=frozenset({"IMAGEOUT_NAME", "WEIGHTOUT_NAME", "XML_NAME"}),
             debian="swarp", conda="astromatic-swarp", xml_default="swarp.xml",
+            companion_keys=("HEADER_NAME",),
         ),
         ToolSpec(
             code="PSFEx", name="psfex", aliases=(), names=("psfex",), banner="PSFEx",
             software=("psfex",), xml_tag="psfex", step="run_psfex",
-            input_keys=frozenset(), output_keys=frozenset({"XML_NAME"}),
+            input_keys=frozenset({"BASIS_NAME"}), output_keys=frozenset({"XML_NAME"}),
             debian="psfex", conda="astromatic-psfex", xml_default="psfex.xml",
+            companion_keys=("BASIS_NAME",),
         ),
     )
 }
@@ -153,7 +163,7 @@ TOOLS: dict[str, ToolSpec] = {
 OTHER_TOOLS: tuple[str, ...] = ("STIFF", "MissFITS", "SkyMaker", "WeightWatcher")
 
 #: Config keys naming folders (any tool).
-DIR_KEYS = frozenset({"RESAMPLE_DIR", "PSF_DIR"})
+DIR_KEYS = frozenset({"RESAMPLE_DIR", "PSF_DIR", "REFOUT_CATPATH"})
 
 #: Every spelling (lower case) -> canonical code.
 _BY_SPELLING: dict[str, str] = {

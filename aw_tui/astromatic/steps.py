@@ -24,8 +24,9 @@ from aw_tui.astromatic.command import (
     config_file_value,
     format_value,
 )
-from aw_tui.astromatic.frames import frame_file_name, split_frame
+from aw_tui.astromatic.frames import frame_file_name, link_original_xml_name, split_frame
 from aw_tui.astromatic.registry import spec_for
+from aw_tui.astromatic.verdicts import verdict_of
 
 __all__ = [
     "default_catalog_name",
@@ -228,20 +229,27 @@ def run_scamp(
     catalogs : str or list of str
         FITS_LDAC catalogs from SExtractor.
     save_catalog : str, optional
-        Also write the merged catalog here (MERGEDOUTCAT_NAME, FITS_LDAC).
+        Save the reference catalog SCAMP used in this folder, as the original did
+        (``SAVE_REFCATALOG Y``, ``REFOUT_CATPATH save_catalog``; the folder is created). For
+        the merged catalog of the inputs set MERGEDOUTCAT_NAME and MERGEDOUTCAT_TYPE in the
+        config.
 
     Returns
     -------
     dict
-        The result, with ``heads``: catalog name -> the ``.head`` file SCAMP wrote.
+        The result, with ``heads``: catalog name -> the ``.head`` file SCAMP wrote, and with
+        ``save_catalog``, ``refcatalogs``: the files SCAMP wrote into that folder.
     """
     catalogs = [os.fspath(c) for c in as_list(catalogs)]
     api, config = _prepare(pipeline, step_id, "SCAMP", api_kwargs)
     config.setdefault("CHECKPLOT_DEV", "NULL")
     config.setdefault("CHECKPLOT_TYPE", "NONE")
+    saved_before: dict[str, float | None] = {}
     if save_catalog:
-        config["MERGEDOUTCAT_TYPE"] = "FITS_LDAC"
-        config["MERGEDOUTCAT_NAME"] = save_catalog
+        save_catalog = os.fspath(save_catalog)
+        config["SAVE_REFCATALOG"] = "Y"
+        config["REFOUT_CATPATH"] = save_catalog
+        saved_before = _folder_state(save_catalog)
     if not catalogs:
         return _error_result("SCAMP", "no catalogs given")
     missing = _check_inputs("SCAMP", catalogs)
@@ -265,11 +273,32 @@ def run_scamp(
             heads[catalog] = real
     result["heads"] = heads
     result["catalogs"] = catalogs
+    if save_catalog:
+        after = _folder_state(save_catalog)
+        result["refcatalogs"] = sorted(p for p, t in after.items() if saved_before.get(p) != t)
+        if result["status"] == "success" and not result["refcatalogs"]:
+            # SCAMP saves only a catalog it downloaded: a FILE reference is not copied.
+            result["warnings"] = [*result.get("warnings", []), (
+                f"SCAMP saved no reference catalog in {save_catalog} (save_catalog): it saves "
+                "only catalogs it downloads; with ASTREF_CATALOG "
+                f"{_setting(api, 'ASTREF_CATALOG', '2MASS')} the reference is "
+                f"{_setting(api, 'ASTREFCAT_NAME', 'astrefcat.cat')} already")]
+            result["verdict"] = verdict_of(result["status"], result["warnings"])
     if result["status"] == "success" and len(heads) < len(catalogs):
         lost = [c for c in catalogs if c not in heads]
         result["status"], result["verdict"] = "error", "bad"
         result["error_msg"] = f"SCAMP wrote no header for {', '.join(lost)}"
     return result
+
+
+def _folder_state(folder: str) -> dict[str, float | None]:
+    """Each file of ``folder`` (created if missing) -> its modification time."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        return {os.path.join(folder, n): _mtime(os.path.join(folder, n))
+                for n in os.listdir(folder)}
+    except OSError:
+        return {}
 
 
 def _mtime(path: str) -> float | None:
@@ -418,6 +447,10 @@ def run_swarp(
     if error:
         return _error_result("SWarp", error, image=config["IMAGEOUT_NAME"])
     result = _run(api, staged, None, companions=[suffix, head_suffix])
+    if frames and len(list(frames)) == 1 and isinstance(config.get("XML_NAME"), str):
+        # The original's name of a single-frame log too (<step>.swarp.log-<frame>.xml).
+        alias = link_original_xml_name(result.get("xml"), config["XML_NAME"], str(frames[0]))
+        result["xml_original_names"] = [alias] if alias else []
     result["image"] = config["IMAGEOUT_NAME"]
     result["weight"] = config["WEIGHTOUT_NAME"]
     result["heads_used"] = heads

@@ -15,6 +15,7 @@ import os
 import sys
 from typing import IO, Any
 
+from aw_tui.astromatic.configcheck import validate_steps
 from aw_tui.base.errors import EXIT_BAD_INPUT, EXIT_OK, AwTuiError
 from aw_tui.base.text import inert
 from aw_tui.cli.common import (
@@ -93,6 +94,12 @@ def cmd_check(argv: list[str]) -> int:
     if problem:
         say(problem)
         return EXIT_BAD_INPUT
+    if target.project is not None:  # the tools' configs, against the installed tools' lists
+        problems = validate_steps(target.project.steps, dict(target.project.build_paths))
+        for text in problems:
+            say(text)
+        if problems:
+            return EXIT_BAD_INPUT
     return EXIT_OK
 
 

@@ -223,6 +223,25 @@ def test_scamp_with_a_missing_reference_catalog(sky, catalogs, tmp_path: Path) -
     assert result["heads"] == {}
 
 
+def test_save_catalog_is_the_reference_catalog(sky, catalogs, tmp_path: Path) -> None:
+    """``save_catalog`` asks SCAMP to save its reference catalog (the original's
+    SAVE_REFCATALOG/REFOUT_CATPATH); SCAMP saves only downloaded ones, so with a FILE
+    reference the result says nothing was saved instead of passing for a saved catalog."""
+    require_tool("scamp")
+    folder = tmp_path / "refout"
+    result = api.run_scamp(_pipeline(tmp_path), 0, [catalogs["scamp"]],
+                           {"config_file": SCAMP, "config": sky.scamp_config()}, str(folder))
+    assert result["status"] == "success", result["error_msg"]
+    argv = result["argv"]
+    assert argv[argv.index("-SAVE_REFCATALOG") + 1] == "Y"
+    assert argv[argv.index("-REFOUT_CATPATH") + 1] == str(folder)
+    assert "-MERGEDOUTCAT_NAME" not in argv
+    assert folder.is_dir() and result["refcatalogs"] == []
+    assert result["verdict"] == "warn"
+    assert any("saved no reference catalog" in w and "ASTREF_CATALOG FILE" in w
+               for w in result["warnings"])
+
+
 def test_unwritable_output_folder(sky, catalogs, tmp_path: Path) -> None:
     require_tool("swarp")
     pipeline = _pipeline(tmp_path)
@@ -284,7 +303,12 @@ def test_frames_run_once_per_extension(mef_sky, tmp_path: Path, frames: list[int
         xmls = [str(log / "7.sex.1.log.xml"), str(log / "7.sex.2.log.xml")]
         assert result["xml"] == xmls
         assert set(result["summary"]["frames"]) == {"1", "2"}
-    assert sorted(str(p) for p in log.glob("7.sex*.xml")) == sorted(xmls)
+    # ... and under the original astromatic_wrapper's names, <step>.<tool>.log-<frame>.xml.
+    originals = [str(log / f"7.sex.log-{f}.xml") for f in frames]
+    assert result["xml_original_names"] == originals
+    assert sorted(str(p) for p in log.glob("7.sex*.xml")) == sorted(xmls + originals)
+    for xml, original in zip(xmls, originals, strict=True):
+        assert Path(original).read_bytes() == Path(xml).read_bytes()
     assert len(result["catalogs"]) == len(frames)
     # Each frame's catalog holds that extension's stars, weight and flag maps per frame.
     truth = mef_sky.load_truth()
