@@ -33,6 +33,7 @@ from aw_tui.astromatic.summaries import format_summary
 from aw_tui.base.text import inert
 from aw_tui.project.loader import ProjectError
 from aw_tui.project.tomledit import TomlWriteError, dumps
+from aw_tui.rundir.layout import RunLayout
 from aw_tui.rundir.vocabulary import FAILED, FINISHED, INTERRUPTED, RUNNING, count_done
 from aw_tui.target import complete_project
 from aw_tui.tui.messages import JournalUpdate, LiveChanged, ProjectProblem, StepsLoaded
@@ -108,6 +109,7 @@ class AwTuiApp(App[int]):
         Binding("d", "toggle_detail", "Details"),
         Binding("y", "copy_command", "Copy command", show=False),
         Binding("slash", "filter", "Filter"),
+        Binding("L", "runner_log", "Runner log", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_app", "Quit"),
     ]
@@ -635,6 +637,20 @@ class AwTuiApp(App[int]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
             self.query_one(StepTable).focus()
+
+    def on_output_view_search_status(self, message: OutputView.SearchStatus) -> None:
+        self.show_message(shown(message.text))
+
+    def action_runner_log(self) -> None:
+        """``L``: show ``runner.log`` in the output pane (a step's row shows its output again)."""
+        if not self.session.log_dir:
+            self.show_message("no run directory yet: no runner.log")
+            return
+        path = RunLayout(self.session.log_dir).runner_log()
+        self.selected_step = None
+        self.query_one(OutputView).show_file(path)
+        self.query_one(OutputView).focus()
+        self.show_message(f"runner.log: {shown(path)} (escape: back to the steps)")
 
     def action_help(self) -> None:
         """``?``: the help screen."""
