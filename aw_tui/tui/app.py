@@ -37,6 +37,8 @@ from aw_tui.rundir.layout import RunLayout
 from aw_tui.rundir.vocabulary import FAILED, FINISHED, INTERRUPTED, RUNNING, count_done
 from aw_tui.target import complete_project
 from aw_tui.tui.messages import JournalUpdate, LiveChanged, ProjectProblem, StepsLoaded
+from aw_tui.tui.products import step_products
+from aw_tui.tui.products_screen import ProductsScreen
 from aw_tui.tui.screens import (
     ConfirmScreen,
     EditScreen,
@@ -110,6 +112,7 @@ class AwTuiApp(App[int]):
         Binding("y", "copy_command", "Copy command", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("L", "runner_log", "Runner log", show=False),
+        Binding("p", "products", "Products", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_app", "Quit"),
     ]
@@ -651,6 +654,16 @@ class AwTuiApp(App[int]):
         self.query_one(OutputView).show_file(path)
         self.query_one(OutputView).focus()
         self.show_message(f"runner.log: {shown(path)} (escape: back to the steps)")
+
+    def action_products(self) -> None:
+        """``p``: the selected step's files, with previews."""
+        step_id = self.query_one(StepTable).cursor_step_id
+        if step_id is None or not self.session.log_dir:
+            self.show_message("no step selected, or no run directory yet")
+            return
+        func = self.session.state.step(step_id).func or ""
+        products = step_products(self.session.log_dir, self.session.state, step_id)
+        self.push_screen(ProductsScreen(f"products of step {step_id} {func}".rstrip(), products))
 
     def action_help(self) -> None:
         """``?``: the help screen."""
