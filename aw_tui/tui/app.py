@@ -39,6 +39,7 @@ from aw_tui.target import complete_project
 from aw_tui.tui.messages import JournalUpdate, LiveChanged, ProjectProblem, StepsLoaded
 from aw_tui.tui.products import step_products
 from aw_tui.tui.products_screen import ProductsScreen
+from aw_tui.tui.results_screen import ResultsScreen, group_results
 from aw_tui.tui.screens import (
     ConfirmScreen,
     EditScreen,
@@ -113,6 +114,7 @@ class AwTuiApp(App[int]):
         Binding("slash", "filter", "Filter"),
         Binding("L", "runner_log", "Runner log", show=False),
         Binding("p", "products", "Products", show=False),
+        Binding("R", "results", "Results", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_app", "Quit"),
     ]
@@ -664,6 +666,22 @@ class AwTuiApp(App[int]):
         func = self.session.state.step(step_id).func or ""
         products = step_products(self.session.log_dir, self.session.state, step_id)
         self.push_screen(ProductsScreen(f"products of step {step_id} {func}".rstrip(), products))
+
+    def action_results(self) -> None:
+        """``R``: the results of the selected step's group (one row per step)."""
+        if not self.session.log_dir:
+            self.show_message("no run directory yet: no results")
+            return
+        from aw_tui.report.results import results  # lazy: astropy, only for this screen
+
+        step_id = self.query_one(StepTable).cursor_step_id
+        table = results(self.session.log_dir)
+        everything = group_results(table, None)
+        label = None
+        if step_id is not None and step_id in list(table["step_id"]):
+            label = str(table["label"][list(table["step_id"]).index(step_id)])
+        group = group_results(table, label) if label else everything
+        self.push_screen(ResultsScreen(group, everything))
 
     def action_help(self) -> None:
         """``?``: the help screen."""

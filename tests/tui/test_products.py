@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -153,7 +155,12 @@ async def test_a_catalog_shows_its_rows_in_a_table(run_dir: Path) -> None:
         assert [str(c.label) for c in table.columns.values()] == ["NUMBER", "FLUX_AUTO"]
 
 
-def test_snapshot_products_with_a_thumbnail(run_dir: Path, snap_compare) -> None:
+def test_snapshot_products_with_a_thumbnail(run_dir: Path, snap_compare, monkeypatch) -> None:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    for path in (run_dir.parent / "temp").iterdir():
+        os.utime(path, (1_790_000_000, 1_790_000_000))
+    os.utime(run_dir / "4.swarp.log.xml", (1_790_000_000, 1_790_000_000))
     async def ready(pilot) -> None:
         await wait_for(pilot, lambda: pilot.app.screen.preview is not None, 20)
         await pilot.pause()
