@@ -7,6 +7,7 @@ workers that post messages. Quitting leaves a live run going.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
-from textual import work
+from textual import on, work
 from textual.app import App, ComposeResult, ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.color import Color
@@ -37,6 +38,7 @@ from aw_tui.rundir.layout import RunLayout
 from aw_tui.rundir.vocabulary import FAILED, FINISHED, INTERRUPTED, RUNNING, count_done
 from aw_tui.target import complete_project
 from aw_tui.tui.messages import JournalUpdate, LiveChanged, ProjectProblem, StepsLoaded
+from aw_tui.tui.notify import notification, wants_notifications
 from aw_tui.tui.products import step_products
 from aw_tui.tui.products_screen import ProductsScreen
 from aw_tui.tui.results_screen import ResultsScreen, group_results
@@ -133,6 +135,10 @@ class AwTuiApp(App[int]):
         self._stop_polling = threading.Event()
         self._recheck_live = threading.Event()
         self._loaded = False
+        self.notify_run_end = False
+        """Ring the bell and send OSC 9 / OSC 777 when a run ends (``--notify``)."""
+        self.notify_writer = self._write_to_terminal
+        self._opened_at = time.time()
 
     # -- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -651,7 +657,7 @@ class AwTuiApp(App[int]):
         if not self.session.log_dir:
             self.show_message("no run directory yet: no runner.log")
             return
-        path = RunLayout(self.session.log_dir).runner_log()
+        path = RunLayout(self.session.log_dir).runner_log
         self.selected_step = None
         self.query_one(OutputView).show_file(path)
         self.query_one(OutputView).focus()
@@ -683,6 +689,28 @@ class AwTuiApp(App[int]):
         group = group_results(table, label) if label else everything
         self.push_screen(ResultsScreen(group, everything))
 
+    @on(JournalUpdate)
+    def _notify_run_end(self, message: JournalUpdate) -> None:
+        """With ``--notify``: bell and desktop notification when a watched run ends."""
+        if not self.notify_run_end:
+            return
+        for event in message.events:
+            name = event.get("event")
+            if name in _RUN_ENDS and float(event.get("time") or 0) >= self._opened_at - 5:
+                word = {"run_finished": "finished", "run_failed": "FAILED",
+                        "run_interrupted": "interrupted"}[name]
+                body = f"run {word}" + (f": {event['error_msg']}"
+                                        if event.get("error_msg") else "")
+                self.notify_writer(notification(
+                    f"aw-tui {self.session.target.display_name}", body))
+
+    def _write_to_terminal(self, text: str) -> None:
+        """Send escapes to the terminal the app draws on (Textual writes to stderr)."""
+        stream = sys.__stderr__
+        if stream is not None and stream.isatty():
+            with contextlib.suppress(OSError):
+                os.write(stream.fileno(), text.encode())
+
     def action_help(self) -> None:
         """``?``: the help screen."""
         self.push_screen(HelpScreen())
@@ -711,14 +739,19 @@ class AwTuiApp(App[int]):
             yield SystemCommand(title, help_text, action)
 
 
-def run_app(target: Any, options: Any) -> int:
-    """Run the TUI on a resolved target; print how to come back to a live run."""
+def run_app(target: Any, options: Any, notify: bool = False) -> int:
+    """Run the TUI on a resolved target; print how to come back to a live run.
+
+    With `notify` (``--notify``) or ``AW_TUI_NOTIFY=1``, the end of a run rings the bell and
+    sends a desktop notification (see `aw_tui.tui.notify`).
+    """
     session = Session(target)
     session.run_tags = list(getattr(options, "tags", []) or [])
     session.ignore_tags = list(getattr(options, "ignore_tags", []) or [])
     if getattr(options, "start_idx", None) is not None:
         session.start_idx = options.start_idx
     app = AwTuiApp(session)
+    app.notify_run_end = wants_notifications(notify)
     code = app.run() or 0
     if app.live_pid is not None:
         sys.stdout.write(

@@ -165,4 +165,8 @@ def test_snapshot_products_with_a_thumbnail(run_dir: Path, snap_compare, monkeyp
         await wait_for(pilot, lambda: pilot.app.screen.preview is not None, 20)
         await pilot.pause()
 
-    assert snap_compare(HostApp(run_dir, 4), terminal_size=(80, 24), run_before=ready)
+    try:
+        assert snap_compare(HostApp(run_dir, 4), terminal_size=(80, 24), run_before=ready)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
