@@ -734,6 +734,11 @@ class AwTuiApp(App[int]):
             ("Toggle details", "Show the step details (d)", self.action_toggle_detail),
             ("Copy command line", "Copy the step's tool command line (y)",
              self.action_copy_command),
+            ("Products", "The step's files: FITS header, thumbnail, catalog rows (p)",
+             self.action_products),
+            ("Results", "Results of the step's group, outliers marked, sortable (R)",
+             self.action_results),
+            ("Runner log", "Show runner.log in the output pane (L)", self.action_runner_log),
             ("Help", "Keys and what they do (?)", self.action_help),
         ):
             yield SystemCommand(title, help_text, action)
