@@ -283,8 +283,25 @@ class AwTuiApp(App[int]):
         table = self.query_one(StepTable)
         if running:
             table.move_cursor_to_step(running[0].step_id)
+        failed = self.session.state.failed_step if self.session.state.state == FAILED else None
+        if not running and failed is not None:
+            table.move_cursor_to_step(failed)
         self._auto_cursor = table.cursor_step_id
         self._show_step(table.cursor_step_id)
+        if not running and failed is not None and table.cursor_step_id == failed:
+            self._show_failure(failed)
+
+    def _show_failure(self, step_id: int) -> None:
+        """A failed run opens on its failed step, its whole error in the details (wrapped)."""
+        detail = self.query_one("#detail", Static)
+        detail.display = True
+        error = self.session.state.error_msg or ""
+        text = self.detail_text(step_id)
+        if error and shown(error) not in text:  # no step result to read: the journal's error
+            text = f"[red]error: {shown(error)}[/red]\n" + text
+        detail.update(text)
+        self.show_message(f"[b red]failed at step {step_id}[/b red]: the whole error is in the "
+                          "details (d hides them)")
 
     def _move_to(self, step_id: int) -> None:
         """Move the cursor for the user (following the run), not as a user's move."""

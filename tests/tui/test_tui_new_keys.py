@@ -7,7 +7,20 @@ import time
 from pathlib import Path
 
 from test_output_view import sync
-from test_tui_app import _main_screen_ready, finished_demo, snapshot_app  # noqa: F401
+from test_tui_app import (  # noqa: F401
+    TOUCH,
+    _main_screen_ready,
+    finished_demo,
+    header,
+    opened,
+    runners,
+    screen_text,
+    snapshot_app,
+    step,
+    wait_header,
+    wait_until,
+    write_project,
+)
 
 from aw_tui.rundir.layout import RunLayout
 from aw_tui.tui.messages import JournalUpdate
@@ -98,3 +111,25 @@ def test_wants_notifications_from_the_flag_or_the_environment() -> None:
     assert wants_notifications(False, {"AW_TUI_NOTIFY": "1"})
     assert not wants_notifications(False, {"AW_TUI_NOTIFY": "0"})
     assert not wants_notifications(False, {})
+
+
+@sync
+async def test_a_failed_run_opens_on_its_failed_step_with_its_whole_error(
+        tmp_path: Path, runners) -> None:  # noqa: F811
+    deep = tmp_path / ("a-rather-long-folder-name-" * 4) / "that-does-not-exist" / "b.txt"
+    project = write_project(
+        tmp_path,
+        step(TOUCH, ["a"], path=str(tmp_path / "a.txt"))
+        + step(TOUCH, ["b"], path=str(deep))  # raises, naming the whole path
+        + step(TOUCH, ["c"], path=str(tmp_path / "c.txt")),
+    )
+    async with opened(project) as (app, pilot):
+        await pilot.press("r")
+        await wait_header(pilot, "failed at step 1")
+    async with opened(project) as (app, pilot):  # opened again, later
+        await wait_until(pilot, lambda: "failed at step 1" in header(app), 20, "header")
+        assert app.query_one(StepTable).cursor_step_id == 1
+        detail = app.query_one("#detail")
+        assert detail.display
+        squeezed = "".join(screen_text(app).split())  # wrapped lines joined
+        assert "that-does-not-exist/b.txt" in squeezed
