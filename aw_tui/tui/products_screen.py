@@ -89,6 +89,10 @@ class ProductsScreen(Screen[None]):
         if not self.products:
             self.query_one("#preview-title", Static).update(
                 "this step names no file in its summary and has no XML log")
+        pictures = [i for i, p in enumerate(self.products)
+                    if p.exists and p.kind in ("image", "psf")]
+        if pictures:  # start on something to look at
+            table.move_cursor(row=pictures[0])
         table.focus()
 
     @property

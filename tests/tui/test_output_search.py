@@ -119,7 +119,8 @@ async def test_a_big_file_is_searched_whole_not_only_its_shown_end(tmp_path: Pat
         await wait_for(pilot, lambda: view.omitted and view.line_count > 100)
         assert view.search("resampling line") == 1  # only the last one is held
         await wait_for(pilot, lambda: any("of the whole file" in r for r in app.reports))
-        assert any(r.startswith("3001 line(s) of the whole file match") for r in app.reports)
+        assert any(r.startswith("3001 line(s) of the whole file match 'resampling line', "
+                                "1 of them shown here") for r in app.reports)
 
 
 def test_count_in_file_counts_lines_not_bytes_and_ignores_colours(tmp_path: Path) -> None:
@@ -127,3 +128,18 @@ def test_count_in_file_counts_lines_not_bytes_and_ignores_colours(tmp_path: Path
     path.write_bytes(b"\x1b[1M> Line: 1\r> Line: 2\n*Er\x1b[31mror*: x\nplain\n")
     assert count_in_file(path, re.compile("line:", re.I), path.stat().st_size) == 2
     assert count_in_file(path, PROBLEM_PATTERN, path.stat().st_size) == 1
+
+
+@sync
+async def test_progress_lines_rewritten_in_place_are_counted_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "4.out"
+    progress = "".join(f"\x1b[1A\x1b[1M> Resampling line: {i} / 515\n" for i in range(5))
+    path.write_text("> Looking for a.fits\n\n" + progress + "\x1b[1A\x1b[1M> All done\n")
+    app = SearchApp(path)
+    async with app.run_test(size=(80, 12)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: any("All done" in line for line in view.lines))
+        assert view.search("Resampling") == 0  # erased by the tool: not on screen
+        await wait_for(pilot, lambda: any("whole file" in r for r in app.reports))
+        assert "5 line(s) of the whole file match 'Resampling', 0 of them shown" in \
+            app.reports[-1]

@@ -150,6 +150,9 @@ async def test_a_catalog_shows_its_rows_in_a_table(run_dir: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         await wait_for(pilot, lambda: screen.preview is not None, 20)
+        assert "PSF model" in screen.preview.title  # it opens on something to look at
+        await pilot.press("up")
+        await wait_for(pilot, lambda: "stack.cat" in screen.preview.title, 20)
         table = screen.query_one("#catalog", DataTable)
         assert table.display and table.row_count == 3
         assert [str(c.label) for c in table.columns.values()] == ["NUMBER", "FLUX_AUTO"]

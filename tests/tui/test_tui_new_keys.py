@@ -131,5 +131,6 @@ async def test_a_failed_run_opens_on_its_failed_step_with_its_whole_error(
         assert app.query_one(StepTable).cursor_step_id == 1
         detail = app.query_one("#detail")
         assert detail.display
-        squeezed = "".join(screen_text(app).split())  # wrapped lines joined
-        assert "that-does-not-exist/b.txt" in squeezed
+        await wait_until(  # wrapped over several lines: joined to compare
+            pilot, lambda: "that-does-not-exist/b.txt" in "".join(screen_text(app).split()),
+            10, "the whole error on screen")

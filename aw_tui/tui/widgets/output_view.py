@@ -676,8 +676,9 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         """Search the output for a text (case-insensitive) and go to the first match.
 
         The lines held are searched at once and the first match at or below the top of the
-        view is shown; when earlier output is not held (a big file), the whole file is also
-        counted in a background thread and the count is reported. ``n``/``N`` move on.
+        view is shown; the whole file is also counted in a background thread, and the count
+        is reported when it differs (earlier output not held, progress lines rewritten in
+        place). ``n``/``N`` move between the lines shown.
 
         Parameters
         ----------
@@ -707,10 +708,13 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
                 self._goto(found)
             self._status(f"{matching} line(s) match {text!r} (n next, N previous)"
                          + self._earlier_note())
-        if self.omitted and self._path is not None and self._state is not None:
+        if self._path is not None and self._state is not None:
+            # The file itself too: earlier output not held, and progress lines the tool
+            # rewrote in place (SWarp's "Resampling line: ...") are not among the lines shown.
             threading.Thread(
                 target=self._count_whole_file,
-                args=(self._search_generation, self._path, self._search, self._state.size),
+                args=(self._search_generation, self._path, self._search, self._state.size,
+                      matching),
                 name="aw-tui output search", daemon=True,
             ).start()
         return matching
@@ -719,15 +723,18 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         return "; counting in the earlier output not shown…" if self.omitted else ""
 
     def _count_whole_file(self, generation: int, path: Path, pattern: re.Pattern[str],
-                          size: int) -> None:
-        """Count the matching lines of the whole file (in a thread); report the count."""
+                          size: int, shown_count: int) -> None:
+        """Count the matching lines of the whole file (in a thread); report a difference."""
         try:
             count = count_in_file(path, pattern, size)
         except OSError as error:
             text = f"cannot search {path}: {error.strerror or error}"
         else:
-            text = (f"{count} line(s) of the whole file match {self._search_text!r} "
-                    f"(earlier output is not shown here: see {path})")
+            if count == shown_count:
+                return
+            text = (f"{count} line(s) of the whole file match {self._search_text!r}, "
+                    f"{shown_count} of them shown here (the others are earlier output or "
+                    f"progress lines the tool rewrote: see {path})")
         if generation == self._search_generation:
             self.post_message(self.SearchStatus(self, inert(text, one_line=True)))
 
