@@ -7,7 +7,6 @@ workers that post messages. Quitting leaves a live run going.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -34,14 +33,11 @@ from aw_tui.astromatic.summaries import format_summary
 from aw_tui.base.text import inert
 from aw_tui.project.loader import ProjectError
 from aw_tui.project.tomledit import TomlWriteError, dumps
-from aw_tui.rundir.layout import RunLayout
 from aw_tui.rundir.vocabulary import FAILED, FINISHED, INTERRUPTED, RUNNING, count_done
 from aw_tui.target import complete_project
+from aw_tui.tui.app_views import ViewActions
 from aw_tui.tui.messages import JournalUpdate, LiveChanged, ProjectProblem, StepsLoaded
-from aw_tui.tui.notify import notification, wants_notifications
-from aw_tui.tui.products import step_products
-from aw_tui.tui.products_screen import ProductsScreen
-from aw_tui.tui.results_screen import ResultsScreen, group_results
+from aw_tui.tui.notify import wants_notifications
 from aw_tui.tui.screens import (
     ConfirmScreen,
     EditScreen,
@@ -87,7 +83,7 @@ class _Monochrome(Monochrome):
         )
 
 
-class AwTuiApp(App[int]):
+class AwTuiApp(ViewActions, App[int]):
     """The aw-tui application on one project or run directory.
 
     Parameters
@@ -137,8 +133,8 @@ class AwTuiApp(App[int]):
         self._loaded = False
         self.notify_run_end = False
         """Ring the bell and send OSC 9 / OSC 777 when a run ends (``--notify``)."""
-        self.notify_writer = self._write_to_terminal
-        self._opened_at = time.time()
+        self.notify_writer = self.write_to_terminal
+        self.opened_at = time.time()
 
     # -- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -289,19 +285,7 @@ class AwTuiApp(App[int]):
         self._auto_cursor = table.cursor_step_id
         self._show_step(table.cursor_step_id)
         if not running and failed is not None and table.cursor_step_id == failed:
-            self._show_failure(failed)
-
-    def _show_failure(self, step_id: int) -> None:
-        """A failed run opens on its failed step, its whole error in the details (wrapped)."""
-        detail = self.query_one("#detail", Static)
-        detail.display = True
-        error = self.session.state.error_msg or ""
-        text = self.detail_text(step_id)
-        if error and shown(error) not in text:  # no step result to read: the journal's error
-            text = f"[red]error: {shown(error)}[/red]\n" + text
-        detail.update(text)
-        self.show_message(f"[b red]failed at step {step_id}[/b red]: the whole error is in the "
-                          "details (d hides them)")
+            self.show_failure(failed)
 
     def _move_to(self, step_id: int) -> None:
         """Move the cursor for the user (following the run), not as a user's move."""
@@ -666,67 +650,9 @@ class AwTuiApp(App[int]):
         if event.input.id == "filter":
             self.query_one(StepTable).focus()
 
-    def on_output_view_search_status(self, message: OutputView.SearchStatus) -> None:
-        self.show_message(shown(message.text))
-
-    def action_runner_log(self) -> None:
-        """``L``: show ``runner.log`` in the output pane (a step's row shows its output again)."""
-        if not self.session.log_dir:
-            self.show_message("no run directory yet: no runner.log")
-            return
-        path = RunLayout(self.session.log_dir).runner_log
-        self.selected_step = None
-        self.query_one(OutputView).show_file(path)
-        self.query_one(OutputView).focus()
-        self.show_message(f"runner.log: {shown(path)} (escape: back to the steps)")
-
-    def action_products(self) -> None:
-        """``p``: the selected step's files, with previews."""
-        step_id = self.query_one(StepTable).cursor_step_id
-        if step_id is None or not self.session.log_dir:
-            self.show_message("no step selected, or no run directory yet")
-            return
-        func = self.session.state.step(step_id).func or ""
-        products = step_products(self.session.log_dir, self.session.state, step_id)
-        self.push_screen(ProductsScreen(f"products of step {step_id} {func}".rstrip(), products))
-
-    def action_results(self) -> None:
-        """``R``: the results of the selected step's group (one row per step)."""
-        if not self.session.log_dir:
-            self.show_message("no run directory yet: no results")
-            return
-        from aw_tui.report.results import results  # lazy: astropy, only for this screen
-
-        step_id = self.query_one(StepTable).cursor_step_id
-        table = results(self.session.log_dir)
-        everything = group_results(table, None)
-        label = None
-        if step_id is not None and step_id in list(table["step_id"]):
-            label = str(table["label"][list(table["step_id"]).index(step_id)])
-        group = group_results(table, label) if label else everything
-        self.push_screen(ResultsScreen(group, everything))
-
     @on(JournalUpdate)
     def _notify_run_end(self, message: JournalUpdate) -> None:
-        """With ``--notify``: bell and desktop notification when a watched run ends."""
-        if not self.notify_run_end:
-            return
-        for event in message.events:
-            name = event.get("event")
-            if name in _RUN_ENDS and float(event.get("time") or 0) >= self._opened_at - 5:
-                word = {"run_finished": "finished", "run_failed": "FAILED",
-                        "run_interrupted": "interrupted"}[name]
-                body = f"run {word}" + (f": {event['error_msg']}"
-                                        if event.get("error_msg") else "")
-                self.notify_writer(notification(
-                    f"aw-tui {self.session.target.display_name}", body))
-
-    def _write_to_terminal(self, text: str) -> None:
-        """Send escapes to the terminal the app draws on (Textual writes to stderr)."""
-        stream = sys.__stderr__
-        if stream is not None and stream.isatty():
-            with contextlib.suppress(OSError):
-                os.write(stream.fileno(), text.encode())
+        self.notify_if_run_ended(message.events)  # --notify (ViewActions)
 
     def action_help(self) -> None:
         """``?``: the help screen."""

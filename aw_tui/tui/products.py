@@ -221,7 +221,7 @@ def _head_of_text(path: str, limit: int = 64 * 1024) -> str:
 def _image_preview(path: str, columns: int, rows: int) -> Preview:
     from astropy.io import fits  # lazy: slow import, only for a preview
 
-    from aw_tui.tui.widgets.thumbnail import half_block_text
+    from aw_tui.tui.widgets.thumbnail import half_block_text  # lazy: numpy, for a preview
 
     with fits.open(path, memmap=True) as hdus:
         names = [hdu.name for hdu in hdus]
@@ -244,7 +244,7 @@ def _image_preview(path: str, columns: int, rows: int) -> Preview:
 def _psf_preview(path: str, columns: int, rows: int) -> Preview:
     from astropy.io import fits  # lazy: slow import, only for a preview
 
-    from aw_tui.tui.widgets.thumbnail import half_block_text
+    from aw_tui.tui.widgets.thumbnail import half_block_text  # lazy: numpy, for a preview
 
     with fits.open(path) as hdus:
         model = hdus[1].data["PSF_MASK"][0]

@@ -134,3 +134,15 @@ async def test_a_failed_run_opens_on_its_failed_step_with_its_whole_error(
         await wait_until(  # wrapped over several lines: joined to compare
             pilot, lambda: "that-does-not-exist/b.txt" in "".join(screen_text(app).split()),
             10, "the whole error on screen")
+
+
+def test_notify_flag_reaches_the_app(finished_demo: Path, monkeypatch) -> None:  # noqa: F811
+    from aw_tui.cli.main import main
+    from aw_tui.tui import app as app_module
+
+    seen: list[bool] = []
+    monkeypatch.setattr(app_module, "run_app",
+                        lambda target, options, notify=False: seen.append(notify) or 0)
+    assert main([str(finished_demo), "--notify"]) == 0
+    assert main([str(finished_demo)]) == 0
+    assert seen == [True, False]
