@@ -2,7 +2,8 @@
 
 A tool step's files are the paths named in its journal summary (``image``, ``weight``,
 ``catalogs``, ``inputs``, SCAMP's per-field ``catalog`` ...), the ``.head`` and ``.psf`` files
-beside its catalogs, and its XML log ``<step_id>.<tool>*.xml`` in the run directory. Names
+beside its catalogs, its XML log ``<step_id>.<tool>*.xml`` in the run directory and the files
+named on the command line that log records (SExtractor's catalog). Names
 without a folder (PSFEx and SCAMP give catalogs by their base name) are looked for beside the
 other files the run names. Only the journal and the layout of the run directory are read
 (through `aw_tui.rundir`): nothing is unpickled.
@@ -11,7 +12,9 @@ other files the run names. Only the journal and the layout of the run directory 
 from __future__ import annotations
 
 import glob
+import html
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,7 +151,55 @@ def step_products(log_dir: str, state: RunState, step_id: int) -> list[Product]:
                                                              f"beside {os.path.basename(path)}"))
     for path in sorted(glob.glob(os.path.join(glob.escape(log_dir), f"{step_id}.*.xml"))):
         found.setdefault(path, _product(path, "XML log"))
+        for option, name in command_line_files(path):
+            name = os.path.normpath(_resolve(name, folders))
+            found.setdefault(name, _product(name, option))
     return list(found.values())
+
+
+_COMMAND_LINE = re.compile(r'name="Command_Line"[^>]*?value="([^"]*)"')
+
+
+def command_line_files(xml_path: str, limit: int = 256 * 1024) -> list[tuple[str, str]]:
+    """The files named on the command line an XML log records (its ``Command_Line``).
+
+    SExtractor's summary does not name its catalog; its XML log's command line does
+    (``-CATALOG_NAME x.cat``). Options ending in ``_NAME`` or ``_IMAGE`` and bare arguments
+    (the inputs) are taken when they end like a product; the text is only read.
+
+    Parameters
+    ----------
+    xml_path : str
+        The XML log.
+    limit : int, optional
+        Bytes read from its start (the command line is in the header).
+
+    Returns
+    -------
+    list of tuple of str
+        (option or ``input``, file name) pairs, in command-line order.
+    """
+    try:
+        with open(xml_path, "rb") as stream:
+            head = stream.read(limit).decode("utf-8", "replace")
+    except OSError:
+        return []
+    match = _COMMAND_LINE.search(head)
+    if match is None:
+        return []
+    tokens = html.unescape(match.group(1)).split()
+    files: list[tuple[str, str]] = []
+    for i, token in enumerate(tokens[1:], start=1):
+        option = tokens[i - 1]
+        named = option.startswith("-") and option.upper().endswith(("_NAME", "_IMAGE"))
+        if token.startswith("-") or (option.startswith("-") and not named):
+            continue
+        if option.upper() == "-XML_NAME":
+            continue
+        for part in token.split(","):
+            if part.lower().endswith(PRODUCT_SUFFIXES):
+                files.append((option if named else "input", part))
+    return files
 
 
 @dataclass

@@ -173,3 +173,20 @@ def test_snapshot_products_with_a_thumbnail(run_dir: Path, snap_compare, monkeyp
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_files_on_the_command_line_of_the_xml_log_are_products(run_dir: Path) -> None:
+    temp = run_dir.parent / "temp"
+    xml = run_dir / "0.sex.log.xml"
+    xml.write_text(
+        '<PARAM name="Command_Line" datatype="char" arraysize="*" ucd="obs.param" '
+        f'value="/usr/bin/source-extractor {temp}/stack.fits -c default.sex -CATALOG_NAME '
+        f'{temp}/stack.cat -CATALOG_TYPE FITS_LDAC -XML_NAME {xml} '
+        f'-CHECKIMAGE_NAME {temp}/bkg.fits,{temp}/seg.fits"/>\n')
+    state = RunState.from_events(read_events(str(run_dir)))
+    found = [(Path(p.path).name, p.source, p.exists)
+             for p in step_products(str(run_dir), state, 0)]
+    assert found == [("0.sex.log.xml", "XML log", True), ("stack.fits", "input", True),
+                     ("stack.cat", "-CATALOG_NAME", True),
+                     ("bkg.fits", "-CHECKIMAGE_NAME", False),
+                     ("seg.fits", "-CHECKIMAGE_NAME", False)]
