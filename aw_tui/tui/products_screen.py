@@ -16,7 +16,16 @@ from aw_tui.base.text import inert
 from aw_tui.tui.products import Preview, Product, load_preview
 from aw_tui.tui.screens import shown
 
-__all__ = ["ProductsScreen", "human_size"]
+__all__ = ["ProductsScreen", "human_size", "short_path"]
+
+
+def short_path(path: str) -> str:
+    """A path relative to the working directory when it is below it, else as is."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if relative.startswith("..") else relative
 
 
 def human_size(size: int | None) -> str:
@@ -124,7 +133,7 @@ class ProductsScreen(Screen[None]):
             return  # the user moved on
         self.preview = preview
         self.query_one("#preview-title", Static).update(
-            f"{shown(preview.title)}  [dim]{shown(product.path)}[/dim]")
+            f"{shown(preview.title)}  [dim]{shown(short_path(product.path))}[/dim]")
         thumb = self.query_one("#thumbnail", Static)
         thumb.display = preview.thumbnail is not None
         thumb.update(preview.thumbnail or "")

@@ -158,8 +158,11 @@ async def test_a_catalog_shows_its_rows_in_a_table(run_dir: Path) -> None:
         assert [str(c.label) for c in table.columns.values()] == ["NUMBER", "FLUX_AUTO"]
 
 
-def test_snapshot_products_with_a_thumbnail(run_dir: Path, snap_compare, monkeypatch) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (120, 35)], ids=["80x24", "120x35"])
+def test_snapshot_products_with_a_thumbnail(run_dir: Path, snap_compare, monkeypatch,
+                                            size: tuple[int, int]) -> None:
     monkeypatch.setenv("TZ", "UTC")
+    monkeypatch.chdir(run_dir.parent)  # paths shown relative to it: the same in every run
     time.tzset()
     for path in (run_dir.parent / "temp").iterdir():
         os.utime(path, (1_790_000_000, 1_790_000_000))
@@ -169,7 +172,7 @@ def test_snapshot_products_with_a_thumbnail(run_dir: Path, snap_compare, monkeyp
         await pilot.pause()
 
     try:
-        assert snap_compare(HostApp(run_dir, 4), terminal_size=(80, 24), run_before=ready)
+        assert snap_compare(HostApp(run_dir, 4), terminal_size=size, run_before=ready)
     finally:
         monkeypatch.undo()
         time.tzset()

@@ -92,3 +92,7 @@ async def test_rows_sort_by_any_column_and_sparklines_show_numbers(run_dir: Path
 
 def test_snapshot_results_screen(run_dir: Path, snap_compare) -> None:
     assert snap_compare(HostApp(run_dir), terminal_size=(80, 24))
+
+
+def test_snapshot_results_screen_120x35(run_dir: Path, snap_compare) -> None:
+    assert snap_compare(HostApp(run_dir), terminal_size=(120, 35))
