@@ -48,6 +48,9 @@ def _run_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("project", help="project file (.toml), run directory or pipeline.p")
     parser.add_argument("--batch", action="store_true", help="run headless (Slurm, nohup)")
+    parser.add_argument("--notify", action="store_true",
+                        help="TUI: ring the bell and send a desktop notification (OSC 9/777) "
+                             "when a run ends (or set AW_TUI_NOTIFY=1)")
     add_run_flags(parser)
     return parser
 
@@ -83,7 +86,7 @@ def _dispatch(argv: list[str]) -> int:
         return fail(exc)
     if args.batch:
         return run_batch(args.project, options)
-    return open_tui(args.project, options)
+    return open_tui(args.project, options, notify=args.notify)
 
 
 def _output_closed() -> int:
@@ -93,8 +96,8 @@ def _output_closed() -> int:
     return EXIT_PIPE_CLOSED
 
 
-def open_tui(project: str, options: RunOptions | None = None) -> int:
-    """Open the terminal UI on a project or run directory."""
+def open_tui(project: str, options: RunOptions | None = None, notify: bool = False) -> int:
+    """Open the terminal UI on a project or run directory (`notify`: ``--notify``)."""
     try:
         # A run with a checkpoint opens without expanding the project's steps (the table
         # shows the checkpoint's); the app checks the whole file once the table is shown.
@@ -103,7 +106,7 @@ def open_tui(project: str, options: RunOptions | None = None) -> int:
         return fail(exc)
     from aw_tui.tui.app import run_app  # lazy: Textual takes ~0.5 s; --batch never needs it
 
-    return run_app(target, options or RunOptions())
+    return run_app(target, options or RunOptions(), notify=notify)
 
 
 # -- demo -------------------------------------------------------------------------------

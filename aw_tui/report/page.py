@@ -27,6 +27,7 @@ from aw_tui.astromatic.summaries import format_summary
 from aw_tui.base.atomic import atomic_write_text
 from aw_tui.base.errors import AwTuiError
 from aw_tui.report.results import results
+from aw_tui.report.stretch import stretch
 from aw_tui.rundir.journal import RunState, read_events
 
 __all__ = ["ReportError", "write_report"]
@@ -59,19 +60,6 @@ def _png(figure: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _stretch(data: np.ndarray) -> np.ndarray:
-    """Scale an image as astronomers look at it: robust limits, then an asinh stretch."""
-    finite = data[np.isfinite(data)]
-    if finite.size == 0:
-        return np.zeros_like(data, dtype=float)
-    low, high = np.percentile(finite, [0.5, 99.5])
-    median = float(np.median(finite))
-    sigma = 1.4826 * float(np.median(np.abs(finite - median))) or (high - low) or 1.0
-    low = max(low, median - 2 * sigma)
-    scaled = np.clip((np.nan_to_num(data, nan=low) - low) / max(high - low, 1e-12), 0, 1)
-    return np.arcsinh(10 * scaled) / np.arcsinh(10)
-
-
 def _image(path: str, plt: Any, title: str, max_pixels: int = 800) -> str | None:
     from astropy.io import fits  # lazy: slow import
 
@@ -86,7 +74,7 @@ def _image(path: str, plt: Any, title: str, max_pixels: int = 800) -> str | None
     step = max(1, math.ceil(max(data.shape) / max_pixels))
     figure = plt.figure(figsize=(5, 5))
     axes = figure.add_subplot()
-    axes.imshow(_stretch(data[::step, ::step]), origin="lower", cmap="gray")
+    axes.imshow(stretch(data[::step, ::step]), origin="lower", cmap="gray")
     axes.set_title(title, fontsize=9)
     axes.set_xticks([])
     axes.set_yticks([])
@@ -105,7 +93,7 @@ def _psf_model(path: str, plt: Any, title: str) -> str | None:
         model = model[0]  # the constant term of the PSF's variation with position
     figure = plt.figure(figsize=(3.5, 3.5))
     axes = figure.add_subplot()
-    axes.imshow(_stretch(model), origin="lower", cmap="viridis")
+    axes.imshow(stretch(model), origin="lower", cmap="viridis")
     axes.set_title(title, fontsize=9)
     axes.set_xticks([])
     axes.set_yticks([])

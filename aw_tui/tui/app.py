@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
-from textual import work
+from textual import on, work
 from textual.app import App, ComposeResult, ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.color import Color
@@ -35,7 +35,9 @@ from aw_tui.project.loader import ProjectError
 from aw_tui.project.tomledit import TomlWriteError, dumps
 from aw_tui.rundir.vocabulary import FAILED, FINISHED, INTERRUPTED, RUNNING, count_done
 from aw_tui.target import complete_project
+from aw_tui.tui.app_views import ViewActions
 from aw_tui.tui.messages import JournalUpdate, LiveChanged, ProjectProblem, StepsLoaded
+from aw_tui.tui.notify import wants_notifications
 from aw_tui.tui.screens import (
     ConfirmScreen,
     EditScreen,
@@ -81,7 +83,7 @@ class _Monochrome(Monochrome):
         )
 
 
-class AwTuiApp(App[int]):
+class AwTuiApp(ViewActions, App[int]):
     """The aw-tui application on one project or run directory.
 
     Parameters
@@ -108,6 +110,9 @@ class AwTuiApp(App[int]):
         Binding("d", "toggle_detail", "Details"),
         Binding("y", "copy_command", "Copy command", show=False),
         Binding("slash", "filter", "Filter"),
+        Binding("L", "runner_log", "Runner log", show=False),
+        Binding("p", "products", "Products", show=False),
+        Binding("R", "results", "Results", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_app", "Quit"),
     ]
@@ -126,6 +131,10 @@ class AwTuiApp(App[int]):
         self._stop_polling = threading.Event()
         self._recheck_live = threading.Event()
         self._loaded = False
+        self.notify_run_end = False
+        """Ring the bell and send OSC 9 / OSC 777 when a run ends (``--notify``)."""
+        self.notify_writer = self.write_to_terminal
+        self.opened_at = time.time()
 
     # -- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -270,8 +279,13 @@ class AwTuiApp(App[int]):
         table = self.query_one(StepTable)
         if running:
             table.move_cursor_to_step(running[0].step_id)
+        failed = self.session.state.failed_step if self.session.state.state == FAILED else None
+        if not running and failed is not None:
+            table.move_cursor_to_step(failed)
         self._auto_cursor = table.cursor_step_id
         self._show_step(table.cursor_step_id)
+        if not running and failed is not None and table.cursor_step_id == failed:
+            self.show_failure(failed)
 
     def _move_to(self, step_id: int) -> None:
         """Move the cursor for the user (following the run), not as a user's move."""
@@ -639,6 +653,10 @@ class AwTuiApp(App[int]):
         if event.input.id == "filter":
             self.query_one(StepTable).focus()
 
+    @on(JournalUpdate)
+    def _notify_run_end(self, message: JournalUpdate) -> None:
+        self.notify_if_run_ended(message.events)  # --notify (ViewActions)
+
     def action_help(self) -> None:
         """``?``: the help screen."""
         self.push_screen(HelpScreen())
@@ -662,19 +680,29 @@ class AwTuiApp(App[int]):
             ("Toggle details", "Show the step details (d)", self.action_toggle_detail),
             ("Copy command line", "Copy the step's tool command line (y)",
              self.action_copy_command),
+            ("Products", "The step's files: FITS header, thumbnail, catalog rows (p)",
+             self.action_products),
+            ("Results", "Results of the step's group, outliers marked, sortable (R)",
+             self.action_results),
+            ("Runner log", "Show runner.log in the output pane (L)", self.action_runner_log),
             ("Help", "Keys and what they do (?)", self.action_help),
         ):
             yield SystemCommand(title, help_text, action)
 
 
-def run_app(target: Any, options: Any) -> int:
-    """Run the TUI on a resolved target; print how to come back to a live run."""
+def run_app(target: Any, options: Any, notify: bool = False) -> int:
+    """Run the TUI on a resolved target; print how to come back to a live run.
+
+    With `notify` (``--notify``) or ``AW_TUI_NOTIFY=1``, the end of a run rings the bell and
+    sends a desktop notification (see `aw_tui.tui.notify`).
+    """
     session = Session(target)
     session.run_tags = list(getattr(options, "tags", []) or [])
     session.ignore_tags = list(getattr(options, "ignore_tags", []) or [])
     if getattr(options, "start_idx", None) is not None:
         session.start_idx = options.start_idx
     app = AwTuiApp(session)
+    app.notify_run_end = wants_notifications(notify)
     code = app.run() or 0
     if app.live_pid is not None:
         sys.stdout.write(

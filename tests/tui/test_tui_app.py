@@ -1070,7 +1070,7 @@ async def test_details_show_control_characters_from_a_tool_error_instead_of_obey
                            capture_output=True, text=True, timeout=120)
     assert batch.returncode == 1
     async with opened(project) as (app, pilot):
-        await pilot.press("d")
+        # a failed run opens with the failed step's details shown (issue 14, fix 3)
         await wait_until(pilot, lambda: "status: error" in screen_text(app), 5, "detail")
         detail = app.detail_text(0)
         assert "\x1b" not in detail

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -41,8 +42,17 @@ from textual.strip import Strip
 
 from aw_tui.base.terminal_text import TerminalText, TextSnapshot
 from aw_tui.base.text import inert
+from aw_tui.tui.widgets.search_prompt import SearchPrompt
 
-__all__ = ["OutputView"]
+__all__ = ["PROBLEM_PATTERN", "OutputView", "count_in_file"]
+
+PROBLEM_PATTERN = re.compile(r"\*Error\*|\*ERROR\*|WARNING:|\bError\b")
+"""Lines ``]``/``[`` jump to: the AstrOmatic tools' errors and warnings, Python's errors."""
+
+_SGR = re.compile(r"\x1b\[[0-9;:]*m")
+_MATCH_STYLE = Style(color="black", bgcolor="yellow")
+_CURRENT_STYLE = Style(color="black", bgcolor="dark_orange", bold=True)
+_PROBLEM_STYLE = Style(reverse=True)
 
 READ_CHUNK = 64 * 1024
 """Largest single ``os.read``."""
@@ -403,6 +413,12 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         Binding("end,G", "follow", "Follow", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("slash", "search", "Search", show=False),
+        Binding("n", "next_match", "Next match", show=False),
+        Binding("N", "previous_match", "Previous match", show=False),
+        Binding("right_square_bracket", "next_problem", "Next error/warning", show=False),
+        Binding("left_square_bracket", "previous_problem", "Previous error/warning",
+                show=False),
     ]
 
     COMPONENT_CLASSES = {"output-view--status"}
@@ -447,6 +463,27 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             """The view that sent the message."""
             return self.view
 
+    class SearchStatus(Message):
+        """A search or a jump has something to say (matches found, none, ...).
+
+        Parameters
+        ----------
+        view : OutputView
+            The view.
+        text : str
+            One line for the user (plain text, no markup).
+        """
+
+        def __init__(self, view: OutputView, text: str) -> None:
+            super().__init__()
+            self.view = view
+            self.text = text
+
+        @property
+        def control(self) -> OutputView:
+            """The view that sent the message."""
+            return self.view
+
     def __init__(
         self,
         path: str | os.PathLike[str] | None = None,
@@ -483,6 +520,11 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self._notes: list[str] = []
         self._following = True
         self._cache: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
+        self._search: re.Pattern[str] | None = None
+        self._search_text = ""
+        self._search_generation = 0
+        self._current: int | None = None
+        """The line (view index) of the current match or error, highlighted more."""
 
     # ------------------------------------------------------------------ public API
 
@@ -568,6 +610,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             self._slot = None
         self._path = new_path
         self._state = None
+        self._current = None
         self._cache.clear()
         self._set_following(True)
         self._update_notes()
@@ -593,6 +636,173 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
     def action_follow(self) -> None:
         """Follow the end of the output (``end``, ``G``)."""
         self.follow()
+
+    # ------------------------------------------------------------------ search
+
+    @property
+    def search_text(self) -> str:
+        """The text searched for ('' when there is no search)."""
+        return self._search_text
+
+    @property
+    def current_line(self) -> int | None:
+        """The line (index as for `get_line`) of the current match or error, if any."""
+        return self._current
+
+    def plain_line(self, index: int) -> str:
+        """A line as text, without its colours (what searches look at).
+
+        Parameters
+        ----------
+        index : int
+            0-based line index, as for `get_line`.
+
+        Returns
+        -------
+        str
+            The line's text.
+        """
+        return _SGR.sub("", self.get_line(index))
+
+    def action_search(self) -> None:
+        """``/``: ask what to search for, then search."""
+        self.app.push_screen(SearchPrompt(self._search_text), self._after_prompt)
+
+    def _after_prompt(self, text: str | None) -> None:
+        if text is not None:
+            self.search(text)
+
+    def search(self, text: str) -> int:
+        """Search the output for a text (case-insensitive) and go to the first match.
+
+        The lines held are searched at once and the first match at or below the top of the
+        view is shown; the whole file is also counted in a background thread, and the count
+        is reported when it differs (earlier output not held, progress lines rewritten in
+        place). ``n``/``N`` move between the lines shown.
+
+        Parameters
+        ----------
+        text : str
+            The text ('' clears the search).
+
+        Returns
+        -------
+        int
+            How many lines held match.
+        """
+        self._search_generation += 1
+        self._search_text = text
+        self._search = re.compile(re.escape(text), re.IGNORECASE) if text else None
+        self._current = None
+        self._cache.clear()
+        self.refresh()
+        if self._search is None:
+            self._status("search cleared")
+            return 0
+        matching = sum(1 for i in range(self.line_count) if self._search.search(self.plain_line(i)))
+        if not matching:
+            self._status(f"no line matches {text!r}" + self._earlier_note())
+        else:
+            found = self._find(self._search, round(self.scroll_y), 1, inclusive=True)
+            if found is not None:
+                self._goto(found)
+            self._status(f"{matching} line(s) match {text!r} (n next, N previous)"
+                         + self._earlier_note())
+        if self._path is not None and self._state is not None:
+            # The file itself too: earlier output not held, and progress lines the tool
+            # rewrote in place (SWarp's "Resampling line: ...") are not among the lines shown.
+            threading.Thread(
+                target=self._count_whole_file,
+                args=(self._search_generation, self._path, self._search, self._state.size,
+                      matching),
+                name="aw-tui output search", daemon=True,
+            ).start()
+        return matching
+
+    def _earlier_note(self) -> str:
+        return "; counting in the earlier output not shown…" if self.omitted else ""
+
+    def _count_whole_file(self, generation: int, path: Path, pattern: re.Pattern[str],
+                          size: int, shown_count: int) -> None:
+        """Count the matching lines of the whole file (in a thread); report a difference."""
+        try:
+            count = count_in_file(path, pattern, size)
+        except OSError as error:
+            text = f"cannot search {path}: {error.strerror or error}"
+        else:
+            if count == shown_count:
+                return
+            text = (f"{count} line(s) of the whole file match {self._search_text!r}, "
+                    f"{shown_count} of them shown here (the others are earlier output or "
+                    f"progress lines the tool rewrote: see {path})")
+        if generation == self._search_generation:
+            self.post_message(self.SearchStatus(self, inert(text, one_line=True)))
+
+    def action_next_match(self) -> None:
+        """``n``: the next line that matches the search."""
+        self._jump(self._search, 1, "search with / first")
+
+    def action_previous_match(self) -> None:
+        """``N``: the previous line that matches the search."""
+        self._jump(self._search, -1, "search with / first")
+
+    def action_next_problem(self) -> None:
+        """``]``: the next error or warning line."""
+        self._jump(PROBLEM_PATTERN, 1, "")
+
+    def action_previous_problem(self) -> None:
+        """``[``: the previous error or warning line."""
+        self._jump(PROBLEM_PATTERN, -1, "")
+
+    def _jump(self, pattern: re.Pattern[str] | None, step: int, no_pattern: str) -> None:
+        if pattern is None:
+            self._status(no_pattern)
+            return
+        start = self._current if self._current is not None else round(self.scroll_y)
+        found = self._find(pattern, start, step, inclusive=self._current is None)
+        if found is None:
+            what = "error or warning" if pattern is PROBLEM_PATTERN else repr(self._search_text)
+            self._status(f"no {what} in the output shown")
+            return
+        wrapped = (found - start) * step < 0
+        self._goto(found)
+        self._status(f"line {found + 1} of {self.line_count}"
+                     + (" (wrapped around)" if wrapped else ""))
+
+    def _find(self, pattern: re.Pattern[str], start: int, step: int,
+              inclusive: bool = False) -> int | None:
+        """The first line from `start` on (in direction `step`) that matches, wrapping."""
+        count = self.line_count
+        if not count:
+            return None
+        first = start if inclusive else start + step
+        for offset in range(count):
+            index = (first + offset * step) % count
+            if pattern.search(self.plain_line(index)):
+                return index
+        return None
+
+    def _goto(self, index: int) -> None:
+        """Show line `index` a third of the way down the view (this stops following)."""
+        old = self._current
+        self._current = index
+        for line in (old, index):
+            if line is not None:
+                self._forget(line)
+        self._set_following(False)
+        height = self.scrollable_content_region.height or 1
+        self.scroll_to(y=max(0, index - height // 3), animate=False, immediate=True, force=True)
+        self.refresh()
+
+    def _forget(self, index: int) -> None:
+        """Drop line `index` from the cache of rendered lines."""
+        state = self._state
+        if state is not None and state.snapshot is not None and index >= len(self._notes):
+            self._cache.discard((state.epoch, state.snapshot.omitted + index - len(self._notes)))
+
+    def _status(self, text: str) -> None:
+        if text:
+            self.post_message(self.SearchStatus(self, text))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -798,11 +1008,12 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             key = (state.epoch, state.snapshot.omitted + line_index)
             strip = self._cache.get(key)
             if strip is None:
-                strip = self._render_text(state.snapshot.get_line(line_index), rich_style)
+                strip = self._render_text(state.snapshot.get_line(line_index), rich_style,
+                                          current=index == self._current)
                 self._cache[key] = strip
         return strip.crop_extend(scroll_x, scroll_x + width, rich_style)
 
-    def _render_text(self, line: str, style: Style) -> Strip:
+    def _render_text(self, line: str, style: Style, current: bool = False) -> Strip:
         """Render one output line (SGR colours honoured) into an uncropped strip.
 
         Parameters
@@ -811,6 +1022,8 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             The line, as given by `TerminalText`.
         style : Style
             The base style.
+        current : bool, optional
+            Whether this is the line of the current match (highlighted more).
 
         Returns
         -------
@@ -821,4 +1034,49 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             text = Text.from_ansi(line, style=style, no_wrap=True, end="")
         else:
             text = Text(line, style=style, no_wrap=True, end="")
+        if self._search is not None:
+            text.highlight_regex(self._search, _CURRENT_STYLE if current else _MATCH_STYLE)
+        elif current:
+            text.stylize(_PROBLEM_STYLE)
         return Strip(text.render(self.app.console), text.cell_len)
+
+
+def count_in_file(path: str | os.PathLike[str], pattern: re.Pattern[str], size: int) -> int:
+    """Count the lines of a file's first `size` bytes that match (colours ignored).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    pattern : re.Pattern
+        What to look for in each line's text.
+    size : int
+        Bytes to read (the file may still grow).
+
+    Returns
+    -------
+    int
+        Matching lines (a line rewritten with carriage returns counts once per version).
+    """
+    count = 0
+    rest = b""
+    with open(path, "rb") as stream:
+        left = size
+        while left > 0:
+            data = stream.read(min(READ_CHUNK * 16, left))
+            if not data:
+                break
+            left -= len(data)
+            lines = (rest + data).split(b"\n")
+            rest = lines.pop()
+            count += _count_lines(lines, pattern)
+    return count + _count_lines([rest], pattern)
+
+
+def _count_lines(lines: list[bytes], pattern: re.Pattern[str]) -> int:
+    count = 0
+    for raw in lines:
+        for part in raw.split(b"\r"):
+            if part and pattern.search(_SGR.sub("", part.decode("utf-8", "replace"))):
+                count += 1
+    return count
