@@ -8,6 +8,7 @@ checkpoint at the start and at every end of a run, control requests from viewers
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import threading
@@ -38,6 +39,11 @@ __all__ = ["WORKER_LOST", "RunEngine", "StepCall", "StepOutcome"]
 #: Seconds between two looks at the ``steps/<id>.started`` markers of a running group.
 MARKER_POLL = 0.25
 
+
+#: Step starts and ends (INFO) and steps that failed or warned (WARNING), for a Python user's
+#: own logging setup (``logging.getLogger("aw_tui")``); silent unless configured.
+log = logging.getLogger("aw_tui.engine")
+log.addHandler(logging.NullHandler())
 
 #: At most this many warnings of a step go into its journal line (all stay in its result).
 JOURNAL_WARNINGS = 20
@@ -310,6 +316,8 @@ class RunEngine:
         self, step: PipelineStep, index: int, host: str | None = None, worker: str | None = None
     ) -> None:
         self._running[step.step_id] = index
+        log.info("step %s (%s, run index %s) started%s", step.step_id, step.func_name, index,
+                 f" on {worker}" if worker else "")
         if self.store is None:
             return
         with contextlib.suppress(FileNotFoundError):
@@ -601,6 +609,11 @@ class RunEngine:
         status: str, ignored: bool, done: bool, next_idx: int,
     ) -> None:
         """Write the step's result file and its ``step_finished`` journal line."""
+        warned = warning_texts(result)
+        log.log(logging.WARNING if status != "success" or warned else logging.INFO,
+                "step %s (%s, run index %s) ended: %s in %.1f s%s", step.step_id,
+                step.func_name, index, status, outcome.duration,
+                f"; {len(warned)} warning(s), the first: {warned[0]}" if warned else "")
         if self.store is not None:
             self.store.write_result(step.step_id, result)
             summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}

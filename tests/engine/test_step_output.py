@@ -61,3 +61,23 @@ def test_batch_keeps_step_prints_out_of_its_log_and_verbose_echoes_them(tmp_path
                            "--batch", "--verbose"], capture_output=True, text=True, timeout=120)
     assert loud.returncode == 0, loud.stderr
     assert "printed hello" in loud.stdout and "from a thread hello" in loud.stdout
+
+
+def test_a_python_users_logging_sees_step_starts_ends_and_warnings(tmp_path: Path,
+                                                                   caplog) -> None:
+    import logging
+
+    from aw_tui import testing_funcs
+
+    pipe = Pipeline({"log": str(tmp_path / "log"), "temp": str(tmp_path)}, create_paths=True)
+    pipe.add_step(testing_funcs.succeed, ["a"], n=1)
+    pipe.add_step(testing_funcs.succeed, ["b"], fwhm=9.0, checks=["fwhm < 5"],
+                  check_severity="warn")
+    with caplog.at_level(logging.INFO, logger="aw_tui"):
+        pipe.run()
+    messages = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+    assert ("aw_tui.engine", "INFO", "step 0 (succeed, run index 0) started") in messages
+    assert any(m[1] == "INFO" and m[2].startswith("step 0 (succeed, run index 0) ended: "
+                                                  "success") for m in messages)
+    assert any(m[1] == "WARNING" and "1 warning(s), the first: check 'fwhm < 5'" in m[2]
+               for m in messages)
