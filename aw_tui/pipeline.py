@@ -330,6 +330,9 @@ class Pipeline:
         astropy.table.Table or None
             None when no step has a table under ``key``.
         """
+        if not any(isinstance(step.results, dict) and key in step.results
+                   for step in self.steps):
+            return None  # nothing to stack: spare every run the import of astropy
         import numpy as np  # lazy: slow import
         from astropy.table import Table, vstack  # lazy: slow import
 

@@ -23,7 +23,6 @@ from aw_tui.cli.common import (
 from aw_tui.cli.produce import cmd_init, cmd_report, cmd_results
 from aw_tui.cli.status import cmd_status
 from aw_tui.cli.submit import cmd_submit
-from aw_tui.demo.writer import write_demo
 from aw_tui.options import RunOptions, add_run_flags
 from aw_tui.project.loader import load_project
 from aw_tui.target import resolve_target
@@ -129,6 +128,8 @@ def cmd_demo(argv: list[str]) -> int:
     parser.add_argument("--no-run", action="store_true", help="only write the project")
     add_run_flags(parser)
     args = parser.parse_args(argv)
+    from aw_tui.demo.writer import write_demo  # lazy: numpy and astropy, for the demo only
+
     project = write_demo(args.dir, size=args.size, progress=_say)
     sys.stdout.write(inert(f"aw-tui: demo project written to {project}") + "\n")
     if args.no_run:

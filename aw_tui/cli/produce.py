@@ -9,9 +9,6 @@ import sys
 from aw_tui.base.errors import EXIT_BAD_INPUT, EXIT_OK, AwTuiError
 from aw_tui.base.text import inert
 from aw_tui.cli.common import ArgumentParser, fail, say
-from aw_tui.project.scaffold import init_project
-from aw_tui.report.page import write_report
-from aw_tui.report.results import FORMATS, results, write_results
 from aw_tui.target import TargetError, resolve_target
 
 __all__ = ["cmd_init", "cmd_report", "cmd_results"]
@@ -35,6 +32,8 @@ def cmd_init(argv: list[str]) -> int:
     parser.add_argument("--force", action="store_true", help="replace an existing project")
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask, write")
     args = parser.parse_args(argv)
+    from aw_tui.project.scaffold import init_project  # lazy: astropy, for this command only
+
     interactive = not args.yes and sys.stdin.isatty() and sys.stdout.isatty()
     try:
         written = init_project(args.dir, args.images, weights=args.weights, flags=args.flags,
@@ -67,10 +66,12 @@ def cmd_results(argv: list[str]) -> int:
         description="Write the newest run's results (one row per step: status, verdict, "
         "warnings, duration and every summary field; outliers of a group flagged).")
     parser.add_argument("project")
-    parser.add_argument("--format", default="csv", choices=sorted(FORMATS))
+    parser.add_argument("--format", default="csv", choices=["csv", "ecsv", "fits", "json"])
     parser.add_argument("-o", "--output", help="file to write (default: standard output)")
     parser.add_argument("--run-name")
     args = parser.parse_args(argv)
+    from aw_tui.report.results import results, write_results  # lazy: astropy is slow to import
+
     try:
         table = results(_log_dir(args.project, args.run_name))
         if args.format == "fits" and not args.output:
@@ -94,6 +95,8 @@ def cmd_report(argv: list[str]) -> int:
     parser.add_argument("-o", "--output", default="report.html")
     parser.add_argument("--run-name")
     args = parser.parse_args(argv)
+    from aw_tui.report.page import write_report  # lazy: astropy and matplotlib are slow
+
     try:
         path = write_report(_log_dir(args.project, args.run_name), args.output)
     except AwTuiError as exc:
