@@ -416,6 +416,8 @@ class Pipeline:
         start_idx: int | None = None,
         executor: Executor | None = None,
         output_listeners: list[Callable[[bytes], None]] | None = None,
+        deadline: float | None = None,
+        expected_seconds: dict[str, float] | None = None,
     ) -> dict[str, Any]:
         """Run the selected steps in order, from ``run_step_idx``.
 
@@ -443,6 +445,13 @@ class Pipeline:
             default runs every step in this process, one after the other.
         output_listeners : list of callables, optional
             Called with each raw chunk the tools print (besides ``steps/<id>.out``).
+        deadline : float, optional
+            When the allocation ends (``time.time()``): a step whose expected duration
+            would outlast it is not started; the run stops cleanly (interrupted, reason
+            ``walltime: ...``) and resumes there. ``aw-tui --batch`` sets it in a Slurm job.
+        expected_seconds : dict, optional
+            Expected duration of a step by its function's name (from earlier runs); this
+            run's own durations take over as they come.
 
         Returns
         -------
@@ -486,6 +495,8 @@ class Pipeline:
             ignore_exceptions=ignore_exceptions,
             executor=executor,
             listeners=output_listeners,
+            deadline=deadline,
+            expected_seconds=expected_seconds,
         )
         engine.execute()
         return {

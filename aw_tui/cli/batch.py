@@ -9,6 +9,7 @@ failed, 2 bad input, configuration or missing tool, 130 interrupted. Never impor
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import threading
 import time
@@ -32,8 +33,9 @@ from aw_tui.cli.common import (
     say,
 )
 from aw_tui.engine.executors import executor_from_config
+from aw_tui.launchers.slurm import allocation_end, resubmit
 from aw_tui.options import OptionsError, RunOptions, check_start_idx
-from aw_tui.rundir.journal import JournalReader, RunState
+from aw_tui.rundir.journal import JournalReader, RunState, read_events
 from aw_tui.rundir.vocabulary import ERROR, RUNNING, SUCCESS, count_ended
 from aw_tui.target import Target, has_checkpoint, open_pipeline, resolve_target
 
@@ -254,11 +256,15 @@ def _run(pipeline: Any, options: RunOptions, from_checkpoint: bool, target_path:
         reporter = Reporter(log_dir, out, progress=out.isatty())
         reporter.start()
     code = EXIT_OK
+    job_id = os.environ.get("SLURM_JOB_ID")
+    deadline = allocation_end(job_id) if job_id else None
     try:
         pipeline.run(
             **options.run_kwargs(resume=options.resume and from_checkpoint),
             executor=executor,
             output_listeners=_echo_listeners(options, out),
+            deadline=deadline,
+            expected_seconds=_expected_seconds(log_dir) if deadline else None,
         )
     except AwTuiError as exc:
         code = exc.exit_code
@@ -278,12 +284,43 @@ def _run(pipeline: Any, options: RunOptions, from_checkpoint: bool, target_path:
             reporter.stop()
         reason = getattr(exc, "reason", "SIGINT")
         _err(f"interrupted ({reason}); resume with: aw-tui {target_path} --batch --resume")
+        if job_id and log_dir and (reason.startswith("walltime") or reason == "SIGTERM"):
+            _requeue(log_dir, job_id)
     finally:
         if reporter:
             reporter.stop()
         if executor is not None and hasattr(executor, "close"):
             executor.close()
     return code
+
+
+def _expected_seconds(log_dir: str | None) -> dict[str, float]:
+    """The median duration of the finished steps of each function in the journal (this
+    run directory's earlier runs): what a step is expected to take in a new allocation."""
+    if not log_dir or not os.path.isfile(os.path.join(log_dir, "events.jsonl")):
+        return {}
+    funcs: dict[int, str] = {}
+    durations: dict[str, list[float]] = {}
+    for event in read_events(log_dir):
+        if event.get("event") == "step_started" and isinstance(event.get("func"), str):
+            funcs[event.get("step_id")] = event["func"]
+        elif event.get("event") == "step_finished" and isinstance(
+                event.get("duration"), int | float) and event.get("step_id") in funcs:
+            durations.setdefault(funcs[event["step_id"]], []).append(float(event["duration"]))
+    return {func: statistics.median(values) for func, values in durations.items()}
+
+
+def _requeue(log_dir: str, job_id: str) -> None:
+    """A run its allocation ended: submit its runner again (``[launcher.slurm] requeue``)."""
+    try:
+        job = resubmit(log_dir, after=job_id)
+    except AwTuiError as exc:
+        _err(f"could not submit the run again: {error_text(exc)}")
+        return
+    if job is None:
+        return
+    _err(f"submitted job {job.job_id} to go on after job {job_id} "
+         f"({len(job.previous_jobs)} of {job.options.get('requeue')} requeues)")
 
 
 def make_executor(pipeline: Any, options: RunOptions, target: Any) -> Any:

@@ -40,6 +40,10 @@ __all__ = ["WORKER_LOST", "RunEngine", "StepCall", "StepOutcome"]
 MARKER_POLL = 0.25
 
 
+#: Seconds kept free at the end of an allocation: a step is not started unless its expected
+#: duration plus this fits in what is left.
+WALLTIME_MARGIN = 5.0
+
 #: Step starts and ends (INFO) and steps that failed or warned (WARNING), for a Python user's
 #: own logging setup (``logging.getLogger("aw_tui")``); silent unless configured.
 log = logging.getLogger("aw_tui.engine")
@@ -107,8 +111,15 @@ class RunEngine:
         ignore_exceptions: bool | None = None,
         executor: Executor | None = None,
         listeners: list[Any] | None = None,
+        deadline: float | None = None,
+        expected_seconds: dict[str, float] | None = None,
     ) -> None:
         self.pipeline = pipeline
+        #: When the allocation ends (a :func:`time.time`), for a run in a batch job.
+        self.deadline = deadline
+        #: Expected duration of a step by its function's name, from earlier runs.
+        self.expected_seconds = dict(expected_seconds or {})
+        self._durations: dict[str, list[float]] = {}
         self.run_name = run_name
         self.resume = resume
         self.ignore_errors = ignore_errors
@@ -233,6 +244,8 @@ class RunEngine:
             checkpoint=self.store.checkpoint,
             completed=sorted(pipeline.completed_step_ids),
             executor=self.executor.label if self.executor is not None else None,
+            slurm_job=os.environ.get("SLURM_JOB_ID"),  # the batch job running it, if any
+            deadline=self.deadline,
         )
 
     def _checkpoint(self) -> None:
@@ -277,10 +290,31 @@ class RunEngine:
             if self._stop_after_step:
                 raise RunInterrupted("stop")
             batch = self._batch_at(pipeline.run_step_idx)
+            self._check_walltime(batch)
             if len(batch) > 1:
                 self._run_group(batch)
             else:
                 self._run_serial(pipeline.run_step_idx)
+
+    def _expected(self, step: PipelineStep) -> float | None:
+        """How long ``step`` will take: the longest of this run's steps of its function, else
+        what earlier runs said (``expected_seconds``); None when nothing is known."""
+        seen = self._durations.get(step.func_name)
+        if seen:
+            return max(seen)
+        return self.expected_seconds.get(step.func_name)
+
+    def _check_walltime(self, batch: list[PipelineStep]) -> None:
+        """Stop cleanly before a step that would outlast the allocation (``deadline``)."""
+        if self.deadline is None:
+            return
+        expected = max((e for e in map(self._expected, batch) if e is not None), default=None)
+        left = self.deadline - time.time()
+        if expected is not None and expected + WALLTIME_MARGIN > left:
+            step = batch[0]
+            raise RunInterrupted(
+                f"walltime: step {step.step_id} ({step.func_name}) takes about "
+                f"{expected:.0f} s and {max(left, 0.0):.0f} s of the allocation are left")
 
     def _batch_at(self, idx: int) -> list[PipelineStep]:
         steps = self.pipeline.run_steps
@@ -609,6 +643,8 @@ class RunEngine:
         status: str, ignored: bool, done: bool, next_idx: int,
     ) -> None:
         """Write the step's result file and its ``step_finished`` journal line."""
+        if outcome.duration:
+            self._durations.setdefault(step.func_name, []).append(outcome.duration)
         warned = warning_texts(result)
         log.log(logging.WARNING if status != "success" or warned else logging.INFO,
                 "step %s (%s, run index %s) ended: %s in %.1f s%s", step.step_id,

@@ -36,9 +36,11 @@ __all__ = [
     "SlurmError",
     "SlurmJob",
     "SlurmOptions",
+    "allocation_end",
     "cancel_job",
     "job_status",
     "read_launcher",
+    "resubmit",
     "sbatch_argv",
     "sbatch_script",
     "submit",
@@ -82,6 +84,9 @@ class SlurmOptions:
         Shell lines the job runs before the runner (``module load``, activating a venv).
     job_name : str
         ``--job-name`` (default ``aw-tui``).
+    requeue : int
+        How many times a run that its allocation ended (walltime, ``--signal``) submits
+        itself again to go on (:func:`resubmit`); 0: never.
     """
 
     partition: str | None = None
@@ -93,6 +98,7 @@ class SlurmOptions:
     sbatch_args: list[str] = field(default_factory=list)
     setup: list[str] = field(default_factory=list)
     job_name: str = "aw-tui"
+    requeue: int = 0
 
     def directives(self) -> list[str]:
         """The ``sbatch`` arguments these options give."""
@@ -116,6 +122,7 @@ class SlurmJob:
     script: str
     argv: list[str]
     options: dict[str, Any]
+    previous_jobs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -183,7 +190,8 @@ def sbatch_argv(options: SlurmOptions, log_dir: str, script_path: str, *, hold: 
 
 
 def submit(runner_argv: Sequence[str], options: SlurmOptions, log_dir: str, *,
-           hold: bool = False, cwd: str | None = None) -> SlurmJob:
+           hold: bool = False, cwd: str | None = None, after: str | None = None,
+           previous_jobs: Sequence[str] = ()) -> SlurmJob:
     """Submit the runner as a batch job; record it in ``<log_dir>/launcher.json``.
 
     Parameters
@@ -198,6 +206,11 @@ def submit(runner_argv: Sequence[str], options: SlurmOptions, log_dir: str, *,
         Submit held (``--hold``): the job waits as PENDING until ``scontrol release``.
     cwd : str, optional
         The job's working directory (default: the run directory's project folder).
+    after : str, optional
+        A job this one waits for (``--dependency=afterany:JOB``): a resubmitted runner starts
+        once the one before it has ended and let go of the run directory.
+    previous_jobs : sequence of str
+        The jobs that ran the run before (kept in ``launcher.json``).
 
     Returns
     -------
@@ -214,6 +227,8 @@ def submit(runner_argv: Sequence[str], options: SlurmOptions, log_dir: str, *,
     atomic_write_text(script_path, sbatch_script(runner_argv, options))
     argv = sbatch_argv(options, log_dir, script_path, hold=hold, cwd=cwd)
     argv[0] = sbatch
+    if after:
+        argv.insert(-1, f"--dependency=afterany:{after}")
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120,
                           stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
@@ -222,7 +237,8 @@ def submit(runner_argv: Sequence[str], options: SlurmOptions, log_dir: str, *,
                          "`sinfo` and your site's limits")
     job_id = proc.stdout.strip().split(";")[0]
     job = SlurmJob(kind="slurm", job_id=job_id, submitted=time.time(), script=script_path,
-                   argv=[str(a) for a in runner_argv], options=asdict(options))
+                   argv=[str(a) for a in runner_argv], options=asdict(options),
+                   previous_jobs=list(previous_jobs))
     atomic_write_text(os.path.join(log_dir, LAUNCHER_FILE),
                       json.dumps(asdict(job), indent=1) + "\n")
     return job
@@ -236,7 +252,8 @@ def read_launcher(log_dir: str) -> SlurmJob | None:
         return SlurmJob(kind=str(data["kind"]), job_id=str(data["job_id"]),
                         submitted=float(data["submitted"]), script=str(data["script"]),
                         argv=[str(a) for a in data.get("argv", [])],
-                        options=dict(data.get("options") or {}))
+                        options=dict(data.get("options") or {}),
+                        previous_jobs=[str(j) for j in data.get("previous_jobs") or []])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -320,6 +337,49 @@ def job_status(job_id: str, *, max_age: float = POLL_INTERVAL) -> JobStatus:
     with _cache_lock:
         _cache[job_id] = status
     return status
+
+
+def allocation_end(job_id: str | None = None) -> float | None:
+    """When the allocation of the Slurm job running this process ends (``time.time()``),
+    from ``scontrol`` (its time limit less its run time); None outside a job or unlimited."""
+    job_id = job_id or os.environ.get("SLURM_JOB_ID")
+    scontrol = shutil.which("scontrol")
+    if not job_id or scontrol is None:
+        return None
+    try:
+        proc = subprocess.run([scontrol, "show", "job", job_id, "--oneliner"],
+                              capture_output=True, text=True, timeout=30,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    left = _time_left(dict(re.findall(r"(\w+)=(\S*)", proc.stdout)))
+    return None if left is None else time.time() + left
+
+
+def resubmit(log_dir: str, after: str) -> SlurmJob | None:
+    """Submit the run's runner again, with ``--resume``, to start once job ``after`` ends.
+
+    Only when ``launcher.json`` records the job and its ``requeue`` budget is not spent
+    (each job that ran the run counts); a new job rather than ``scontrol requeue``, which
+    holds a requeued job for minutes (its ``BeginTime``) before it may start again.
+
+    Returns
+    -------
+    SlurmJob or None
+        The new job, or None when there is nothing to resubmit or the budget is spent.
+    """
+    job = read_launcher(log_dir)
+    if job is None or job.kind != "slurm":
+        return None
+    options = SlurmOptions(**{k: v for k, v in job.options.items()
+                              if k in SlurmOptions.__dataclass_fields__})
+    previous = [*job.previous_jobs, job.job_id]
+    if len(previous) > options.requeue:
+        return None
+    argv = list(job.argv)
+    if "--resume" not in argv:
+        argv.append("--resume")
+    return submit(argv, options, log_dir, after=after, previous_jobs=previous)
 
 
 def cancel_job(job_id: str, signal: str = "TERM") -> None:

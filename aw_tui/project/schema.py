@@ -50,6 +50,7 @@ LAUNCHER_KINDS = ("local", "slurm")
 SLURM_KEYS: dict[str, tuple[type, ...]] = {
     "partition": (str,), "account": (str,), "time": (str,), "mem": (str,), "cpus": (int,),
     "signal": (str,), "sbatch_args": (list,), "setup": (list,), "job_name": (str,),
+    "requeue": (int,),
 }
 #: Names a reference can start with.
 ROOTS = ("paths", "vars", "env", "inputs", "item", "steps", "outputs")
