@@ -79,6 +79,16 @@ class PipelineStep:
         Quality checks on the step's summary (:mod:`aw_tui.engine.checks`).
     check_severity : str
         ``error`` (a failing check fails the step) or ``warn`` (it gives a ``warn`` verdict).
+
+    Attributes
+    ----------
+    identity : str
+        What names the step across edits of its definition: a project step's name and
+        ``foreach`` item key (``detect[206401]``); ``str(step_id)`` for a step added in
+        Python. Records of what a step ran with (:mod:`aw_tui.rundir.provenance`) are
+        matched by it.
+    provenance : dict or None
+        What the step's last run ran with and read and wrote (set when it finishes).
     """
 
     def __init__(
@@ -108,6 +118,8 @@ class PipelineStep:
         parse_checks(checks, check_severity)  # refuse a check that cannot be read, now
         self.checks = [checks] if isinstance(checks, str) else list(checks or [])
         self.check_severity = check_severity
+        self.identity = str(step_id)
+        self.provenance: dict[str, Any] | None = None
 
     @property
     def func_name(self) -> str:
@@ -123,6 +135,8 @@ class PipelineStep:
         state.setdefault("timeout", None)  # checkpoints written before steps had one
         state.setdefault("checks", [])
         state.setdefault("check_severity", "error")
+        state.setdefault("identity", str(state.get("step_id")))
+        state.setdefault("provenance", None)
         self.__dict__.update(state)
 
 

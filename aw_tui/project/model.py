@@ -46,6 +46,9 @@ class ExpandedStep:
         The entry's quality ``checks``.
     check_severity : str
         ``error`` or ``warn``.
+    item_key : str or None
+        The key of its ``foreach`` item (``206401`` for ``images/206401.fits``; see
+        :func:`aw_tui.project.steps.item_key`).
     """
 
     index: int
@@ -63,6 +66,15 @@ class ExpandedStep:
     timeout: float | None = None
     checks: list[str] = field(default_factory=list)
     check_severity: str = "error"
+    item_key: str | None = None
+
+    @property
+    def identity(self) -> str:
+        """What names this step across edits of the project file: its ``name`` (else
+        ``steps[entry]``) and, for a ``foreach`` member, its item's key: ``detect[206401]``.
+        Adding an exposure or a step does not change the identity of the others."""
+        base = self.name if self.name else f"steps[{self.entry}]"
+        return f"{base}[{self.item_key}]" if self.item_key is not None else base
 
     @property
     def keypath(self) -> str:
@@ -150,7 +162,8 @@ class Project:
         """The run directory (``[paths] log``, absolute) or None."""
         return self.paths.get("log")
 
-    def build_pipeline(self, create_paths: bool | None = None) -> Pipeline:
+    def build_pipeline(self, create_paths: bool | None = None,
+                       step_ids: dict[str, int] | None = None) -> Pipeline:
         """Make the :class:`~aw_tui.pipeline.Pipeline` this project describes.
 
         Parameters
@@ -158,11 +171,16 @@ class Project:
         create_paths : bool, optional
             Create missing ``[paths]`` folders without asking; None uses
             ``[pipeline] create_paths``.
+        step_ids : dict, optional
+            The ``step_id`` of each step identity of an earlier run (its checkpoint's): a
+            step keeps its id, so the run directory's ``steps/<id>.*`` files and XML logs
+            stay its own when steps are added or removed; a new step gets an unused id.
 
         Returns
         -------
         Pipeline
-            A new pipeline with one step per expanded step (``step_id`` = index). It also
+            A new pipeline with one step per expanded step (``step_id`` = index, or the
+            one ``step_ids`` gives). It also
             carries ``project_path`` and ``project_fingerprint`` attributes, so a resumed
             checkpoint can tell whether the project file changed since.
 
@@ -195,6 +213,9 @@ class Project:
             )
             # Set afterwards: a function may take kwargs named like add_step's parameters.
             added.func_kwargs = copy.deepcopy(step.kwargs)
+            added.identity = step.identity
+        if step_ids:
+            renumber_steps(pipeline, step_ids)
         return pipeline
 
     def steps_table(self) -> list[StepRow]:
@@ -223,6 +244,18 @@ class Project:
         for row in rows:
             lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         return "\n".join(lines)
+
+
+def renumber_steps(pipeline: Pipeline, step_ids: dict[str, int]) -> None:
+    """Give each step of ``pipeline`` the id ``step_ids`` names for its identity; the
+    others get ids no earlier run used, in order."""
+    next_id = max([*step_ids.values(), -1]) + 1
+    for step in pipeline.steps:
+        known = step_ids.get(step.identity)
+        if known is None:
+            known, next_id = next_id, next_id + 1
+        step.step_id = known
+    pipeline.next_id = max([next_id, *(s.step_id + 1 for s in pipeline.steps)])
 
 
 def _short(value: Any) -> str:

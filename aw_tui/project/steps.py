@@ -343,6 +343,7 @@ class StepLoader:
         else:
             group = None
         steps: list[ExpandedStep] = []
+        keys = item_keys([i for i in items if i is not None])
         expanded, ok = self._expand(items, kp, position, (tags_raw, kwargs_raw, outputs_raw))
         group = group if independent else None
         for item, tags, kwargs, outputs in expanded:
@@ -353,7 +354,7 @@ class StepLoader:
                 first_index + len(steps), position, name,
                 item.index if item is not None else None, ref, tags,
                 ignore_errors, ignore_exceptions, independent, group, kwargs, outputs,
-                timeout, checks, severity,
+                timeout, checks, severity, keys[item.index] if item is not None else None,
             ))
         if not ok or len(self.report.errors) > errors_before:
             return failed()
@@ -361,3 +362,36 @@ class StepLoader:
             records = [{"outputs": s.outputs, "kwargs": s.kwargs, "tags": s.tags} for s in steps]
             self.evaluator.step_records[name] = records if foreach is not None else records[0]
         return steps
+
+
+def item_key(item: Item) -> str:
+    """The key that names ``item`` in a step's identity (``detect[206401]``).
+
+    Its ``key`` field when it has one, else the file name of its main field without the
+    folder and the ``.fits``/``.fz``/``.gz`` endings (``images/206401.fits`` -> ``206401``),
+    else its position in the set.
+    """
+    explicit = item.fields.get("key")
+    if isinstance(explicit, (str, int)) and not isinstance(explicit, bool) and str(explicit):
+        return str(explicit)
+    main = item.fields.get(item.primary)
+    if isinstance(main, str) and main:
+        name = os.path.basename(main.rstrip("/"))
+        for ending in (".gz", ".fz", ".bz2"):
+            name = name[: -len(ending)] if name.endswith(ending) else name
+        stem, dot, _ = name.rpartition(".")
+        return stem if dot and stem else name
+    return str(item.index)
+
+
+def item_keys(items: list[Item]) -> dict[int, str]:
+    """:func:`item_key` of each item by its index, made unique (``name#2``, ``name#3`` for
+    the second and third items that share a key)."""
+    keys: dict[int, str] = {}
+    seen: dict[str, int] = {}
+    for item in items:
+        key = item_key(item)
+        count = seen.get(key, 0) + 1
+        seen[key] = count
+        keys[item.index] = key if count == 1 else f"{key}#{count}"
+    return keys
