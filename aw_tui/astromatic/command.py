@@ -262,6 +262,33 @@ class ToolCall:
                 continue
         return empty
 
+    def files_used(self) -> dict[str, list[str]]:
+        """The files this call reads and writes, by name (links followed to what they name):
+        the inputs and the files beside them the tool finds (``companions``), the ``-c``
+        file and the files of its input keys and of the config file's companions; the files
+        of its output keys. For the step's provenance (:mod:`aw_tui.rundir.provenance`)."""
+        spec = TOOLS.get(self.code)
+
+        def real(name: str) -> str:
+            path = os.path.abspath(split_frame(name)[0])
+            return os.path.realpath(path) if os.path.islink(path) else path
+
+        read = [real(f) for f in self.files]
+        for name in list(read):
+            stem = name[:-5] if name.endswith(".fits") else os.path.splitext(name)[0]
+            read += [real(stem + suffix) for suffix in self.companions or ()
+                     if os.path.exists(stem + suffix)]
+        if self.config_file:
+            read.append(real(os.fspath(self.config_file)))
+        written: list[str] = []
+        for key, value in self.config.items():
+            if spec is None or key not in spec.input_keys | spec.output_keys:
+                continue
+            names = [real(v) for v in as_list(value) if isinstance(v, str) and v]
+            (written if key in spec.output_keys else read).extend(names)
+        read += [real(v) for v in self.resolved.values() if isinstance(v, str) and v]
+        return {"read": sorted(set(read) - set(written)), "written": sorted(set(written))}
+
     def made_safe(self, safe: SafeNames) -> ToolCall:
         """This call with every name the tool would mangle replaced by a safe link or a
         temporary output (moved into place by ``safe.finish()``).
@@ -573,12 +600,20 @@ class Astromatic:
             "xml": xml_real,
             "code": self.code,
             "resolved_files": dict(call.resolved),
+            "tool": self._tool_facts(argv[0]),
+            "files": call.files_used(),
         }
         for text in found.warnings:
             logger.warning("%s", text)
         if status == "error":
             logger.error("%s failed: %s", self.code, error_msg)
         return result
+
+    def _tool_facts(self, binary: str) -> dict[str, Any]:
+        """The tool that ran (its code, binary and version), for the step's provenance."""
+        info = probe(self.code, binary) if self.code in TOOLS else None
+        return {"name": self.code, "binary": binary,
+                "version": info.version if info is not None else None}
 
     def run_frames(
         self,

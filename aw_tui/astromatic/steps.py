@@ -199,7 +199,23 @@ def run_sex(
         result["catalogs"] = [catalog]
     result["catalog"] = result["catalogs"][0]
     result["image"] = image
+    _declare(result, written=result["catalogs"])
     return result
+
+
+def _values(found: Any) -> list[Any]:
+    return list(found.values()) if isinstance(found, dict) else list(as_list(found))
+
+
+def _declare(result: dict[str, Any], read: Iterable[Any] = (),
+             written: Iterable[Any] = ()) -> None:
+    """Add files the step read and wrote beyond its tool call's own (``result['files']``),
+    e.g. the headers SCAMP wrote beside the catalogs."""
+    files = result.setdefault("files", {"read": [], "written": []})
+    files["read"] = sorted({*files.get("read", ()), *(
+        os.path.abspath(split_frame(os.fspath(p))[0]) for p in read if p)})
+    files["written"] = sorted({*files.get("written", ()), *(
+        os.path.abspath(os.fspath(p)) for p in written if p)})
 
 
 def _setting(api: Astromatic, key: str, default: str) -> str:
@@ -273,6 +289,7 @@ def run_scamp(
             heads[catalog] = real
     result["heads"] = heads
     result["catalogs"] = catalogs
+    _declare(result, read=catalogs, written=heads.values())
     if save_catalog:
         after = _folder_state(save_catalog)
         result["refcatalogs"] = sorted(p for p, t in after.items() if saved_before.get(p) != t)
@@ -454,6 +471,8 @@ def run_swarp(
     result["image"] = config["IMAGEOUT_NAME"]
     result["weight"] = config["WEIGHTOUT_NAME"]
     result["heads_used"] = heads
+    _declare(result, read=[*images, *_values(heads)],
+             written=[result["image"], result["weight"]])
     if result["status"] == "success" and not os.path.exists(result["image"]):
         result["status"], result["verdict"] = "error", "bad"
         result["error_msg"] = f"SWarp ended without writing {result['image']}"
@@ -525,6 +544,7 @@ def run_psfex(
         if os.path.exists(expected):
             psfs[catalog] = expected
     result["psfs"] = psfs
+    _declare(result, read=catalogs, written=psfs.values())
     result["psf"] = next(iter(psfs.values()), None)
     result["catalogs"] = catalogs
     if result["status"] == "success" and len(psfs) < len(catalogs):

@@ -30,6 +30,7 @@ from aw_tui.engine.executors import Executor
 from aw_tui.engine.signals import interrupt_main_thread, interrupt_signals
 from aw_tui.engine.steps import PipelineStep
 from aw_tui.rundir import control
+from aw_tui.rundir.provenance import make_record, paths_in, snapshot
 from aw_tui.rundir.store import RunStore
 from aw_tui.rundir.trust import read_own_json
 
@@ -135,6 +136,8 @@ class RunEngine:
         # (inode, mtime) of the marker last read for each.
         self._started: dict[int, tuple[int, str | None]] = {}
         self._marker_seen: dict[int, tuple[int, int]] = {}
+        # The files each running step's kwargs named when it started (its provenance).
+        self._before: dict[int, dict[str, tuple[int, int]]] = {}
 
     # -- stop requests ------------------------------------------------------------------
     def request_stop(self, when: str) -> None:
@@ -332,6 +335,8 @@ class RunEngine:
         self, step: PipelineStep, worker: str | None = None, marker: bool = False
     ) -> StepCall:
         store = self.store
+        if store is not None:
+            self._before[step.step_id] = snapshot(paths_in(step.func_kwargs))
         return StepCall(
             pipeline=self.pipeline,
             step=step,
@@ -652,6 +657,9 @@ class RunEngine:
                 f"; {len(warned)} warning(s), the first: {warned[0]}" if warned else "")
         if self.store is not None:
             self.store.write_result(step.step_id, result)
+            step.provenance = make_record(step, result, status, done,
+                                          self._before.pop(step.step_id, None))
+            self.store.write_provenance(step.step_id, step.provenance)
             summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
             self.store.append_event(
                 "step_finished",

@@ -114,6 +114,11 @@ class RunLayout:
         """``steps/<step_id>.kwargs.p``: a step's edited kwargs."""
         return os.path.join(self.steps, f"{step_id}.kwargs.p")
 
+    def step_provenance(self, step_id: int) -> str:
+        """``steps/<step_id>.provenance.json``: what the step's last run ran with, read and
+        wrote (:mod:`aw_tui.rundir.provenance`)."""
+        return os.path.join(self.steps, f"{step_id}.provenance.json")
+
     def step_marker(self, step_id: int) -> str:
         """``steps/<step_id>.started``: where a member of a parallel group started."""
         return os.path.join(self.steps, f"{step_id}.started")

@@ -284,6 +284,12 @@ class RunStore:
             data = dill.dumps({"status": _status_of(results), "unpicklable": repr(exc)})
         atomic_write_bytes(self.result_path(step_id), data, fsync=False)
 
+    def write_provenance(self, step_id: int, record: dict[str, Any]) -> None:
+        """Write a step's provenance record (JSON) atomically, before its ``step_finished``
+        line (not ``fsync``-ed, as its result)."""
+        data = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+        atomic_write_bytes(self.layout.step_provenance(step_id), data, fsync=False)
+
     def write_kwargs(self, step_id: int, func_kwargs: dict[str, Any]) -> None:
         """Write a step's edited kwargs atomically."""
         data = dill.dumps(func_kwargs)
