@@ -60,7 +60,9 @@ class RunOptions:
     create_paths : bool or None
         Create missing paths without asking (None: the project's setting).
     use_checkpoint : bool
-        Run the checkpoint's steps instead of rebuilding them from the project file.
+        Start from the checkpoint's results (a project's steps are still its file's).
+    keep_stale : bool
+        On resume, keep the results of stale steps (run only pending and failed ones).
     """
 
     tags: list[str] = field(default_factory=list)
@@ -74,6 +76,7 @@ class RunOptions:
     jobs: int | None = None
     create_paths: bool | None = None
     use_checkpoint: bool = False
+    keep_stale: bool = False
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RunOptions:
@@ -90,6 +93,7 @@ class RunOptions:
             jobs=args.jobs,
             create_paths=args.create_paths,
             use_checkpoint=args.use_checkpoint,
+            keep_stale=getattr(args, "keep_stale", False),
         )
 
     def validate(self) -> None:
@@ -123,6 +127,8 @@ class RunOptions:
             argv.append("--resume")
         if self.use_checkpoint:
             argv.append("--use-checkpoint")
+        if self.keep_stale:
+            argv.append("--keep-stale")
         if self.start_idx is not None:
             argv += ["--start-idx", str(self.start_idx)]
         for tag in self.tags:
@@ -200,5 +206,9 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--create-paths", action="store_true", default=None,
                         help="create missing paths without asking")
     parser.add_argument("--use-checkpoint", action="store_true",
-                        help="run the checkpoint's steps (with their edited kwargs) instead "
-                        "of rebuilding them from the project file; implied by --resume")
+                        help="start from the checkpoint's results (a project's steps still "
+                        "come from its file; a run directory's from the checkpoint); "
+                        "implied by --resume")
+    parser.add_argument("--keep-stale", action="store_true",
+                        help="with --resume: keep the results of stale steps and run only "
+                        "the pending and failed ones")

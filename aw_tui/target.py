@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from aw_tui.astromatic.registry import TOOLS, probe
 from aw_tui.base.errors import AwTuiError
 from aw_tui.pipeline import Pipeline, load_pipeline
 from aw_tui.project.loader import Project, ProjectError, load_project
@@ -25,6 +26,7 @@ from aw_tui.rundir.checkpoint import (
     load_checkpoint,
 )
 from aw_tui.rundir.checkpoint import resume_verdict as checkpoint_verdict
+from aw_tui.rundir.freshness import Freshness, Planned, assess, records_of
 from aw_tui.rundir.layout import EVENTS_FILE, STEPS_DIR
 
 __all__ = [
@@ -33,10 +35,12 @@ __all__ = [
     "Target",
     "TargetError",
     "complete_project",
+    "freshness_of",
     "has_checkpoint",
     "open_pipeline",
     "relocation_problem",
     "resolve_target",
+    "resume_plan",
     "resume_verdict",
 ]
 
@@ -325,11 +329,16 @@ def relocation_problem(target: Target, pipeline: Any, checkpoint: str) -> Target
 def open_pipeline(
     target: Target, resume: bool = False, run_name: str | None = None,
     create_paths: bool | None = None, use_checkpoint: bool = False,
+    keep_stale: bool = False,
 ) -> OpenedPipeline:
-    """The pipeline to run: the checkpoint's when resuming, else built from the project.
+    """The pipeline to run: built from the project, taking over what is current.
 
-    Resuming uses the checkpoint's steps with their edited kwargs; if the project file
-    changed since, a note says so and how to start afresh.
+    For a project, the project file is the one definition of the steps. Resuming builds
+    the pipeline from it and takes over from the checkpoint the result of each step that is
+    ``done`` (:func:`freshness_of`; steps matched by identity, not index); the stale, pending
+    and failed steps run, in order (with ``keep_stale``, stale results are kept too). For a
+    run directory (a pipeline built in Python) the checkpoint's steps are the definition;
+    a stale step there runs again too.
 
     Raises
     ------
@@ -347,21 +356,173 @@ def open_pipeline(
         verdict = resume_verdict(target, run_name)
         if verdict.refusal is not None:
             raise verdict.refusal
-        pipeline = verdict.pipeline
-        if target.project is not None:
-            stored = getattr(pipeline, "project_fingerprint", None)
-            if stored and stored != target.project.fingerprint:
-                notes.append(
-                    f"{os.path.basename(target.path)} changed since this run's checkpoint was "
-                    "written; resuming uses the checkpoint's steps (with their edited kwargs). "
-                    "To start afresh from the file, run without --resume (finished results "
-                    "will be replaced)."
-                )
+        if target.project is None:
+            pipeline = verdict.pipeline
+            notes += _reopen_stale(pipeline, freshness_of(target, pipeline), keep_stale)
+        else:
+            pipeline, more = _resume_project(target, verdict.pipeline, create_paths,
+                                             keep_stale)
+            notes += more
         return OpenedPipeline(pipeline, True, notes)
     if resume and not have_checkpoint:
         notes.append("no checkpoint to resume from yet: starting from the first step")
     pipeline = build_from_project(target, create_paths)
     return OpenedPipeline(pipeline, False, notes)
+
+
+def tool_version(name: str, binary: str) -> str | None:
+    """The version the tool ``name`` at ``binary`` prints (``-v``), or None."""
+    if name not in TOOLS:
+        return None
+    info = probe(name, binary)
+    return info.version if info is not None else None
+
+
+def freshness_of(target: Target, checkpoint: Any, running: Any = ()) -> Freshness:
+    """The state of each step now (:mod:`aw_tui.rundir.freshness`): the project file's steps
+    (the checkpoint's for a run directory) against the checkpoint's records.
+
+    Parameters
+    ----------
+    target : Target
+    checkpoint : Pipeline
+        The loaded checkpoint, with the journal replayed over it.
+    running : iterable of int
+        The ids of the checkpoint's steps running now (from the journal).
+    """
+    steps = list(getattr(checkpoint, "steps", []) or [])
+    records = records_of(steps, getattr(checkpoint, "completed_step_ids", ()) or ())
+    retired = dict(getattr(checkpoint, "retired", None) or {})
+    for identity, old in retired.items():
+        if old.get("provenance") and identity not in records:
+            records[identity] = old["provenance"]
+    running_ids = set(running)
+    running_names = {s.identity for s in steps if s.step_id in running_ids}
+    if target.project is None:
+        planned = [Planned(s.identity, s.func_kwargs, s.func, s.step_id) for s in steps]
+        return assess(planned, records, [s.identity for s in steps], running_names,
+                      tool_version=tool_version)
+    project = complete_project(target)
+    ids = {s.identity: s.step_id for s in steps}
+    planned = [Planned(s.identity, s.kwargs, s.func, ids.get(s.identity, -1))
+               for s in project.steps]
+    now = {p.identity for p in planned}
+    removed = [(s.identity, s.step_id) for s in steps if s.identity not in now]
+    removed += [(i, int(old.get("step_id", -1))) for i, old in retired.items()
+                if i not in now and i not in ids]
+    return assess(planned, records, [*ids, *retired], running_names, removed, tool_version)
+
+
+@dataclass
+class PlannedRun:
+    """What ``--resume`` would do (:func:`resume_plan`).
+
+    Attributes
+    ----------
+    freshness : Freshness
+        The state of every step now.
+    to_run : list of (int, str, str)
+        The steps it would run, in order: run index, identity, why (``new``, ``pending``,
+        ``failed``, ``stale: ...``).
+    kept : int
+        The stale results it would keep (``--keep-stale``).
+    """
+
+    freshness: Freshness
+    to_run: list[tuple[int, str, str]]
+    kept: int = 0
+
+
+def why_text(state: Any) -> str:
+    """``stale: a; b``, ``pending``, ``new``, ``failed`` ... for a step's state."""
+    if state.state == "pending":
+        return "new" if "new" in state.reasons else "pending"
+    if state.reasons:
+        return f"{state.state}: " + "; ".join(state.reasons)
+    return state.state
+
+
+def resume_plan(target: Target, checkpoint: Any, keep_stale: bool = False) -> PlannedRun:
+    """Which steps ``--resume`` would run from ``checkpoint`` (a loaded, replayed one), and
+    why: what ``aw-tui check`` prints. Runs and writes nothing."""
+    freshness = freshness_of(target, checkpoint)
+    stale = sum(1 for s in freshness.states if s.state == "stale")
+    if target.project is not None:
+        skip = {"done", "running", "stale"} if keep_stale else {"done", "running"}
+        todo = [(i, s.identity, why_text(s)) for i, s in enumerate(freshness.states)
+                if s.state not in skip]
+        return PlannedRun(freshness, todo, stale if keep_stale else 0)
+    _reopen_stale(checkpoint, freshness, keep_stale)
+    states = {s.step_id: s for s in freshness.states}
+    run_steps = checkpoint.run_steps or []
+    todo = []
+    for index, step in enumerate(run_steps):
+        if index < checkpoint.run_step_idx or step.step_id in checkpoint.completed_step_ids:
+            continue
+        state = states.get(step.step_id)
+        todo.append((index, step.identity, why_text(state) if state else "pending"))
+    return PlannedRun(freshness, todo, stale if keep_stale else 0)
+
+
+def _reopen_stale(pipeline: Any, freshness: Freshness, keep_stale: bool) -> list[str]:
+    """Make a checkpoint's stale steps run again on resume (unless ``keep_stale``)."""
+    stale = [s for s in freshness.states if s.state == "stale"]
+    if not stale:
+        return []
+    if keep_stale:
+        return [f"--keep-stale: kept {len(stale)} stale result(s) "
+                f"({', '.join(s.identity for s in stale[:5])}{', ...' if len(stale) > 5 else ''})"]
+    ids = {s.step_id for s in stale}
+    pipeline.completed_step_ids -= ids
+    run_steps = pipeline.run_steps or []
+    first = next((i for i, s in enumerate(run_steps) if s.step_id in ids), None)
+    if first is not None:
+        pipeline.run_step_idx = min(int(pipeline.run_step_idx or 0), first)
+    return [f"{len(stale)} stale step(s) will run again: "
+            + "; ".join(f"{s.identity} ({s.reasons[0]})" for s in stale[:3])
+            + (" ..." if len(stale) > 3 else "")]
+
+
+def _resume_project(target: Target, checkpoint: Any, create_paths: bool | None,
+                    keep_stale: bool) -> tuple[Any, list[str]]:
+    """The project's pipeline with the current results of ``checkpoint`` taken over."""
+    freshness = freshness_of(target, checkpoint)
+    old_steps = {s.identity: s for s in checkpoint.steps}
+    retired = dict(getattr(checkpoint, "retired", None) or {})
+    ids = {i: int(old.get("step_id", -1)) for i, old in retired.items()}
+    ids.update({i: s.step_id for i, s in old_steps.items()})
+    pipeline = build_from_project(target, create_paths, step_ids=ids)
+    keep = {"done", "stale"} if keep_stale else {"done"}
+    states = {s.identity: s for s in freshness.states}
+    completed = set()
+    for step in pipeline.steps:
+        old = old_steps.get(step.identity)
+        state = states.get(step.identity)
+        if old is not None:
+            step.results, step.provenance = old.results, old.provenance
+        if old is not None and state is not None and state.state in keep:
+            completed.add(step.step_id)
+    for gone in freshness.removed:
+        old = old_steps.get(gone.identity)
+        if old is not None:
+            retired[gone.identity] = {"step_id": old.step_id, "results": old.results,
+                                      "provenance": old.provenance}
+    pipeline.retired = retired
+    pipeline.completed_step_ids = completed
+    pipeline.run_steps = list(pipeline.steps)
+    pipeline.run_step_idx = next((i for i, s in enumerate(pipeline.steps)
+                                  if s.step_id not in completed), len(pipeline.steps))
+    pipeline.run_name = getattr(checkpoint, "run_name", None)
+    pipeline.journal_seq = getattr(checkpoint, "journal_seq", 0)
+    counts = freshness.counts()
+    notes = [f"{os.path.basename(target.path)}: {counts['done']} step(s) done, "
+             f"{counts['stale']} stale, {counts['pending'] + counts['failed']} to run"
+             + (f", {counts['removed']} removed from the project (results kept)"
+                if counts["removed"] else "")]
+    if keep_stale and counts["stale"]:
+        notes.append(f"--keep-stale: kept {counts['stale']} stale result(s); only pending "
+                     "and failed steps run")
+    return pipeline, notes
 
 
 def complete_project(target: Target) -> Any:
@@ -379,10 +540,12 @@ def complete_project(target: Target) -> Any:
     return project
 
 
-def build_from_project(target: Target, create_paths: bool | None = None) -> Any:
-    """Build a fresh pipeline from the target's project file."""
+def build_from_project(target: Target, create_paths: bool | None = None,
+                       step_ids: dict[str, int] | None = None) -> Any:
+    """Build a fresh pipeline from the target's project file (``step_ids``: the ids of
+    step identities an earlier run used, see ``Project.build_pipeline``)."""
     project = complete_project(target)
-    pipeline = project.build_pipeline(create_paths=create_paths)
+    pipeline = project.build_pipeline(create_paths=create_paths, step_ids=step_ids)
     if not pipeline.paths.get("log") and target.log_dir:
         os.makedirs(target.log_dir, exist_ok=True)
         pipeline.paths["log"] = target.log_dir

@@ -189,6 +189,7 @@ def run_batch(target_path: str, options: RunOptions, out: IO[str] | None = None)
         opened = open_pipeline(
             target, resume=options.resume, run_name=options.run_name,
             create_paths=options.create_paths, use_checkpoint=options.use_checkpoint,
+            keep_stale=options.keep_stale,
         )
     except AwTuiError as exc:
         _err(error_text(exc))
@@ -273,8 +274,9 @@ def _run(pipeline: Any, options: RunOptions, from_checkpoint: bool, target_path:
         if code == EXIT_STEP_FAILED:
             _err(f"FAILED: {error_text(exc)}")
             _err(
-                f"fix the step (aw-tui {target_path}: key e, or edit the project), then "
-                f"resume: aw-tui {target_path} --batch --resume"
+                f"fix the step (edit the project file, or press e in aw-tui {target_path}), "
+                f"then aw-tui {target_path} --batch --resume runs the fixed step and every "
+                "step that depends on it"
             )
         else:
             _err(error_text(exc))

@@ -37,6 +37,7 @@ from aw_tui.target import (
     TargetError,
     build_from_project,
     resolve_target,
+    resume_plan,
     resume_verdict,
 )
 
@@ -89,7 +90,7 @@ def cmd_check(argv: list[str]) -> int:
     if pipeline is None and target.project is not None:
         out.write("no checkpoint yet: --resume would start from the first step\n")
     elif pipeline is not None:
-        _report_resume(out, target, pipeline)
+        _report_resume(out, target, pipeline, options.keep_stale)
     problem = run_problem(target, pipeline, options)
     if problem:
         say(problem)
@@ -139,28 +140,29 @@ def _report_journal(out: IO[str], target: Target) -> None:
                   "--resume runs them again\n")
 
 
-def _report_resume(out: IO[str], target: Target, pipeline: Any) -> None:
-    """What ``--resume`` would run from this checkpoint."""
+def _report_resume(out: IO[str], target: Target, pipeline: Any, keep_stale: bool) -> None:
+    """What ``--resume`` would run from this checkpoint, step by step, and why."""
     if target.project is None:
         print_table(out, ["idx", "id", "tags", "func"], [
             [i, s.step_id, ",".join(s.tags), s.func_name] for i, s in enumerate(pipeline.steps)
         ])
-    run_steps = pipeline.run_steps or []
-    todo = [
-        (i, s) for i, s in enumerate(run_steps)
-        if i >= pipeline.run_step_idx and s.step_id not in pipeline.completed_step_ids
-    ]
-    if target.project is not None:
-        stored = getattr(pipeline, "project_fingerprint", None)
-        if stored and stored != target.project.fingerprint:
-            out.write("note: the project file changed since the checkpoint; --resume uses "
-                      "the checkpoint's steps\n")
-    if not todo:
-        out.write(f"checkpoint {pipeline.run_step_idx}/{len(run_steps)}: the last run "
-                  "finished; --resume would run nothing\n")
+    plan = resume_plan(target, pipeline, keep_stale)
+    counts = plan.freshness.counts()
+    total = len(plan.freshness.states)
+    if not plan.to_run:
+        out.write(f"checkpoint: all {total} steps are done and current; --resume would run "
+                  "nothing\n")
     else:
-        out.write(inert(
-            f"--resume would run {len(todo)} step(s), from run index {todo[0][0]}: "
-            + ", ".join(f"{i}:{s.step_id}({s.func_name})" for i, s in todo[:20])
-            + (" ..." if len(todo) > 20 else "")) + "\n"
-        )
+        out.write(f"--resume would run {len(plan.to_run)} of {total} step(s), in this order "
+                  f"({counts['done']} done and current are kept):\n")
+        print_table(out, ["idx", "step", "why"], [
+            [index, inert(identity, one_line=True), inert(why, one_line=True)]
+            for index, identity, why in plan.to_run[:200]
+        ], max_width=None)
+        if len(plan.to_run) > 200:
+            out.write(f"... and {len(plan.to_run) - 200} more\n")
+    if plan.kept:
+        out.write(f"--keep-stale: {plan.kept} stale result(s) would be kept\n")
+    for gone in plan.freshness.removed:
+        out.write(inert(f"removed: {gone.identity} (no longer in the project; its results are "
+                        "kept in the run directory)", one_line=True) + "\n")

@@ -14,7 +14,7 @@ from aw_tui.base.errors import AwTuiError
 from aw_tui.rundir.edits import decode_kwargs
 from aw_tui.rundir.journal import JournalReader, last_seq
 from aw_tui.rundir.layout import RunLayout
-from aw_tui.rundir.trust import UntrustedFileError, load_trusted, open_trusted
+from aw_tui.rundir.trust import UntrustedFileError, load_trusted, open_trusted, read_own_json
 
 __all__ = [
     "CheckpointError",
@@ -27,6 +27,10 @@ __all__ = [
     "replay_journal",
     "resume_verdict",
 ]
+
+
+#: The largest ``steps/<id>.provenance.json`` read back (a step over 10,000 files).
+PROVENANCE_LIMIT = 32 * 1024 * 1024
 
 
 class CheckpointError(AwTuiError):
@@ -157,6 +161,8 @@ def replay_journal(pipeline: Any, log_dir: str) -> int:
                 lost.discard(step.step_id)
                 if event.get("completed", True):
                     pipeline.completed_step_ids.add(step.step_id)
+            record = read_own_json(layout.step_provenance(step.step_id), PROVENANCE_LIMIT)
+            step.provenance = record if isinstance(record, dict) else None
             if event.get("run_step_idx") is not None:
                 pipeline.run_step_idx = int(event["run_step_idx"])
         elif kind == "group_finished":

@@ -39,7 +39,7 @@ from aw_tui.rundir.provenance import (
     kwargs_changes,
 )
 
-__all__ = ["STATES", "Freshness", "Planned", "StepState", "assess", "records_of"]
+__all__ = ["STATES", "Freshness", "Planned", "StepFreshness", "assess", "records_of"]
 
 #: The states of a step, in the order the counts list them.
 STATES = ("done", "stale", "pending", "running", "failed", "removed")
@@ -71,7 +71,7 @@ class Planned:
 
 
 @dataclass
-class StepState:
+class StepFreshness:
     """The state of one step now, and why.
 
     Attributes
@@ -102,10 +102,10 @@ class StepState:
 class Freshness:
     """The states of all steps (:func:`assess`)."""
 
-    states: list[StepState]
-    removed: list[StepState]
+    states: list[StepFreshness]
+    removed: list[StepFreshness]
 
-    def by_identity(self) -> dict[str, StepState]:
+    def by_identity(self) -> dict[str, StepFreshness]:
         """The states by step identity (removed steps included)."""
         return {s.identity: s for s in [*self.states, *self.removed]}
 
@@ -116,7 +116,7 @@ class Freshness:
             out[state.state] += 1
         return out
 
-    def to_run(self) -> list[StepState]:
+    def to_run(self) -> list[StepFreshness]:
         """The steps ``--resume`` runs, in order."""
         return [s for s in self.states if s.needs_run]
 
@@ -228,11 +228,11 @@ def assess(
     running = set(running)
     tools = _ToolCheck(tool_version)
     stats: dict[str, Any] = {}
-    states: list[StepState] = []
+    states: list[StepFreshness] = []
     upstream = _Upstream(states)
     for position, step in enumerate(planned):
         record = records.get(step.identity)
-        state = StepState(step.identity, "pending", step_id=step.step_id, record=record)
+        state = StepFreshness(step.identity, "pending", step_id=step.step_id, record=record)
         states.append(state)
         reads = (record or {}).get("reads") or {}
         if step.identity in running:
@@ -250,12 +250,12 @@ def assess(
             else:
                 state.state, state.reasons = ("stale" if reasons else "done"), reasons
         upstream.add(position, state)
-    gone = [StepState(identity, "removed", step_id=sid, record=records.get(identity))
+    gone = [StepFreshness(identity, "removed", step_id=sid, record=records.get(identity))
             for identity, sid in removed]
     return Freshness(states, gone)
 
 
-def _describe(other: StepState) -> str | None:
+def _describe(other: StepFreshness) -> str | None:
     """Why a step that depends on ``other`` cannot be current, if so."""
     if other.state == "pending":
         return f"{other.identity} {'has not run yet' if other.record is None else 'is not finished'}"
@@ -267,7 +267,7 @@ class _Upstream:
     """What the steps so far tell the steps after them (kept as the walk goes on, so a step
     that depends on every step before it costs no more than one that depends on one)."""
 
-    def __init__(self, states: list[StepState]) -> None:
+    def __init__(self, states: list[StepFreshness]) -> None:
         self.states = states
         self.producer: dict[str, int] = {}  # file -> the last step so far that wrote it
         self.barriers: list[int] = []  # finished steps that read and wrote no file
@@ -314,7 +314,7 @@ class _Upstream:
                 out.add(path)
         return out
 
-    def add(self, position: int, state: StepState) -> None:
+    def add(self, position: int, state: StepFreshness) -> None:
         """Take the step at ``position`` (its state decided) into account."""
         record = state.record or {}
         writes = record.get("writes") or {}

@@ -126,6 +126,25 @@ def _show(value: Any, limit: int = 60) -> str:
 _ABSENT = object()
 
 
+def _change(key: str, old: Any, new: Any) -> str:
+    """One changed key as text; for two lists, the items added and removed."""
+    if isinstance(old, list) and isinstance(new, list):
+        def text(item: Any) -> str:
+            return json.dumps(item, sort_keys=True, ensure_ascii=False)
+
+        before, after = [text(i) for i in old], [text(i) for i in new]
+        added = [new[i] for i, t in enumerate(after) if t not in set(before)]
+        removed = [old[i] for i, t in enumerate(before) if t not in set(after)]
+        parts = []
+        for word, items in (("added", added), ("removed", removed)):
+            if items:
+                shown = ", ".join(_show(i) for i in items[:2])
+                more = f" and {len(items) - 2} more" if len(items) > 2 else ""
+                parts.append(f"{word} {shown}{more}")
+        return f"{key}: {'; '.join(parts) if parts else 'same items, new order'}"
+    return f"{key} {_show(old)} -> {_show(new)}"
+
+
 def kwargs_changes(old: Any, new: Any, limit: int = 20) -> list[str]:
     """What differs between two canonical kwargs: one text per changed key,
     ``api_kwargs.config.DETECT_THRESH 3 -> 7`` (at most ``limit``, then a count)."""
@@ -137,7 +156,7 @@ def kwargs_changes(old: Any, new: Any, limit: int = 20) -> list[str]:
     for key in [*before, *(k for k in after if k not in before)]:
         a, b = before.get(key, _ABSENT), after.get(key, _ABSENT)
         if a != b:
-            changes.append(f"{key or 'kwargs'} {_show(a)} -> {_show(b)}")
+            changes.append(_change(key or "kwargs", a, b))
     if len(changes) > limit:
         changes = [*changes[:limit], f"... and {len(changes) - limit} more keys"]
     return changes
