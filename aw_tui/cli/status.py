@@ -18,10 +18,11 @@ from aw_tui.base.errors import EXIT_OK, AwTuiError
 from aw_tui.base.text import inert
 from aw_tui.cli.common import ArgumentParser, error_text, fail, print_table
 from aw_tui.launchers.slurm import job_status, read_launcher
+from aw_tui.rundir.freshness import Freshness
 from aw_tui.rundir.journal import RunState, read_events, verify_journal
 from aw_tui.rundir.store import read_lock
 from aw_tui.rundir.vocabulary import INTERRUPTED, RUNNING, count_done
-from aw_tui.target import Target, resolve_target, resume_verdict
+from aw_tui.target import Target, resolve_target, resume_plan, resume_verdict
 
 __all__ = ["cmd_status", "describe_state", "run_status"]
 
@@ -65,12 +66,54 @@ def run_status(log_dir: str) -> dict[str, Any]:
     }
 
 
-def resume_status(target: Target) -> dict[str, Any]:
-    """What ``--resume`` would do with the target's checkpoint, as plain data."""
-    verdict = resume_verdict(target, replay=False)
+def resume_status(target: Target, status: dict[str, Any]) -> dict[str, Any]:
+    """What ``--resume`` would do with the target's checkpoint, as plain data; the steps of
+    ``status`` get their state now (:func:`add_freshness`)."""
+    verdict = resume_verdict(target)
     if verdict.refusal is not None:
         return {"checkpoint": verdict.checkpoint, "refused": error_text(verdict.refusal)}
+    if verdict.pipeline is not None:
+        plan = resume_plan(target, verdict.pipeline)
+        add_freshness(status, plan.freshness)
+        return {"checkpoint": verdict.checkpoint, "refused": None,
+                "would_run": [{"index": i, "step": name, "why": why}
+                              for i, name, why in plan.to_run]}
     return {"checkpoint": verdict.checkpoint, "refused": None}
+
+
+def add_freshness(status: dict[str, Any], freshness: Freshness) -> None:
+    """Give each step of ``status`` its identity, ``stale`` and ``stale_reasons``; a stale
+    step's status word becomes ``stale`` (its last result stays in ``previous_status``);
+    steps of the project that the run does not have yet are added as ``pending``, and
+    the steps removed from the project are listed in ``removed``."""
+    by_id = {s.step_id: s for s in freshness.states if s.step_id is not None}
+    counts = status.setdefault("counts", {})
+    seen = set()
+    for step in status.get("steps", []):
+        state = by_id.get(step["step_id"])
+        if state is None:
+            step.update(step=None, stale=False, stale_reasons=[])
+            continue
+        seen.add(state.identity)
+        stale = state.state == "stale" and step["status"] != "running"
+        step.update(step=state.identity, stale=stale,
+                    stale_reasons=list(state.reasons) if stale else [])
+        if stale:
+            counts[step["status"]] = max(0, counts.get(step["status"], 0) - 1)
+            step["previous_status"], step["status"] = step["status"], "stale"
+            counts["stale"] = counts.get("stale", 0) + 1
+    for index, state in enumerate(freshness.states):
+        if state.identity in seen:
+            continue
+        status.setdefault("steps", []).append({
+            "index": index, "step_id": state.step_id, "step": state.identity,
+            "status": "pending", "tags": [], "func": None, "duration": None, "summary": {},
+            "error_msg": None, "host": None, "worker": None, "verdict": None,
+            "warnings": [], "stale": False, "stale_reasons": list(state.reasons),
+        })
+        counts["pending"] = counts.get("pending", 0) + 1
+    counts.setdefault("stale", 0)
+    status["removed"] = [{"step": s.identity, "step_id": s.step_id} for s in freshness.removed]
 
 
 def job_status_of(log_dir: str | None) -> dict[str, Any] | None:
@@ -120,7 +163,7 @@ def cmd_status(argv: list[str]) -> int:
         status = {"log_dir": target.log_dir, "state": "idle", "steps": [], "counts": {}}
     else:
         status = run_status(target.log_dir)
-    status["resume"] = resume_status(target)
+    status["resume"] = resume_status(target, status)
     status["job"] = job_status_of(target.log_dir)
     status["journal_problems"] = (
         [{"line": p.line, "message": p.message} for p in verify_journal(target.log_dir)]
@@ -144,7 +187,8 @@ def _print_status(status: dict[str, Any]) -> None:
             extra = f"  elapsed {status['elapsed']:.0f} s"
         if status.get("remaining") is not None:
             extra += f"  about {status['remaining']:.0f} s left"
-        out.write(f"{done} done, {counts.get('error', 0)} failed, "
+        stale = f", {counts['stale']} stale" if counts.get("stale") else ""
+        out.write(f"{done} done{stale}, {counts.get('error', 0)} failed, "
                   f"{counts.get('pending', 0) + counts.get('running', 0)} to go{extra}\n")
     job = status.get("job")
     if job:
@@ -159,11 +203,15 @@ def _print_status(status: dict[str, Any]) -> None:
     refused = status["resume"]["refused"]
     if refused:
         out.write(inert(f"checkpoint: --resume would refuse it (exit 2): {refused}") + "\n")
-    print_table(out, ["idx", "id", "status", "time", "tags", "warnings", "summary"], [
-        [s["index"], s["step_id"], s["status"],
+    print_table(out, ["idx", "id", "step", "status", "time", "tags", "warnings", "summary"], [
+        [s["index"], s["step_id"], s.get("step") or "", s["status"],
          f"{s['duration']:.1f}s" if s["duration"] is not None else "",
          ",".join(s["tags"] or []),
          f"⚠ {len(s['warnings'])}: {s['warnings'][0]}" if s.get("warnings") else "",
-         format_summary(s["summary"]) or (s["error_msg"] or "")]
+         ("stale: " + "; ".join(s["stale_reasons"])) if s.get("stale") else (
+             format_summary(s["summary"]) or (s["error_msg"] or ""))]
         for s in status["steps"]
     ])
+    for gone in status.get("removed", []):
+        out.write(inert(f"removed: {gone['step']} (no longer in the project; its results "
+                        "are kept)", one_line=True) + "\n")
