@@ -658,7 +658,7 @@ class RunEngine:
         if self.store is not None:
             self.store.write_result(step.step_id, result)
             step.provenance = make_record(step, result, status, done,
-                                          self._before.pop(step.step_id, None))
+                                          self._before.pop(step.step_id, None), step.provenance)
             self.store.write_provenance(step.step_id, step.provenance)
             summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
             self.store.append_event(

@@ -325,6 +325,7 @@ def tool_identity(tool: Any) -> dict[str, Any] | None:
 def make_record(
     step: Any, result: Any, status: str, completed: bool,
     before: dict[str, tuple[int, int]] | None,
+    previous: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The provenance record of a step that just finished.
 
@@ -342,6 +343,9 @@ def make_record(
     before : dict, optional
         :func:`snapshot` of the files its kwargs named when it started: those that are new
         or changed now were written by it, the others read.
+    previous : dict, optional
+        The record of its run before: a step that did not finish still counts as the
+        writer of what that run wrote (the steps that read those files depend on it).
     """
     declared = result.get("files") if isinstance(result, dict) else None
     declared = declared if isinstance(declared, dict) else {}
@@ -356,6 +360,8 @@ def make_record(
         else:
             written.add(path)
     read -= written
+    if not completed and isinstance(previous, dict):
+        written |= set(previous.get("writes") or {})
     encoded = canonical(step.func_kwargs)
     tool = tool_identity(result.get("tool")) if isinstance(result, dict) else None
     return {
@@ -368,7 +374,6 @@ def make_record(
         "fingerprint": fingerprint(encoded),
         "func": func_identity(step.func),
         "tool": tool,
-        "reads": {p: file_identity(p) for p in sorted(read) if os.path.isfile(p)},
-        "writes": {p: file_identity(p, content=False) for p in sorted(written)
-                   if os.path.isfile(p)},
+        "reads": {p: file_identity(p) for p in sorted(read)},
+        "writes": {p: file_identity(p, content=False) for p in sorted(written)},
     }
