@@ -6,9 +6,12 @@ disagree. Each trigger of staleness on the real demo (512 px, the real tools): w
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -19,6 +22,8 @@ import pytest
 from astropy.io import fits
 from tooling import require_tool
 
+from aw_tui.cli.check import cmd_check
+from aw_tui.cli.status import cmd_status
 from aw_tui.demo.writer import write_demo
 from aw_tui.rundir.journal import read_events
 
@@ -31,12 +36,24 @@ def aw(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPro
                           text=True, timeout=300, stdin=subprocess.DEVNULL, env=env)
 
 
-@pytest.fixture
-def demo(tmp_path: Path) -> Path:
-    """A finished demo project at 512 px."""
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo project at 512 px, written once (not run)."""
     for tool in ("source-extractor", "scamp", "SWarp", "psfex"):
         require_tool(tool)
-    project = Path(write_demo(str(tmp_path / "demo"), size=512))
+    return Path(write_demo(str(tmp_path_factory.mktemp("template") / "demo"), size=512)).parent
+
+
+def fresh_demo(template: Path, where: Path) -> Path:
+    """A copy of the demo project (not run yet: a run's checkpoint belongs to its place)."""
+    shutil.copytree(template, where)
+    return where / "project.toml"
+
+
+@pytest.fixture
+def demo(template: Path, tmp_path: Path) -> Path:
+    """A finished demo project at 512 px."""
+    project = fresh_demo(template, tmp_path / "demo")
     proc = aw(str(project), "--batch")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return project
@@ -47,9 +64,11 @@ def log_dir(project: Path) -> Path:
 
 
 def status(project: Path) -> dict:
-    proc = aw("status", str(project), "--json")
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    """What ``aw-tui status PROJECT --json`` prints (in this process: the same code)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cmd_status([str(project), "--json"]) == 0
+    return json.loads(out.getvalue())
 
 
 def states(project: Path) -> dict[str, tuple[bool, list[str]]]:
@@ -59,10 +78,11 @@ def states(project: Path) -> dict[str, tuple[bool, list[str]]]:
 
 def check_lines(project: Path, *flags: str) -> dict[str, str]:
     """step identity -> why, for each step ``check`` says ``--resume`` would run."""
-    proc = aw("check", str(project), *flags)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        assert cmd_check([str(project), *flags]) == 0, text.getvalue()
     out = {}
-    for line in proc.stdout.splitlines():
+    for line in text.getvalue().splitlines():
         match = re.match(r"^(\d+)\s+(\S+)\s+(.*)$", line)
         if match and not match.group(3).startswith(("step", "Source", "SCAMP", "SWarp",
                                                     "PSFEx", "save")):
@@ -92,14 +112,12 @@ def id_of(project: Path, identity: str) -> int:
     return next(s["step_id"] for s in status(project)["steps"] if s["step"] == identity)
 
 
-def test_a_finished_demo_is_all_current(demo: Path) -> None:
-    assert not any(stale for stale, _ in states(demo).values())
-    assert "--resume would run nothing" in aw("check", str(demo)).stdout
-    assert resume(demo) == []
-
-
 def test_a_kwargs_change_in_the_project_file_reruns_that_step_and_what_depends_on_it(
         demo: Path) -> None:
+    # A finished demo is all current.
+    assert not any(stale for stale, _ in states(demo).values())
+    assert check_lines(demo) == {}
+    assert resume(demo) == []
     text = demo.read_text()
     marker = 'CATALOG_NAME = "{vars.stack_cat}"'
     assert marker in text
@@ -169,14 +187,12 @@ def _fake_sextractor(path: Path, real: str, version: str | None) -> None:
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
 
 
-def test_a_new_tool_version_makes_its_steps_stale(tmp_path: Path) -> None:
-    for tool in ("source-extractor", "scamp", "SWarp", "psfex"):
-        require_tool(tool)
+def test_a_new_tool_version_makes_its_steps_stale(template: Path, tmp_path: Path) -> None:
     real = require_tool("source-extractor")
     wrapper = tmp_path / "bin" / "source-extractor"
     wrapper.parent.mkdir()
     _fake_sextractor(wrapper, real, None)
-    project = Path(write_demo(str(tmp_path / "demo"), size=512))
+    project = fresh_demo(template, tmp_path / "demo")
     project.write_text(project.read_text().replace(
         "[paths]", f'[build_paths]\nSExtractor = "{wrapper}"\n\n[paths]', 1))
     assert aw(str(project), "--batch").returncode == 0
