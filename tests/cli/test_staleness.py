@@ -95,10 +95,7 @@ def resume(project: Path, *flags: str, env: dict[str, str] | None = None) -> lis
     before = len(read_events(str(log_dir(project))))
     proc = aw(str(project), "--batch", "--resume", *flags, env=env)
     events = read_events(str(log_dir(project)))[before:]
-    ids = {}
-    for path in (log_dir(project) / "steps").glob("*.provenance.json"):
-        record = json.loads(path.read_text())
-        ids[record["step_id"]] = record["identity"]
+    ids = {s["step_id"]: s["step"] for s in status(project)["steps"]}
     started = [ids[e["step_id"]] for e in events if e["event"] == "step_started"]
     resume.last = proc  # type: ignore[attr-defined]
     return started

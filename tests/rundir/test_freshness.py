@@ -11,13 +11,14 @@ from typing import Any
 
 from aw_tui.pipeline import Pipeline, load_pipeline
 from aw_tui.rundir.freshness import Planned, assess, records_of
+from aw_tui.rundir.journal import read_events
 from aw_tui.rundir.provenance import canonical, fingerprint, kwargs_changes
 from aw_tui.target import open_pipeline, resolve_target, resume_plan, resume_verdict
 
 CALLS: list[str] = []
 
 
-def copy_text(src: str, dst: str) -> dict[str, Any]:
+def copy_text(src: str, dst: str, big: Any = None) -> dict[str, Any]:
     """A step that reads one file and writes another."""
     CALLS.append(os.path.basename(dst))
     Path(dst).write_text(Path(src).read_text() + "+")
@@ -138,17 +139,24 @@ def test_a_python_pipeline_resumes_its_stale_steps_and_keep_stale_keeps_them(tmp
     assert [s for _, s, _ in _states(again)] == ["done"] * 3
 
 
-def test_the_record_is_written_beside_the_result_and_replayed(tmp_path) -> None:
+def test_the_record_goes_into_the_journal_or_a_file_and_is_replayed(tmp_path) -> None:
     pipe = _chain(tmp_path, 2)
+    pipe.steps[0].func_kwargs["big"] = ["x" * 100] * 400  # 40 kB: too big for a line
     pipe.run()
-    path = tmp_path / "log" / "steps" / "1.provenance.json"
-    record = json.loads(path.read_text())
+    events = [e for e in read_events(str(tmp_path / "log")) if e["event"] == "step_finished"]
+    assert events[0]["provenance"] == "file"
+    path = tmp_path / "log" / "steps" / "0.provenance.json"
+    assert json.loads(path.read_text())["identity"] == "0"
+    assert oct(path.stat().st_mode & 0o777) in ("0o600", "0o644")
+    record = events[1]["provenance"]
     assert record["identity"] == "1" and record["completed"] is True
     assert record["func"]["name"].endswith("test_freshness.copy_text")
     assert len(record["fingerprint"]) == 64
-    assert oct(path.stat().st_mode & 0o777) in ("0o600", "0o644")
+    assert not (tmp_path / "log" / "steps" / "1.provenance.json").exists()
+    # A checkpoint older than the journal: the records come back from the journal / file.
     loaded = load_pipeline(str(tmp_path / "log"))
     assert loaded.steps[1].provenance["fingerprint"] == record["fingerprint"]
+    assert loaded.steps[0].provenance["kwargs"]["big"][0] == "x" * 100
 
 
 def test_removed_new_and_running_steps() -> None:
