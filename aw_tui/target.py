@@ -515,13 +515,19 @@ def _resume_project(target: Target, checkpoint: Any, create_paths: bool | None,
     pipeline.run_name = getattr(checkpoint, "run_name", None)
     pipeline.journal_seq = getattr(checkpoint, "journal_seq", 0)
     counts = freshness.counts()
-    notes = [f"{os.path.basename(target.path)}: {counts['done']} step(s) done, "
-             f"{counts['stale']} stale, {counts['pending'] + counts['failed']} to run"
-             + (f", {counts['removed']} removed from the project (results kept)"
+    todo = [s for s in freshness.states if s.state in ("pending", "failed")
+            or (s.state == "stale" and not keep_stale)]
+    notes = [f"{os.path.basename(target.path)}: {len(todo)} step(s) to run "
+             f"({counts['stale']} stale, {counts['pending']} pending, {counts['failed']} "
+             f"failed); {counts['done']} done and current are kept"
+             + (f"; {counts['removed']} removed from the project (results kept)"
                 if counts["removed"] else "")]
     if keep_stale and counts["stale"]:
         notes.append(f"--keep-stale: kept {counts['stale']} stale result(s); only pending "
                      "and failed steps run")
+    notes += [f"will run {s.identity}: {why_text(s)}" for s in todo[:10]]
+    if len(todo) > 10:
+        notes.append(f"... and {len(todo) - 10} more (aw-tui check lists them all)")
     return pipeline, notes
 
 
