@@ -55,8 +55,9 @@ def run_status(log_dir: str) -> dict[str, Any]:
         "live": live,
         "started": state.started,
         "ended": state.ended,
-        "elapsed": ((state.ended or now) - state.started) if state.started else None,
-        "remaining": state.estimate_remaining(now),
+        "elapsed": state.elapsed(now),
+        # Only a live runner has time left: a dead one's run is not going anywhere.
+        "remaining": state.estimate_remaining(now) if live else None,
         "counts": state.counts(),
         "failed_step": state.failed_step,
         "failed_index": state.failed_index,
@@ -191,6 +192,8 @@ def _print_status(status: dict[str, Any]) -> None:
             extra = f"  elapsed {status['elapsed']:.0f} s"
         if status.get("remaining") is not None:
             extra += f"  about {status['remaining']:.0f} s left"
+        elif status.get("live") and status.get("state") == RUNNING:
+            extra += "  time left unknown (no step has finished yet)"
         stale = f", {counts['stale']} stale" if counts.get("stale") else ""
         out.write(f"{done} done{stale}, {counts.get('error', 0)} failed, "
                   f"{counts.get('pending', 0) + counts.get('running', 0)} to go{extra}\n")

@@ -415,10 +415,7 @@ class AwTuiApp(ViewActions, App[int]):
         counts = Counter(row.status for row in rows)
         warned = sum(1 for row in rows if row.warnings)
         done = count_done(counts)
-        elapsed = None
-        if state.started:
-            end = state.ended if (state.ended and self.live_pid is None) else time.time()
-            elapsed = end - state.started
+        elapsed = state.elapsed(time.time())
         remaining = state.estimate_remaining(time.time()) if self.live_pid else None
         start = f"  start {session.start_idx}" if session.start_idx is not None else ""
         tags = ""
@@ -431,7 +428,8 @@ class AwTuiApp(ViewActions, App[int]):
             f"·{counts.get('pending', 0) + counts.get('running', 0)}"
             + (f" [yellow]⚠{warned}[/yellow]" if warned else "") + "  "
             f"{_clock(elapsed)}"
-            + (f" ~{_clock(remaining)} left" if remaining is not None else "")
+            + ((f" ~{_clock(remaining)} left" if remaining is not None else " ~? left")
+               if self.live_pid and state.state == "running" else "")
             + start + tags
         )
         self.query_one("#header", Static).update(text)
