@@ -256,12 +256,18 @@ def test_adding_an_exposure_runs_sextractor_once_and_only_what_is_downstream(
     started = resume(demo)
     assert started == ["detect[206404]", "astrometry", "stack", "stack-detect", "psf",
                        "psf-photometry", "save"]
-    assert resume.last.returncode == 0, resume.last.stderr  # type: ignore[attr-defined]
+    last = resume.last  # type: ignore[attr-defined]
+    assert last.returncode == 0, last.stderr
+    assert "will run detect[206404]: new" in last.stdout
+    assert "aw-tui: done, 7 steps ran in" in last.stdout
+    assert "; 3 were already done and current" in last.stdout
     ids = {s["step"]: s["step_id"] for s in status(demo)["steps"]}
     # The steps that were there keep their ids (and so their files in the run directory).
     assert [ids[name] for name in ALL] == list(range(9))
     assert ids["detect[206404]"] == 9
     assert resume(demo) == []
+    assert "nothing to run: all 10 steps are done and current" in \
+        resume.last.stdout  # type: ignore[attr-defined]
 
 
 def test_a_removed_step_is_listed_and_its_results_kept(demo: Path) -> None:
