@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from aw_tui.rundir.layout import EVENTS_FILE
+from aw_tui.rundir.layout import EVENTS_FILE, RunLayout
+from aw_tui.rundir.trust import read_own_json
 from aw_tui.rundir.vocabulary import (
     DONE_STATUSES,
     FAILED,
@@ -42,6 +43,7 @@ __all__ = [
     "last_seq",
     "read_events",
     "read_run_header",
+    "step_ids_by_identity",
     "verify_journal",
 ]
 
@@ -600,3 +602,21 @@ def read_run_header(path: str) -> RunState | None:
         state.last_seq = max(state.last_seq, int(last.get("seq", 0) or 0))
         state.last_time = last.get("time", state.last_time)
     return state
+
+
+def step_ids_by_identity(log_dir: str) -> dict[str, int]:
+    """The ``step_id`` of each step identity that finished in the run directory, from the
+    provenance in the journal's ``step_finished`` lines (the last one wins): how a step
+    rebuilt from the project file gets its id back."""
+    ids: dict[str, int] = {}
+    for event in read_events(log_dir):
+        record = event.get("provenance") if event.get("event") == "step_finished" else None
+        if record == "file":  # too big for its line
+            record = read_own_json(RunLayout(log_dir).step_provenance(event.get("step_id")),
+                                   32 * 1024 * 1024)
+        if isinstance(record, dict) and isinstance(record.get("identity"), str):
+            try:
+                ids[record["identity"]] = int(event.get("step_id"))
+            except (TypeError, ValueError):
+                continue
+    return ids

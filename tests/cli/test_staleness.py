@@ -268,6 +268,13 @@ def test_adding_an_exposure_runs_sextractor_once_and_only_what_is_downstream(
     assert resume(demo) == []
     assert "nothing to run: all 10 steps are done and current" in \
         resume.last.stdout  # type: ignore[attr-defined]
+    # A checkpoint cut short is rebuilt with each step under its own id again.
+    checkpoint = log_dir(demo) / "pipeline.p"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:100])
+    rebuilt = aw("check", str(demo), "--rebuild-checkpoint")
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "all 10 steps are done and current" in rebuilt.stdout
+    assert {s["step"]: s["step_id"] for s in status(demo)["steps"]} == ids
 
 
 def test_a_removed_step_is_listed_and_its_results_kept(demo: Path) -> None:
