@@ -5,6 +5,7 @@ The room's modules, from the outside in:
 - ``loader``: :func:`load_project`, which reads the file and runs the parts below in order;
 - ``model``: what it gives, :class:`Project`, :class:`ExpandedStep`, :class:`StepRow`;
 - ``steps``: the ``[[steps]]`` tables, checked and expanded (``StepLoader``);
+- ``overrides``: per-member overrides of a ``foreach`` step (``[steps.items."KEY".kwargs]``);
 - ``inputs``: the ``[inputs.NAME]`` sets, listed or globbed, with derived fields (``InputSets``);
 - ``evaluate``: ``{...}`` references, compiled once and evaluated per item (``Evaluator``);
 - ``scope``: the items, scopes and runs the evaluation works on;
