@@ -143,6 +143,9 @@ class KwargsEdit:
         template, steps that refer to this one's kwargs), in order.
     snapshot : ProjectSnapshot
         The file as written (the old one when nothing was written).
+    cleared_overrides : list of str
+        For a template edit from a member: the keys removed from that member's override
+        so that it follows the template (``api_kwargs.config.DETECT_THRESH``).
     """
 
     path: str

@@ -129,21 +129,24 @@ class EditActions:
         self.push_screen(ConfirmScreen(
             f"[b]{count} value{'s' if count != 1 else ''} you changed "
             f"{'are references' if count != 1 else 'is a reference'} in the project file"
-            "[/b]\n\n" + shown(error.message.split("\n", 1)[-1])
+            "[/b]\n\n" + shown(self._relative(error.message.split("\n", 1)[-1]).strip())
             + "\n\nWrite the literal value instead (the reference is gone)?  y: write it · "
             "n: keep the file as it is"), answered)
 
     def _edit_failed(self, what: str, exc: Exception) -> None:
-        """One line on the message line; a message of several lines also as a notice.
-        Paths in the project's folder are shown relative to it."""
-        text = str(exc)
-        folder = os.path.dirname(os.path.realpath(self.session.target.path))
-        text = text.replace(folder + os.sep, "").replace(
-            os.path.dirname(self.session.target.path) + os.sep, "")
+        """One line on the message line; a message of several lines also as a notice."""
+        text = self._relative(str(exc))
         first = text.splitlines()[0] if text else type(exc).__name__
         self.show_message(f"[b red]{what}:[/b red] {shown(first)}")
         if "\n" in text:
             self.notify(inert(text), title=what, severity="error", timeout=30, markup=False)
+
+    def _relative(self, text: str) -> str:
+        """``text`` with the paths in the project's folder relative to it."""
+        path = self.session.target.path
+        for folder in {os.path.dirname(os.path.realpath(path)), os.path.dirname(path)}:
+            text = text.replace(folder + os.sep, "")
+        return text
 
     def _edit_done(self, step_id: int, outcome: EditOutcome) -> None:
         self.show_message(shown(outcome.message))
