@@ -35,12 +35,12 @@ from aw_tui.project.loader import ProjectError
 from aw_tui.project.tomledit import TomlWriteError, dumps
 from aw_tui.rundir.vocabulary import FAILED, FINISHED, INTERRUPTED, RUNNING, count_done
 from aw_tui.target import complete_project
+from aw_tui.tui.app_edit import EditActions
 from aw_tui.tui.app_views import ViewActions
 from aw_tui.tui.messages import JournalUpdate, LiveChanged, ProjectProblem, StepsLoaded
 from aw_tui.tui.notify import wants_notifications
 from aw_tui.tui.screens import (
     ConfirmScreen,
-    EditScreen,
     HelpScreen,
     StopScreen,
     TagsScreen,
@@ -83,7 +83,7 @@ class _Monochrome(Monochrome):
         )
 
 
-class AwTuiApp(ViewActions, App[int]):
+class AwTuiApp(EditActions, ViewActions, App[int]):
     """The aw-tui application on one project or run directory.
 
     Parameters
@@ -543,39 +543,6 @@ class AwTuiApp(ViewActions, App[int]):
             return
         self.session.run_tags, self.session.ignore_tags = result
         self.update_header()
-
-    def action_edit(self) -> None:
-        """``e``: edit the selected step's kwargs as TOML."""
-        if not self._require_loaded():
-            return
-        step_id = self.query_one(StepTable).cursor_step_id
-        if step_id is None:
-            return
-        step = self.session.pipeline.get_step(step_id)
-        try:
-            text = dumps(step.func_kwargs)
-        except TomlWriteError as exc:
-            self.show_message(shown(exc))
-            return
-        note = "ctrl+s save · esc cancel"
-        if self.live_pid is not None:
-            note += " · the run is live: the edit applies when this step starts"
-        self.push_screen(
-            EditScreen(f"Edit step {step_id} ({shown(step.func_name)}) kwargs", text, note),
-            lambda data: self._after_edit(step_id, data),
-        )
-
-    def _after_edit(self, step_id: int, data: dict[str, Any] | None) -> None:
-        if data is None:
-            return
-        try:
-            outcome = self.session.edit(step_id, data)
-        except Exception as exc:
-            self.show_message(f"[b red]edit not saved:[/b red] {shown(exc)}")
-            return
-        self.show_message(shown(outcome.message))
-        if self.query_one("#detail").display:
-            self._update_detail(step_id)
 
     def action_stop(self) -> None:
         """``x``: stop the live run, now or after the current step."""
