@@ -7,6 +7,7 @@ disagree. Each trigger of staleness on the real demo (512 px, the real tools): w
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import os
@@ -25,6 +26,7 @@ from tooling import require_tool
 from aw_tui.cli.check import cmd_check
 from aw_tui.cli.status import cmd_status
 from aw_tui.demo.writer import write_demo
+from aw_tui.project.fileedit import read_snapshot, set_step_kwargs
 from aw_tui.rundir.journal import read_events
 
 ALL = ["detect[206401]", "detect[206402]", "detect[206403]", "astrometry", "stack",
@@ -287,3 +289,36 @@ def test_a_removed_step_is_listed_and_its_results_kept(demo: Path) -> None:
     assert status(demo)["removed"] == [{"step": "save", "step_id": 8}]
     assert resume(demo) == []
     assert status(demo)["removed"] == [{"step": "save", "step_id": 8}]
+
+
+def test_an_e_edit_of_a_member_then_of_the_template_is_what_resume_runs(demo: Path) -> None:
+    """``e`` writes the project file (aw_tui.project.fileedit, as the TUI calls it): a
+    member's override reruns that member and what depends on it, with the new value."""
+    original = demo.read_text()
+    snapshot = read_snapshot(demo)
+    kwargs = copy.deepcopy(snapshot.step("detect[206402]").kwargs)
+    kwargs["api_kwargs"]["config"]["DETECT_THRESH"] = 9
+    set_step_kwargs(snapshot, "detect[206402]", kwargs, member_only=True)
+    text = demo.read_text()
+    assert [line for line in original.splitlines() if line.startswith("#")] == [
+        line for line in text.splitlines() if line.startswith("#")]  # every comment kept
+    why = check_lines(demo)
+    assert why["detect[206402]"] == "stale: api_kwargs.config.DETECT_THRESH (none) -> 9"
+    assert "detect[206401]" not in why and "detect[206403]" not in why
+    assert resume(demo) == ["detect[206402]", "astrometry", "stack", "stack-detect", "psf",
+                            "psf-photometry", "save"]
+    assert "-DETECT_THRESH 9" in xml_of(demo, id_of(demo, "detect[206402]"))
+    # Then the template, from another member: every member is stale, 206402 keeps its 9.
+    snapshot = read_snapshot(demo)
+    kwargs = copy.deepcopy(snapshot.step("detect[206401]").kwargs)
+    kwargs["api_kwargs"]["config"]["DETECT_THRESH"] = 7
+    set_step_kwargs(snapshot, "detect[206401]", kwargs)
+    why = check_lines(demo)
+    assert why["detect[206401]"] == "stale: api_kwargs.config.DETECT_THRESH (none) -> 7"
+    assert why["detect[206403]"] == "stale: api_kwargs.config.DETECT_THRESH (none) -> 7"
+    assert "detect[206402]" not in why or not why["detect[206402]"].startswith(
+        "stale: api_kwargs")
+    started = resume(demo)
+    assert started[:2] == ["detect[206401]", "detect[206403]"]
+    assert "-DETECT_THRESH 7" in xml_of(demo, id_of(demo, "detect[206403]"))
+    assert check_lines(demo) == {}
