@@ -180,8 +180,13 @@ def test_check_lists_steps_and_what_resume_would_run(tmp_path):
 
 
 def test_status_during_and_after_a_run(tmp_path):
+    # The second step runs until the test has looked (at most 2 minutes), however long the
+    # two status calls take on a loaded machine.
+    release = tmp_path / "release"
+    wait = 'i=0; while [ ! -e "$1" ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i+1)); done'
     steps = (step("aw_tui.testing_funcs:succeed", ["quick"])
-             + step("aw_tui.testing_funcs:sleep", ["slow"], seconds=5))  # two status calls fit
+             + step("aw_tui.testing_funcs:run_argv", ["slow"],
+                    argv=["sh", "-c", wait, "sh", str(release)]))
     project = write_project(tmp_path, steps)
     runner = subprocess.Popen([*AW, str(project), "--batch"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
@@ -196,6 +201,7 @@ def test_status_during_and_after_a_run(tmp_path):
         text = run("status", str(project)).stdout
         assert f"running on {os.uname().nodename} pid {runner.pid}" in text
     finally:
+        release.touch()
         assert runner.wait(timeout=60) == 0
     status = json.loads(run("status", str(project), "--json").stdout)
     assert status["state"] == "finished" and not status["live"]
