@@ -13,7 +13,8 @@ from typing import Any
 
 from aw_tui.base.process import run_command
 
-__all__ = ["fail", "print_lines", "raise_error", "run_argv", "sleep", "succeed", "touch"]
+__all__ = ["fail", "print_lines", "raise_error", "run_argv", "sleep", "succeed",
+           "tool_progress", "touch"]
 
 
 def succeed(**kwargs: Any) -> dict[str, Any]:
@@ -71,3 +72,24 @@ def run_argv(argv: list[str]) -> dict[str, Any]:
         "summary": {"returncode": result.returncode},
         "error_msg": None if result.returncode == 0 else f"exit code {result.returncode}",
     }
+
+
+def tool_progress(lines: int = 100, upto: int | None = None, every: int = 97,
+                  delay: float = 0.0, hold: float = 0.0) -> dict[str, Any]:
+    """Print what SWarp prints while it resamples one file (its banner, the file, then
+    ``ESC[1M> Resampling line: i / lines`` every `every` lines, `delay` s apart) up to line
+    `upto`, wait `hold` seconds there, then finish (``> All done``). Python's own output:
+    it goes to the step's output file as a tool's does."""
+    out = sys.stderr
+    out.write("\x1b[1M> \n\x1b[1A----- SWarp 2.41.5 started on 2026-01-01 at 00:00:00 "
+              "with 1 thread\n\n\x1b[1M> Examining input data ...\n\x1b[1A"
+              "-------------- File a.fits:\n")
+    stop = lines if upto is None else min(int(upto), lines)
+    for line in [*range(0, stop, max(int(every), 1)), stop]:
+        out.write(f"\x1b[1M> Resampling line: {line:6d} / {lines}    \n\x1b[1A")
+        out.flush()
+        time.sleep(delay)
+    time.sleep(hold)
+    out.write("\x1b[1M> \n\x1b[1A> All done (in 0.1 s)\n")
+    out.flush()
+    return {"status": "success", "summary": {"lines": int(lines)}}

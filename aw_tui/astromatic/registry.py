@@ -31,6 +31,7 @@ __all__ = [
     "DIR_KEYS",
     "OTHER_TOOLS",
     "TOOLS",
+    "ProgressSpec",
     "ToolInfo",
     "ToolNotFoundError",
     "ToolSpec",
@@ -41,6 +42,41 @@ __all__ = [
     "spec_for",
     "tool_report",
 ]
+
+
+@dataclass(frozen=True)
+class ProgressSpec:
+    """How a tool's progress messages read (parsed by :mod:`aw_tui.astromatic.progress`).
+
+    Every AstrOmatic tool shows its progress as ``ESC[1M> message`` lines on stderr; a
+    message with a count (``Resampling line: 5720 / 8887``) gives a fraction without any
+    entry here. What a tool needs beyond that:
+
+    Attributes
+    ----------
+    counts : tuple of (str, str)
+        ``(regular expression, stage)``: a message the expression matches (group ``done``,
+        optionally ``total``) is a count of that stage (SExtractor's ``Line:  250`` has no
+        total).
+    total : str
+        A regular expression over an output line whose group ``total`` is the total of a
+        count without one (SExtractor: the image height in ``/ 2048x4096 /``).
+    part : str
+        A regular expression over an output line that starts the next part of the work (a
+        file, an extension); groups ``index`` and ``of`` when the line says which of how
+        many (SExtractor's ``Measuring from: x.fits [2/4]``), else the parts are counted.
+    part_word : str
+        How a part is named (``ext``, ``file``).
+    part_end : str
+        A regular expression over an output line after which no part is shown (SWarp's
+        ``----- Co-adding frames`` after the files).
+    """
+
+    counts: tuple[tuple[str, str], ...] = ()
+    total: str = ""
+    part: str = ""
+    part_word: str = ""
+    part_end: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +111,8 @@ class ToolSpec:
         Config keywords naming files the tool reads beside its config (filter, neural
         network, parameter list, PSF, reference catalog, global header ...): a relative name
         in a config file is resolved against that file's folder.
+    progress : ProgressSpec
+        How its progress messages read.
     """
 
     code: str
@@ -91,6 +129,7 @@ class ToolSpec:
     conda: str
     xml_default: str = ""
     companion_keys: tuple[str, ...] = ()
+    progress: ProgressSpec = ProgressSpec()
 
     @property
     def binary(self) -> str:
@@ -130,6 +169,13 @@ TOOLS: dict[str, ToolSpec] = {
             debian="source-extractor", conda="astromatic-source-extractor", xml_default="sex.xml",
             companion_keys=("PARAMETERS_NAME", "FILTER_NAME", "STARNNW_NAME", "PSF_NAME",
                             "ASSOC_NAME", "SOM_NAME"),
+            # "> Line:  250  Objects: ..." after "----- Measuring from: x.fits [2/4]" and
+            # '"name" / no ext. header / 2048x4096 / 32 bits'.
+            progress=ProgressSpec(
+                counts=((r"^Line:\s*(?P<done>\d+)\b", "Scanning"),),
+                total=r"/ \d+x(?P<total>\d+) /",
+                part=r"^----- Measuring from: .*?(?:\[(?P<index>\d+)/(?P<of>\d+)\])?\s*$",
+                part_word="ext"),
         ),
         ToolSpec(
             code="SCAMP", name="scamp", aliases=(), names=("scamp",), banner="SCAMP",
@@ -148,6 +194,10 @@ TOOLS: dict[str, ToolSpec] = {
             output_keys=frozenset({"IMAGEOUT_NAME", "WEIGHTOUT_NAME", "XML_NAME"}),
             debian="swarp", conda="astromatic-swarp", xml_default="swarp.xml",
             companion_keys=("HEADER_NAME",),
+            # "-------------- File 0001_b.fits:" then "> Resampling line:  97 / 515", until
+            # "-------------- Co-adding frames".
+            progress=ProgressSpec(part=r"^-+ File (?P<name>.+):\s*$", part_word="file",
+                                  part_end=r"^-+ Co-adding frames"),
         ),
         ToolSpec(
             code="PSFEx", name="psfex", aliases=(), names=("psfex",), banner="PSFEx",

@@ -15,6 +15,7 @@ import threading
 import time
 from typing import IO, Any
 
+from aw_tui.astromatic.progress import ProgressTracker
 from aw_tui.astromatic.summaries import format_summary, step_label
 from aw_tui.base.errors import (
     EXIT_BAD_INPUT,
@@ -36,6 +37,7 @@ from aw_tui.engine.executors import executor_from_config
 from aw_tui.launchers.slurm import allocation_end, resubmit
 from aw_tui.options import OptionsError, RunOptions, check_start_idx
 from aw_tui.rundir.journal import JournalReader, RunState, read_events
+from aw_tui.rundir.layout import RunLayout
 from aw_tui.rundir.vocabulary import ERROR, RUNNING, SKIPPED, SUCCESS, count_ended
 from aw_tui.target import Target, has_checkpoint, open_pipeline, resolve_target
 
@@ -68,6 +70,8 @@ class Reporter(threading.Thread):
         self._bar_shown = False
         self._gone = False
         self._ran = 0  # steps that ended in this run
+        self._layout = RunLayout(log_dir)
+        self._progress = ProgressTracker()  # inside the running steps (docs/progress.md)
 
     def run(self) -> None:
         while not self._halt.wait(0.2):
@@ -115,9 +119,13 @@ class Reporter(threading.Thread):
             filled = int(width * done / max(total, 1))
             running = ", ".join(step_label(s.tags, s.func) for s in state.running_steps())
             elapsed = time.time() - (state.started or time.time())
+            found = self._progress.poll({s.step_id: self._layout.step_output(s.step_id)
+                                         for s in state.running_steps()})
+            inside = f" {found[min(found)].text()}" if found else ""
             self._write(
                 f"\r\x1b[K[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
                 f"{elapsed:.0f} s {inert(running[:40], one_line=True)}"
+                f"{inert(inside[:40], one_line=True)}"
             )
             self._bar_shown = True
 

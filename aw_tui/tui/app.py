@@ -400,7 +400,8 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
         name = session.target.display_name
         if self.live_pid is not None:
             since = time.strftime("%H:%M:%S", time.localtime(state.started or time.time()))
-            run = f"[b green]running[/b green] on {self.live_host} pid {self.live_pid} since {since}"
+            run = (f"[b green]running[/b green] on {self.live_host} pid {self.live_pid}"
+                   + (self.progress_header() or f" since {since}"))  # ViewActions
         elif state.state == FAILED:
             run = f"[b red]failed[/b red] at step {state.failed_step}"
         elif state.state == INTERRUPTED:

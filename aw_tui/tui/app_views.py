@@ -1,5 +1,6 @@
 """The app's views of a run beyond the table: products (``p``), results (``R``),
-``runner.log`` (``L``), the failed step on opening, and ``--notify`` at a run's end.
+``runner.log`` (``L``), the failed step on opening, ``--notify`` at a run's end, and (from
+`aw_tui.tui.app_progress`) the progress inside the running steps.
 
 A mixin of `aw_tui.tui.app.AwTuiApp` (which holds the bindings and the state used here:
 ``session``, ``selected_step``, ``notify_run_end``, ``notify_writer``, ``opened_at``), kept
@@ -16,6 +17,7 @@ from typing import Any
 from textual.widgets import Static
 
 from aw_tui.rundir.layout import RunLayout
+from aw_tui.tui.app_progress import ProgressActions
 from aw_tui.tui.notify import notification
 from aw_tui.tui.products import step_products
 from aw_tui.tui.products_screen import ProductsScreen
@@ -30,7 +32,7 @@ RUN_ENDS = ("run_finished", "run_failed", "run_interrupted")
 """The journal events that end a run."""
 
 
-class ViewActions:
+class ViewActions(ProgressActions):
     """Actions and handlers of `AwTuiApp` for the views above (a mixin: ``self`` is the app)."""
 
     session: Any

@@ -7,7 +7,7 @@ from typing import Any
 
 from textual.message import Message
 
-__all__ = ["JournalUpdate", "LiveChanged", "ProjectProblem", "StepsLoaded"]
+__all__ = ["JournalUpdate", "LiveChanged", "ProjectProblem", "StepProgress", "StepsLoaded"]
 
 
 @dataclass
@@ -48,3 +48,11 @@ class ProjectProblem(Message):
 
     text: str = ""
 
+
+
+@dataclass
+class StepProgress(Message):
+    """The progress inside the running steps changed (``progress``: step id ->
+    :class:`aw_tui.astromatic.progress.Progress`; empty when none runs)."""
+
+    progress: dict[int, Any] = field(default_factory=dict)

@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from aw_tui.tui.progress_view import progress_bar
 from aw_tui.tui.step_rows import (
     STATUS_COLORS,
     StepRow,
@@ -36,6 +37,7 @@ __all__ = ["StepTable"]
 _START_MARK = "»"
 _STATUS_WORD = 11  # len("interrupted")
 _DURATION = 6
+_BAR = 10  # cells of a running step's progress bar
 _PRINTABLE = {code: " " for code in (*range(0x20), *range(0x7F, 0xA0))}
 
 
@@ -232,6 +234,7 @@ class StepTable(ScrollView, can_focus=True):
         self._cache: LRUCache[tuple[int, bool], Strip] = LRUCache(1024)
         self._header: Strip | None = None
         self._styles: dict[str, Style] = {}
+        self._progress: dict[int, tuple[float | None, str]] = {}
         self.set_rows(rows)
 
     # ------------------------------------------------------------------ public API
@@ -367,6 +370,28 @@ class StepTable(ScrollView, can_focus=True):
             return
         self._filter_terms = terms
         self._apply_filter()
+
+    def set_progress(self, progress: dict[int, tuple[float | None, str]]) -> None:
+        """Show the progress of running steps in their summary cells (a bar and a text);
+        the steps not in `progress` show their summary again.
+
+        Parameters
+        ----------
+        progress : dict
+            step id -> (fraction done or None, text such as ``64% Resampling (file 2)``).
+        """
+        changed = {sid for sid in progress.keys() | self._progress.keys()
+                   if progress.get(sid) != self._progress.get(sid)}
+        self._progress = dict(progress)
+        for step_id in changed:
+            position = self._position.get(step_id)
+            if position is None:
+                continue
+            self._cache.discard((position, False))
+            self._cache.discard((position, True))
+            display = position if self._display_pos is None else self._display_pos.get(position)
+            if display is not None:
+                self.refresh_line(display + 1)
 
     def move_cursor_to_step(self, step_id: int) -> bool:
         """Put the cursor on a step (and scroll to it).
@@ -576,6 +601,12 @@ class StepTable(ScrollView, can_focus=True):
             "tags": ",".join(row.tags).translate(_PRINTABLE),
             "summary": row.summary.translate(_PRINTABLE),
         }
+        progress = self._progress.get(row.step_id) if row.status == "running" else None
+        bar = ""
+        if progress is not None and layout.summary:
+            if progress[0] is not None:  # a stage without a count: its name alone
+                bar = progress_bar(progress[0], min(_BAR, max(layout.summary // 4, 4))) + " "
+            values["summary"] = bar + progress[1].translate(_PRINTABLE)
         base = self.rich_style
         if row.index is None:
             base = base + self._style("step-table--dim")
@@ -585,6 +616,13 @@ class StepTable(ScrollView, can_focus=True):
             style = base
             if column == "status":
                 style = style + self._style(status)
+            elif column == "summary" and bar:  # the bar in the status colour, then its text
+                bar_style = style + self._style(status)
+                if cursor_style is not None:
+                    bar_style, style = bar_style + cursor_style, style + cursor_style
+                segments.append(Segment(text[: len(bar)], bar_style))
+                segments.append(Segment(text[len(bar):], style))
+                continue
             elif column == "mark" and row.is_start:
                 style = style + self._style("step-table--start")
             if cursor_style is not None:

@@ -1,0 +1,49 @@
+"""Issue 14, fix 7: progress inside a running step, read from the tool's output, in the
+running step's row and in the header."""
+
+from __future__ import annotations
+
+from test_output_view import sync
+from test_tui_app import (  # noqa: F401
+    SLEEP,
+    header,
+    opened,
+    runners,
+    screen_text,
+    statuses,
+    step,
+    table_rows,
+    wait_header,
+    wait_statuses,
+    wait_until,
+    write_project,
+)
+
+from aw_tui.tui.screens import StopScreen
+
+PROGRESS = "aw_tui.testing_funcs:tool_progress"
+
+
+@sync
+async def test_the_running_step_shows_its_tools_progress_in_its_row_and_the_header(
+        tmp_path, runners):  # noqa: F811
+    """A step printing SWarp's ``Resampling line: 5720 / 8887`` shows 64 % with a bar;
+    when it ends its row shows its summary again and the header no progress."""
+    project = write_project(tmp_path, step(PROGRESS, ["stack"], lines=8887, upto=5720,
+                                           every=1000, hold=30)
+                            + step(SLEEP, ["after"], seconds=0.1))
+    async with opened(project) as (app, pilot):
+        await pilot.press("r")
+        await wait_until(pilot, lambda: "64% Resampling (file 1)" in table_rows(app)
+                         .get(0, {}).get("line", ""), 20, "progress in the row")
+        row = table_rows(app)[0]["line"]
+        assert "█████▏" in row, row  # 64 % of an 8-cell bar at 80 columns
+        top = header(app)
+        assert "▶ step 0" in top and "64% Resampling" in top, top
+        assert "since" not in top  # the progress takes the place of the start time
+        await pilot.press("x")
+        await wait_until(pilot, lambda: isinstance(app.screen, StopScreen), 5, "stop dialog")
+        await pilot.press("n")
+        await wait_statuses(pilot, {0: "interrupted"}, 20)
+        await wait_until(pilot, lambda: "Resampling" not in screen_text(app).splitlines()[0]
+                         and "%" not in table_rows(app)[0]["line"], 10, "progress gone")
