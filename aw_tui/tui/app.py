@@ -353,6 +353,7 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
     def _show_step_now(self, step_id: int) -> None:
         if step_id != self.selected_step:
             self.selected_step = step_id
+            self.query_one(OutputView).set_missing_note(self.output_note(step_id))
             self.query_one(OutputView).show_file(self.session.output_path(step_id))
         if self.query_one("#detail").display:
             self._update_detail(step_id)

@@ -1,9 +1,12 @@
-"""Where a step is: progress inside the running steps (step table and header).
+"""Where a step is: progress inside the running steps (step table and header), and what
+the output pane says of a step without output.
 
 A mixin of `aw_tui.tui.app.AwTuiApp` (through `aw_tui.tui.app_views.ViewActions`): twice a
 second a thread reads the end of each running step's output
 (:class:`aw_tui.tui.progress_view.RunningProgress`) and posts `StepProgress` when it
 changed; the running rows then show a bar, the header the first running step's progress.
+The output pane of a step that has not started says so (:meth:`output_note`), instead of
+waiting for its output.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from textual import work
 from textual.css.query import NoMatches
 
 from aw_tui.astromatic.progress import Progress
-from aw_tui.tui.messages import StepProgress
+from aw_tui.rundir.vocabulary import RUNNING
+from aw_tui.tui.messages import JournalUpdate, StepProgress
 from aw_tui.tui.progress_view import PROGRESS_INTERVAL, RunningProgress, header_progress
 from aw_tui.tui.screens import shown
+from aw_tui.tui.widgets.output_view import OutputView
 from aw_tui.tui.widgets.step_table import StepTable
 
 __all__ = ["ProgressActions"]
@@ -26,6 +31,7 @@ class ProgressActions:
     """Reads and shows the running steps' progress (a mixin: ``self`` is the app)."""
 
     session: Any
+    selected_step: int | None
     live_pid: int | None
     query_one: Any
     post_message: Any
@@ -62,3 +68,30 @@ class ProgressActions:
         """The header's progress part (markup), empty when no step shows progress."""
         text = header_progress(getattr(self, "step_progress", {}))
         return f"[dodger_blue1]{shown(text)}[/dodger_blue1]" if text else ""
+
+    def output_note(self, step_id: int) -> str | None:
+        """What the output pane says while ``steps/<id>.out`` does not exist: the step has
+        not started, or printed nothing (None while it runs: it waits for the output)."""
+        try:
+            row = self.query_one(StepTable).get_row(step_id)
+        except NoMatches:
+            return None
+        status = row.status if row is not None else None
+        name = f"steps/{step_id}.out"
+        if status == RUNNING:
+            return None
+        if status in ("success", "unknown", "error", "interrupted"):
+            return f"step {step_id} printed nothing ({name} does not exist)"
+        return f"step {step_id} has not started: its output will show here ({name})"
+
+    def on_journal_update(self, message: JournalUpdate) -> None:
+        """After the app's own handler: the selected step's note follows its status."""
+        step_id = self.selected_step
+        if step_id is None or not getattr(self, "_loaded", False):
+            return
+        if message.rows is None and all(e.get("step_id") != step_id for e in message.events):
+            return
+        try:
+            self.query_one(OutputView).set_missing_note(self.output_note(step_id))
+        except NoMatches:  # the app is closing
+            return

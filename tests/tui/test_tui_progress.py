@@ -1,5 +1,5 @@
 """Issue 14, fix 7: progress inside a running step, read from the tool's output, in the
-running step's row and in the header."""
+running step's row and in the header (and fix 8: a step's output pane before it starts)."""
 
 from __future__ import annotations
 
@@ -47,3 +47,23 @@ async def test_the_running_step_shows_its_tools_progress_in_its_row_and_the_head
         await wait_statuses(pilot, {0: "interrupted"}, 20)
         await wait_until(pilot, lambda: "Resampling" not in screen_text(app).splitlines()[0]
                          and "%" not in table_rows(app)[0]["line"], 10, "progress gone")
+
+
+@sync
+async def test_a_step_that_has_not_started_says_so_and_a_python_steps_output_shows(
+        tmp_path, runners):  # noqa: F811
+    """Fix 8: the output pane of a pending step says "not started" (not "waiting for
+    output"); a Python step's own output (captured to steps/<id>.out) shows like a tool's."""
+    project = write_project(tmp_path, step(SLEEP, ["first"], seconds=0.1)
+                            + step(PROGRESS, ["py"], lines=10, every=5))
+    async with opened(project) as (app, pilot):
+        await pilot.press("j")
+        await wait_until(pilot, lambda: "step 1 has not started" in screen_text(app), 5,
+                         "not started")
+        assert "waiting for output" not in screen_text(app)
+        await pilot.press("r")
+        await wait_header(pilot, "finished", 30)
+        await pilot.press("j")
+        await wait_until(pilot, lambda: "All done" in screen_text(app), 10, "python output")
+        assert "----- SWarp 2.41.5 started" in screen_text(app)
+        assert statuses(app) == {0: "success", 1: "success"}

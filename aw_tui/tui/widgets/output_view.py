@@ -9,8 +9,9 @@ file.
 
 The view follows the end of the output unless the user scrolls up; it resumes when the user
 scrolls back to the bottom, presses ``end``/``G``, or the app calls `OutputView.follow`.
-A file that does not exist yet shows a "waiting for output…" line and is picked up when it
-appears; a file that is truncated or replaced is read again from the start. A big file opens
+A file that does not exist yet shows a "waiting for output…" line (or what the app says
+instead, e.g. that the step has not started: `OutputView.set_missing_note`) and is picked
+up when it appears; a file that is truncated or replaced is read again from the start. A big file opens
 at once: only its last `max_initial_bytes` are interpreted, at most about `max_chars`
 characters of lines are kept, and the first line then says where the full output is.
 
@@ -520,6 +521,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self._slot_posted = False
         self._state: _TailState | None = None
         self._notes: list[str] = []
+        self._missing_note: str | None = None
         self._following = True
         self._cache: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
         self._search: re.Pattern[str] | None = None
@@ -621,6 +623,22 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self.refresh()
         if self.is_mounted:
             self._start_reader()
+
+    def set_missing_note(self, note: str | None) -> None:
+        """What to say while the file does not exist (None: "waiting for output…"), e.g.
+        that its step has not started.
+
+        Parameters
+        ----------
+        note : str or None
+            One line of plain text.
+        """
+        if note == self._missing_note:
+            return
+        self._missing_note = note
+        self._update_notes()
+        self._update_virtual_size()
+        self.refresh()
 
     def reload(self) -> None:
         """Read the current file again from its start."""
@@ -929,7 +947,8 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         elif state is None:
             notes.append(f"waiting for output… (opening {path})")
         elif state.status == "missing":
-            notes.append(f"waiting for output… ({path} does not exist yet)")
+            notes.append(self._missing_note
+                         or f"waiting for output… ({path} does not exist yet)")
         elif state.status == "error":
             notes.append(f"cannot read {path}: {state.message}")
         elif state.snapshot is not None:
