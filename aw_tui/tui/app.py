@@ -28,6 +28,7 @@ from textual.css.query import NoMatches
 from textual.filter import Monochrome
 from textual.screen import Screen
 from textual.widgets import Input, Static
+from textual.worker import get_current_worker
 
 from aw_tui.astromatic.summaries import format_summary
 from aw_tui.base.text import inert
@@ -474,7 +475,19 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
         if self.live_pid is not None:
             self.show_message(f"a run is live (pid {self.live_pid})")
             return
-        self._start(resume=True)
+        self._continue_if_any()
+
+    @work(thread=True, exclusive=True, group="continue")
+    def _continue_if_any(self) -> None:
+        """Resume, unless ``--resume`` would run nothing (a finished, current run)."""
+        todo = self.session.resume_todo()  # loads the checkpoint: in this thread
+        if get_current_worker().is_cancelled:
+            return
+        if todo == 0:
+            self.call_from_thread(self.show_message, "nothing to do: every step is done and "
+                                  "current (r runs them again)")
+        else:
+            self.call_from_thread(self._start, True)
 
     def _start(self, resume: bool) -> None:
         try:

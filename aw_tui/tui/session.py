@@ -31,7 +31,7 @@ from aw_tui.rundir.layout import RunLayout
 from aw_tui.rundir.lock import LockInfo, read_lock
 from aw_tui.rundir.trust import load_trusted
 from aw_tui.rundir.vocabulary import DONE_STATUSES, PENDING, RUNNING, SKIPPED, UNKNOWN
-from aw_tui.target import Target, build_from_project
+from aw_tui.target import Target, build_from_project, resume_plan, resume_verdict
 from aw_tui.tui.step_rows import StepRow
 
 __all__ = ["EditOutcome", "EditTarget", "Session"]
@@ -329,12 +329,25 @@ class Session:
 
     # -- actions ------------------------------------------------------------------------
     def would_overwrite(self, start_idx: int) -> int:
-        """How many finished steps a fresh run from ``start_idx`` would run again."""
-        order = self.run_order()
-        return sum(
-            1 for row in self.rows()
-            if row.status in DONE_STATUSES and order.get(row.step_id, -1) >= start_idx
-        )
+        """How many finished steps a fresh run (``r``) from ``start_idx`` with the run tags
+        would run again: the run's own selection (:meth:`Pipeline.select_steps`, then the
+        start index), not a count of rows."""
+        if self.pipeline is None:
+            return 0
+        chosen = self.pipeline.select_steps(self.run_tags, self.ignore_tags)[start_idx:]
+        done = {row.step_id for row in self.rows() if row.status in DONE_STATUSES}
+        return sum(1 for step in chosen if step.step_id in done)
+
+    def resume_todo(self) -> int | None:
+        """How many steps ``c`` would run: what ``--resume`` would (the code of ``aw-tui
+        check``); None when that is not known (no checkpoint, a refused one) or ``c`` goes
+        from a start index. Blocking: call it from a thread."""
+        if self.start_idx is not None:
+            return None
+        verdict = resume_verdict(self.target)
+        if verdict.pipeline is None:
+            return None
+        return len(resume_plan(self.target, verdict.pipeline).to_run)
 
     def start_run(self, resume: bool, create_paths: bool = False) -> Any:
         """Start a detached runner; return its process."""
