@@ -40,6 +40,7 @@ from aw_tui.tui.app_edit import EditActions
 from aw_tui.tui.app_views import ViewActions
 from aw_tui.tui.messages import JournalUpdate, LiveChanged, ProjectProblem, StepsLoaded
 from aw_tui.tui.notify import wants_notifications
+from aw_tui.tui.palette import CommandsProvider, app_commands, screenshot_folder
 from aw_tui.tui.screens import (
     ConfirmScreen,
     HelpScreen,
@@ -98,6 +99,7 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "aw-tui"
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS = {CommandsProvider}  # titles and descriptions (palette.py)
     BINDINGS = [
         Binding("r", "run", "Run"),
         Binding("c", "continue_run", "Continue"),
@@ -321,6 +323,8 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
                 self.show_message(f"[b red]failed:[/b red] {shown(event.get('error_msg'))}")
             if event.get("event") == "run_finished":
                 self.show_message("run finished")
+            if event.get("event") == "run_interrupted":  # the stop message is done with
+                self.show_message(f"run stopped ({shown(event.get('reason'))}): c continues")
         if self.selected_step is not None and self.query_one("#detail").display:
             self._update_detail(self.selected_step)
         self.update_header()
@@ -564,7 +568,7 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
         if self.live_pid is None:
             self.show_message("no live run to stop")
             return
-        self.push_screen(StopScreen(), self._after_stop)
+        self.push_screen(StopScreen(self.running_names()), self._after_stop)
 
     def _after_stop(self, when: str | None) -> None:
         if when is None:
@@ -572,7 +576,7 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
         self.session.stop(when)
         self.show_message(
             "stopping now: the running tool is killed and its step will run again on continue"
-            if when == "now" else "stopping after the current step"
+            if when == "now" else f"stopping after {self.running_names() or 'the current step'}"
         )
 
     def action_copy_command(self) -> None:
@@ -647,27 +651,23 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
         self.exit(0)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for title, help_text, action in (
-            ("Run", "Run from the start index with the run tags (r)", self.action_run),
-            ("Continue", "Resume from the checkpoint (c)", self.action_continue_run),
-            ("Set start index", "Start at the selected step (s)", self.action_set_start),
-            ("Run tags", "Choose run / ignore tags (t)", self.action_tags),
-            ("Edit step", "Edit the selected step's kwargs (e)", self.action_edit),
-            ("Stop run", "Stop the live run (x)", self.action_stop),
-            ("Follow running step", "Show the running step's output (f)",
-             self.action_follow_running),
-            ("Toggle details", "Show the step details (d)", self.action_toggle_detail),
-            ("Copy command line", "Copy the step's tool command line (y)",
-             self.action_copy_command),
-            ("Products", "The step's files: FITS header, thumbnail, catalog rows (p)",
-             self.action_products),
-            ("Results", "Results of the step's group, outliers marked, sortable (R)",
-             self.action_results),
-            ("Runner log", "Show runner.log in the output pane (L)", self.action_runner_log),
-            ("Help", "Keys and what they do (?)", self.action_help),
-        ):
-            yield SystemCommand(title, help_text, action)
+        """The palette's commands (:func:`aw_tui.tui.palette.app_commands`)."""
+        yield from app_commands(self, super().get_system_commands(screen))
+
+    def action_save_screenshot(self) -> None:
+        """The palette's Screenshot: an SVG in the run directory (else here), once the
+        palette has closed; the message says where."""
+        self.set_timer(0.1, self._save_screenshot)
+
+    def _save_screenshot(self) -> None:
+        folder = screenshot_folder(self.session.log_dir)
+        try:
+            path = self.save_screenshot(path=folder)
+        except OSError as exc:
+            self.show_message(f"[b red]no screenshot:[/b red] {shown(exc)}")
+            return
+        self.show_message(f"screenshot saved: {shown(os.path.basename(path))} in "
+                          f"{shown(folder)}")
 
 
 def run_app(target: Any, options: Any, notify: bool = False) -> int:

@@ -17,6 +17,7 @@ from textual import work
 from textual.css.query import NoMatches
 
 from aw_tui.astromatic.progress import Progress
+from aw_tui.astromatic.summaries import step_label
 from aw_tui.rundir.vocabulary import RUNNING
 from aw_tui.tui.messages import JournalUpdate, StepProgress
 from aw_tui.tui.progress_view import PROGRESS_INTERVAL, RunningProgress, header_progress
@@ -95,3 +96,10 @@ class ProgressActions:
             self.query_one(OutputView).set_missing_note(self.output_note(step_id))
         except NoMatches:  # the app is closing
             return
+
+    def running_names(self) -> str:
+        """The running steps, as the stop dialog names them: ``step 4 (step3 SWarp)``."""
+        running = self.session.state.running_steps()
+        names = [f"step {st.step_id} ({step_label(st.tags, st.func)})" for st in running[:3]]
+        more = f" and {len(running) - 3} more" if len(running) > 3 else ""
+        return ", ".join(names) + more

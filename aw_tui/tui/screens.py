@@ -63,10 +63,16 @@ class StopScreen(ModalScreen[str | None]):
         Binding("escape,c", "choose(None)", "Cancel"),
     ]
 
+    def __init__(self, running: str = "") -> None:
+        super().__init__()
+        self.running = running
+        """The step (or steps) it stops, e.g. ``step 4 (step3 SWarp)``; empty if unknown."""
+
     def compose(self) -> ComposeResult:
+        running = f"\nIt is running [b]{shown(self.running)}[/b]." if self.running else ""
         with Vertical(classes="dialog"):
             yield Static(
-                "Stop the live run?\n\n"
+                f"Stop the live run?{running}\n\n"
                 "[b]n[/b]  now: kill the running tool; that step is recorded as interrupted "
                 "and runs again on continue\n"
                 "[b]a[/b]  after the current step ends\n"

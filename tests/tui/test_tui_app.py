@@ -553,7 +553,7 @@ async def test_x_stop_after_step_lets_the_current_step_finish(tmp_path, runners)
         await pilot.press("x")
         await wait_until(pilot, lambda: isinstance(app.screen, StopScreen), 5, "stop dialog")
         await pilot.press("a")
-        await wait_until(pilot, lambda: "stopping after the current step" in screen_text(app),
+        await wait_until(pilot, lambda: "stopping after step 0 (s0)" in screen_text(app),
                          5, "message")
         await wait_header(pilot, "interrupted", 15)
         assert statuses(app) == {0: "success", 1: "pending", 2: "pending"}
