@@ -37,6 +37,7 @@ from aw_tui.project.tomledit import TomlWriteError, dumps
 from aw_tui.rundir.vocabulary import FAILED, FINISHED, INTERRUPTED, RUNNING, count_done
 from aw_tui.target import complete_project
 from aw_tui.tui.app_edit import EditActions
+from aw_tui.tui.app_progress import PROGRESS_SLOT
 from aw_tui.tui.app_views import ViewActions
 from aw_tui.tui.messages import JournalUpdate, LiveChanged, ProjectProblem, StepsLoaded
 from aw_tui.tui.notify import wants_notifications
@@ -56,6 +57,9 @@ from aw_tui.tui.widgets.step_table import StepTable
 __all__ = ["AwTuiApp", "run_app"]
 
 _RUN_ENDS = ("run_finished", "run_failed", "run_interrupted")
+KEY_PRIORITIES = ("quit_app", "help", "run", "continue_run", "stop", "edit", "filter",
+                  "follow_running", "tags", "set_start", "toggle_detail")
+"""The key bar's actions from the most important: at 80 columns the last ones drop."""
 _ALL_ROWS_CHANGE = ("run_started", "edit_applied")
 
 
@@ -148,7 +152,7 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
             yield OutputView(id="output")
         yield Input(placeholder="filter: tag or text (enter applies, esc clears)", id="filter")
         yield Static("", id="message")
-        yield KeyBar()
+        yield KeyBar(KEY_PRIORITIES)
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
@@ -404,10 +408,12 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
         session = self.session
         state = session.state
         name = session.target.display_name
+        run_since = ""
         if self.live_pid is not None:
             since = time.strftime("%H:%M:%S", time.localtime(state.started or time.time()))
-            run = (f"[b green]running[/b green] on {self.live_host} pid {self.live_pid}"
-                   + (self.progress_header() or f" since {since}"))  # ViewActions
+            run_since = f" since {since}"  # or the step's progress that fits (app_progress)
+            run = f"[b green]running[/b green] on {self.live_host} pid {self.live_pid}" + (
+                PROGRESS_SLOT)
         elif state.state == FAILED:
             run = f"[b red]failed[/b red] at step {state.failed_step}"
         elif state.state == INTERRUPTED:
@@ -439,7 +445,7 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
                if self.live_pid and state.state == "running" else "")
             + start + tags
         )
-        self.query_one("#header", Static).update(text)
+        self.query_one("#header", Static).update(self.fit_progress(text, run_since))
 
     def show_message(self, text: str) -> None:
         """A one-line message above the footer."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.css.query import NoMatches
 
@@ -25,7 +26,10 @@ from aw_tui.tui.screens import shown
 from aw_tui.tui.widgets.output_view import OutputView
 from aw_tui.tui.widgets.step_table import StepTable
 
-__all__ = ["ProgressActions"]
+__all__ = ["PROGRESS_SLOT", "ProgressActions"]
+
+PROGRESS_SLOT = "\x00progress\x00"
+"""Where the header's text takes the running step's progress (:meth:`fit_progress`)."""
 
 
 class ProgressActions:
@@ -65,10 +69,23 @@ class ProgressActions:
             return
         self.update_header()
 
-    def progress_header(self) -> str:
-        """The header's progress part (markup), empty when no step shows progress."""
-        text = header_progress(getattr(self, "step_progress", {}))
-        return f"[dodger_blue1]{shown(text)}[/dodger_blue1]" if text else ""
+    def fit_progress(self, text: str, since: str) -> str:
+        """The header ``text`` with its `PROGRESS_SLOT` replaced by the running step's
+        progress, in the richest form that fits the header's width, or by ``since`` (the
+        run's start) when no step shows progress."""
+        if PROGRESS_SLOT not in text:
+            return text
+        forms = header_progress(getattr(self, "step_progress", {}))
+        if not forms:
+            return text.replace(PROGRESS_SLOT, since)
+        try:
+            width = self.query_one("#header").content_region.width
+        except NoMatches:
+            width = 80
+        used = Text.from_markup(text.replace(PROGRESS_SLOT, "")).cell_len
+        fitting = [form for form in forms if used + len(form) <= width] or forms[-1:]
+        return text.replace(PROGRESS_SLOT,
+                            f"[dodger_blue1]{shown(fitting[0])}[/dodger_blue1]")
 
     def output_note(self, step_id: int) -> str | None:
         """What the output pane says while ``steps/<id>.out`` does not exist: the step has

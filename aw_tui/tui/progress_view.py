@@ -3,8 +3,8 @@
 The progress comes from the tools' own output (:mod:`aw_tui.astromatic.progress`, described
 in ``docs/progress.md``); :class:`RunningProgress` reads it for the steps the journal says
 are running, a small read of each step's ``steps/<id>.out`` a look. The step table shows a
-bar in the running step's summary cell (:func:`progress_bar`), the header a short one
-(:func:`header_progress`).
+bar in the running step's summary cell (:func:`progress_bar`), the header the richest form
+that fits its width (:func:`header_progress`).
 """
 
 from __future__ import annotations
@@ -23,35 +23,41 @@ _EIGHTHS = " ▏▎▍▌▋▊▉"
 
 
 def progress_bar(fraction: float | None, cells: int) -> str:
-    """A bar of `cells` characters filled to `fraction` (eighths of a cell), e.g.
-    ``████▌     `` for 0.45 in 10 cells; a stage without a count gives blanks.
+    """A bar of `cells` characters filled to `fraction` (eighths of a cell) on a light
+    shade, e.g. ``████▌░░░░░`` for 0.45 in 10 cells; a stage without a count gives blanks.
 
     >>> progress_bar(0.45, 10), progress_bar(1.0, 4), progress_bar(None, 3)
-    ('████▌     ', '████', '   ')
+    ('████▌░░░░░', '████', '   ')
     """
     if fraction is None or cells <= 0:
         return " " * max(cells, 0)
     eighths = round(min(max(fraction, 0.0), 1.0) * cells * 8)
     full, rest = divmod(eighths, 8)
     text = "█" * full + (_EIGHTHS[rest] if rest else "")
-    return text.ljust(cells)[:cells]
+    return (text + "░" * cells)[:cells]
 
 
-def header_progress(progress: dict[int, Progress], stage_chars: int = 22) -> str:
-    """The running step's progress for the header: `` ▶ step 4 ▕███   ▏64% Resampling``
-    (plain text; ``+N`` when N more steps run with progress). Empty without progress."""
+def header_progress(progress: dict[int, Progress], stage_chars: int = 22) -> list[str]:
+    """The running step's progress for the header, from the richest form to the shortest
+    (the app shows the first that fits): `` ▶ step 4 ███▍░░ 57% Resampling (file 2)``,
+    `` ▶ step 4 ███▍░░ 57%``, `` ▶ ██▎░ 57%``, `` ▶ 57%``; ``+N`` when N more steps run
+    with progress.
+    Empty without progress."""
     if not progress:
-        return ""
+        return []
     step_id = min(progress)
     found = progress[step_id]
     label = found.label()
     if len(label) > stage_chars:
         label = label[: stage_chars - 1] + "…"
-    percent = found.percent
-    shown = f"{percent}% {label}" if percent is not None else label
-    bar = f"▕{progress_bar(found.fraction, 6)}▏" if found.fraction is not None else ""
     more = f" +{len(progress) - 1}" if len(progress) > 1 else ""
-    return f" ▶ step {step_id} {bar}{shown}{more}"
+    percent = found.percent
+    if percent is None:  # a stage without a count: its name, else only the step
+        return [f" ▶ step {step_id} {label}{more}", f" ▶ step {step_id}{more}"]
+    bar = f"{progress_bar(found.fraction, 6)} "
+    return [f" ▶ step {step_id} {bar}{percent}% {label}{more}",
+            f" ▶ step {step_id} {bar}{percent}%{more}",
+            f" ▶ {progress_bar(found.fraction, 4)} {percent}%{more}", f" ▶ {percent}%{more}"]
 
 
 class RunningProgress:

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static, TextArea
+from textual.widgets import Button, Input, Static, TextArea
 
 from aw_tui.base.text import inert
 from aw_tui.project.tomledit import loads
@@ -145,9 +145,11 @@ class TagsScreen(ModalScreen[tuple[list[str], list[str]] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label("Run only steps with one of these tags (comma-separated; empty = all):")
+            # Static, not Label: a line too long for the dialog (80 columns) wraps.
+            yield Static("Run only steps with one of these tags (comma-separated; empty = "
+                         "all):")
             yield Input(",".join(self.run_tags), id="run-tags")
-            yield Label("Never run steps with these tags (they win over the above):")
+            yield Static("Never run steps with these tags (they win over the above):")
             yield Input(",".join(self.ignore_tags), id="ignore-tags")
             yield Static("Tags in this pipeline: " + shown(", ".join(self.known[:40])),
                          classes="hint")

@@ -78,3 +78,44 @@ def test_a_click_presses_the_key_and_the_bar_follows_the_bindings() -> None:
             assert [key.key for key in disabled] == ["x"]
 
     asyncio.run(run())
+
+
+class ManyKeysApp(App[None]):
+    """The main screen's keys: more than 80 columns hold."""
+
+    BINDINGS = [Binding(key, f"record('{action}')", text) for key, action, text in (
+        ("r", "run", "Run"), ("c", "continue", "Continue"), ("s", "start", "Start here"),
+        ("t", "tags", "Tags"), ("e", "edit", "Edit"), ("x", "stop", "Stop"),
+        ("f", "follow", "Follow"), ("d", "details", "Details"), ("slash", "filter", "Filter"),
+        ("question_mark", "help", "Help"), ("q", "quit", "Quit"))]
+
+    def compose(self) -> ComposeResult:
+        yield KeyBar(tuple(f"record('{a}')" for a in ("quit", "help", "run", "stop")))
+
+    def action_record(self, what: str) -> None:
+        pass
+
+
+def test_with_priorities_the_least_important_keys_drop_whole() -> None:
+    """Fix 5 of issue 14: ? and q stay visible at 80 columns; unlisted keys drop first, the
+    rightmost first, then the listed ones from the least important."""
+
+    async def run() -> None:
+        for width, expected in (
+            (80, " r Run  c Continue  s Start here  t Tags  x Stop  ? Help  q Quit "),
+            (40, " r Run  ? Help  q Quit "),
+            (30, " ? Help  q Quit "),
+        ):
+            app = ManyKeysApp()
+            async with app.run_test(size=(width, 5)) as pilot:
+                await pilot.pause()
+                text = bar_text(app)
+                assert len(text) == width
+                assert text.rstrip().removesuffix("▏^p palette").rstrip() == expected.rstrip()
+        app = ManyKeysApp()
+        async with app.run_test(size=(160, 5)) as pilot:  # room for all: all, in order
+            await pilot.pause()
+            assert bar_text(app).startswith(" r Run  c Continue  s Start here  t Tags  e Edit ")
+            assert "? Help  q Quit " in bar_text(app)
+
+    asyncio.run(run())

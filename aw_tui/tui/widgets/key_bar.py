@@ -4,6 +4,8 @@ Textual's ``Footer`` mounts one widget per key and composes them all again each 
 bindings change (focus moves, a dialog opens): on a 2-core login node that cost a few
 hundred milliseconds of a big project's first paint. This bar is a single widget that
 renders one line, recomputed only when the set of keys changes. A click on a key presses it.
+Given `priorities`, a bar too narrow for every key drops the least important keys whole
+(``?`` help and ``q`` quit stay visible at 80 columns).
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ class _Key(NamedTuple):
     display: str
     description: str
     enabled: bool
+    action: str = ""
+
+    @property
+    def width(self) -> int:
+        """Cells the key takes on the bar."""
+        return cell_len(f" {self.display} {self.description} ")
 
 
 class KeyBar(Widget):
@@ -33,6 +41,10 @@ class KeyBar(Widget):
 
     Parameters
     ----------
+    priorities : sequence of str, optional
+        Actions from the most important; when the keys do not fit, the keys of the actions
+        not listed drop first (the rightmost first), then the listed ones from the end. No
+        priorities: the line is cut at the right edge.
     name : str or None, optional
         Widget name.
     id : str or None, optional
@@ -63,9 +75,11 @@ class KeyBar(Widget):
     """
 
     def __init__(
-        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+        self, priorities: tuple[str, ...] = (), *, name: str | None = None,
+        id: str | None = None, classes: str | None = None
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        self.priorities = tuple(priorities)
         self._keys: tuple[_Key, ...] = ()
         self._palette: _Key | None = None
         self._spans: list[tuple[int, int, str]] = []
@@ -100,7 +114,7 @@ class KeyBar(Widget):
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
-            keys.append(_Key(binding.key, display, binding.description, enabled))
+            keys.append(_Key(binding.key, display, binding.description, enabled, binding.action))
         if tuple(keys) != self._keys or palette != self._palette:
             self._keys, self._palette = tuple(keys), palette
             self.refresh()
@@ -112,7 +126,11 @@ class KeyBar(Widget):
         dim = self.get_component_rich_style("key-bar--disabled", partial=True)
         line = Text(no_wrap=True, overflow="crop", end="")
         spans: list[tuple[int, int, str]] = []
-        for key in self._keys:
+        keys = self._keys
+        if self.priorities:
+            palette = cell_len(self._palette_label()) if self._palette is not None else 0
+            keys = self._fitting(self.size.width - palette)
+        for key in keys:
             start = line.cell_len
             extra = dim if not key.enabled else None
             line.append(f" {key.display}", key_style + extra if extra else key_style)
@@ -120,7 +138,7 @@ class KeyBar(Widget):
             spans.append((start, line.cell_len, key.key))
         if self._palette is not None:
             # The palette key stays at the right edge; keys that do not fit are cut.
-            label = f"▏{self._palette.display} {self._palette.description.lower()} "
+            label = self._palette_label()
             room = self.size.width - cell_len(label)
             if line.cell_len > room:
                 line.truncate(max(0, room))
@@ -133,6 +151,26 @@ class KeyBar(Widget):
             spans.append((start, line.cell_len, self._palette.key))
         self._spans = spans
         return line
+
+    def _palette_label(self) -> str:
+        assert self._palette is not None
+        return f"▏{self._palette.display} {self._palette.description.lower()} "
+
+    def _fitting(self, room: int) -> tuple[_Key, ...]:
+        """The keys that fit in `room` cells, the least important dropped first."""
+        keys = list(self._keys)
+        listed = {action: rank for rank, action in enumerate(self.priorities)}
+        # The least important last: unlisted keys (the rightmost last), then by priority.
+        order = sorted(range(len(keys)), key=lambda i: (
+            listed.get(keys[i].action, len(listed)), i if keys[i].action not in listed else 0))
+        used = sum(key.width for key in keys)
+        dropped: set[int] = set()
+        for index in reversed(order):
+            if used <= room:
+                break
+            dropped.add(index)
+            used -= keys[index].width
+        return tuple(key for i, key in enumerate(keys) if i not in dropped)
 
     def on_click(self, event: events.Click) -> None:
         """Press the key that was clicked."""

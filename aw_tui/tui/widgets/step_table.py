@@ -38,6 +38,7 @@ _START_MARK = "»"
 _STATUS_WORD = 11  # len("interrupted")
 _DURATION = 6
 _BAR = 10  # cells of a running step's progress bar
+_SUMMARY = 40  # the summary width that the tags and function columns shrink for
 _PRINTABLE = {code: " " for code in (*range(0x20), *range(0x7F, 0xA0))}
 
 
@@ -230,6 +231,7 @@ class StepTable(ScrollView, can_focus=True):
         self._max_id = 0
         self._max_func = 0
         self._max_tags = 0
+        self._max_summary = 0
         self._layout: _Layout | None = None
         self._cache: LRUCache[tuple[int, bool], Strip] = LRUCache(1024)
         self._header: Strip | None = None
@@ -304,6 +306,7 @@ class StepTable(ScrollView, can_focus=True):
         self._max_id = max((row.step_id for row in self._rows), default=0)
         self._max_func = max((len(row.func) for row in self._rows), default=0)
         self._max_tags = max((len(",".join(row.tags)) for row in self._rows), default=0)
+        self._max_summary = max((len(row.summary) for row in self._rows), default=0)
         self._layout = None
         self._apply_filter()
 
@@ -605,7 +608,8 @@ class StepTable(ScrollView, can_focus=True):
         bar = ""
         if progress is not None and layout.summary:
             if progress[0] is not None:  # a stage without a count: its name alone
-                bar = progress_bar(progress[0], min(_BAR, max(layout.summary // 4, 4))) + " "
+                cells = min(_BAR, max(layout.summary - len(progress[1]) - 1, 4))
+                bar = progress_bar(progress[0], cells) + " "  # the text fits, if it can
             values["summary"] = bar + progress[1].translate(_PRINTABLE)
         base = self.rich_style
         if row.index is None:
@@ -667,7 +671,14 @@ class StepTable(ScrollView, can_focus=True):
             used = 1 + sum(w + 1 for w in columns if w > 0)
             return width - used - 1
 
-        # Shrink in order: tags, then status word, then function, then time and tags go.
+        # The summary takes the free width; for the summaries (up to _SUMMARY cells) the tags
+        # and the function shrink first. Then, in order: the status word, the function, the
+        # time and tags go.
+        wanted = min(max(self._max_summary, min_summary), _SUMMARY)
+        if summary_width() < wanted and tags > 8:
+            tags = max(8, tags - (wanted - summary_width()))
+        if summary_width() < wanted and func > 10:
+            func = max(10, func - (wanted - summary_width()))
         if summary_width() < min_summary and tags > 10:
             tags = max(10, tags - (min_summary - summary_width()))
         if summary_width() < min_summary and tags:
@@ -703,6 +714,9 @@ class StepTable(ScrollView, can_focus=True):
         if tags > self._max_tags:
             changed = changed or self._max_tags < 24
             self._max_tags = tags
+        if len(row.summary) > self._max_summary:
+            changed = changed or self._max_summary < _SUMMARY
+            self._max_summary = len(row.summary)
         return changed
 
     def _matches(self, position: int) -> bool:
