@@ -172,7 +172,9 @@ TOOLS: dict[str, ToolSpec] = {
             # "> Line:  250  Objects: ..." after "----- Measuring from: x.fits [2/4]" and
             # '"name" / no ext. header / 2048x4096 / 32 bits'.
             progress=ProgressSpec(
-                counts=((r"^Line:\s*(?P<done>\d+)\b", "Scanning"),),
+                counts=((r"^Line:\s*(?P<done>\d+)\b", "Scanning"),
+                        (r"^Setting up background map at line:\s*(?P<done>\d+)\s*$",
+                         "Setting up background map")),
                 total=r"/ \d+x(?P<total>\d+) /",
                 part=r"^----- Measuring from: .*?(?:\[(?P<index>\d+)/(?P<of>\d+)\])?\s*$",
                 part_word="ext"),
@@ -184,6 +186,12 @@ TOOLS: dict[str, ToolSpec] = {
             output_keys=frozenset({"XML_NAME", "MERGEDOUTCAT_NAME", "FULLOUTCAT_NAME"}),
             debian="scamp", conda="astromatic-scamp", xml_default="scamp.xml",
             companion_keys=("ASTREFCAT_NAME", "AHEADER_GLOBAL"),
+            # "> 206401.cat : 1290 / 1450 detections stored" (0 / 0 at the end)
+            progress=ProgressSpec(counts=(
+                (r"^\S+\s*:\s*(?P<done>\d+)\s*/\s*(?P<total>\d+)\s+detections stored",
+                 "Storing detections"),
+                (r"^\S+\s*:\s*(?P<done>\d+)\s*/\s*(?P<total>\d+)\s+references stored",
+                 "Storing references"))),
         ),
         ToolSpec(
             # Debian's /usr/bin/swarp (suckless-tools) is an unrelated X11 tool: SWarp first,

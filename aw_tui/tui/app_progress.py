@@ -61,10 +61,14 @@ class ProgressActions:
 
     def on_step_progress(self, message: StepProgress) -> None:
         """Show the new progress in the running rows and the header."""
-        self.step_progress = message.progress
+        self.show_progress(message.progress)
+
+    def show_progress(self, progress: dict[int, Progress]) -> None:
+        """Show ``progress`` (step id -> progress) in the rows and the header."""
+        self.step_progress = progress
         try:
             self.query_one(StepTable).set_progress(
-                {sid: (p.fraction, p.text()) for sid, p in message.progress.items()})
+                {sid: (p.fraction, p.text()) for sid, p in progress.items()})
         except NoMatches:  # the app is closing
             return
         self.update_header()
@@ -103,7 +107,15 @@ class ProgressActions:
         return f"step {step_id} has not started: its output will show here ({name})"
 
     def on_journal_update(self, message: JournalUpdate) -> None:
-        """After the app's own handler: the selected step's note follows its status."""
+        """After the app's own handler: a step that ended shows no progress at once (not
+        at the next look), a step that started is looked at now; the selected step's note
+        follows its status."""
+        shown_now = getattr(self, "step_progress", {})
+        running = {st.step_id for st in self.session.state.running_steps()}
+        if any(step_id not in running for step_id in shown_now):
+            self.show_progress({k: v for k, v in shown_now.items() if k in running})
+        if any(e.get("event") == "step_started" for e in message.events):
+            self.read_progress()
         step_id = self.selected_step
         if step_id is None or not getattr(self, "_loaded", False):
             return

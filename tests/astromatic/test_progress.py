@@ -57,6 +57,9 @@ def parsed(data: bytes, chunk: int = 0) -> Progress | None:
 def test_sextractor_line_over_the_image_height_of_the_extension() -> None:
     found = parsed(SEX)
     assert found == Progress("Scanning", 5720 / 8887, 2, 4, "ext", "SExtractor")
+    background = parsed(SEX[: SEX.index(b"\x1b[1M> Scanning")]
+                        + b"\x1b[1M> Setting up background map at line: 2176\n\x1b[1A")
+    assert background.text() == "24% Setting up background map (ext 2/4)"
     assert found.percent == 64
     assert found.text() == "64% Scanning (ext 2/4)"
 
@@ -76,6 +79,10 @@ def test_swarp_resampling_of_the_nth_file_and_paths_cut_to_their_names() -> None
 
 def test_scamp_and_psfex_stages() -> None:
     assert parsed(SCAMP).text() == "33% Filling the global astrometry matrix"
+    stored = parsed(SCAMP + b"\x1b[1M> 206401.cat : 1290 / 1450 detections stored\n\x1b[1A")
+    assert stored.text() == "88% Storing detections"
+    stored = parsed(SCAMP + b"\x1b[1M> 206401.cat : 0 / 0 detections stored\n\x1b[1A")
+    assert stored.text() == "Storing detections"
     assert parsed(SCAMP[: SCAMP.index(b"\x1b[1M> Filling")]).text() == "66% Grouping fields"
     found = parsed(PSFEX)
     assert (found.stage, found.fraction, found.tool) == (
