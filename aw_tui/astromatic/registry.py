@@ -186,8 +186,11 @@ TOOLS: dict[str, ToolSpec] = {
             output_keys=frozenset({"XML_NAME", "MERGEDOUTCAT_NAME", "FULLOUTCAT_NAME"}),
             debian="scamp", conda="astromatic-scamp", xml_default="scamp.xml",
             companion_keys=("ASTREFCAT_NAME", "AHEADER_GLOBAL"),
-            # "> 206401.cat : 1290 / 1450 detections stored" (0 / 0 at the end)
+            # "> 206401.cat : 1290 / 1450 detections stored" (0 / 0 at the end),
+            # "> 206401.cat: reference pair #100000 / 448878 processed"
             progress=ProgressSpec(counts=(
+                (r"^\S+:\s*reference pair #(?P<done>\d+)\s*/\s*(?P<total>\d+)",
+                 "Matching reference pairs"),
                 (r"^\S+\s*:\s*(?P<done>\d+)\s*/\s*(?P<total>\d+)\s+detections stored",
                  "Storing detections"),
                 (r"^\S+\s*:\s*(?P<done>\d+)\s*/\s*(?P<total>\d+)\s+references stored",

@@ -83,6 +83,9 @@ def test_scamp_and_psfex_stages() -> None:
     assert stored.text() == "88% Storing detections"
     stored = parsed(SCAMP + b"\x1b[1M> 206401.cat : 0 / 0 detections stored\n\x1b[1A")
     assert stored.text() == "Storing detections"
+    pairs = parsed(SCAMP + b"\x1b[1M> 206401.cat: reference pair #400000 / 448878 processed"
+                   b"\n\x1b[1A")
+    assert pairs.text() == "89% Matching reference pairs"
     assert parsed(SCAMP[: SCAMP.index(b"\x1b[1M> Filling")]).text() == "66% Grouping fields"
     found = parsed(PSFEX)
     assert (found.stage, found.fraction, found.tool) == (
