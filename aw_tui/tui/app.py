@@ -57,10 +57,10 @@ from aw_tui.tui.widgets.step_table import StepTable
 __all__ = ["AwTuiApp", "run_app"]
 
 _RUN_ENDS = ("run_finished", "run_failed", "run_interrupted")
-KEY_PRIORITIES = ("quit_app", "help", "run", "continue_run", "stop", "edit", "filter",
-                  "follow_running", "tags", "set_start", "toggle_detail")
-"""The key bar's actions from the most important: at 80 columns the last ones drop."""
 _ALL_ROWS_CHANGE = ("run_started", "edit_applied")
+_KEY_PRIORITIES = ("quit_app", "help", "run", "continue_run", "stop", "edit", "filter",
+                   "follow_running", "tags", "set_start", "toggle_detail")
+"""The key bar's actions from the most important: at 80 columns the last ones drop."""
 
 
 def _clock(seconds: float | None) -> str:
@@ -152,7 +152,7 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
             yield OutputView(id="output")
         yield Input(placeholder="filter: tag or text (enter applies, esc clears)", id="filter")
         yield Static("", id="message")
-        yield KeyBar(KEY_PRIORITIES)
+        yield KeyBar(_KEY_PRIORITIES)
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
@@ -412,8 +412,8 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
         if self.live_pid is not None:
             since = time.strftime("%H:%M:%S", time.localtime(state.started or time.time()))
             run_since = f" since {since}"  # or the step's progress that fits (app_progress)
-            run = f"[b green]running[/b green] on {self.live_host} pid {self.live_pid}" + (
-                PROGRESS_SLOT)
+            run = (f"[b green]running[/b green] on {self.live_host} pid {self.live_pid}"
+                   + PROGRESS_SLOT)
         elif state.state == FAILED:
             run = f"[b red]failed[/b red] at step {state.failed_step}"
         elif state.state == INTERRUPTED:

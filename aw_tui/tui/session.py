@@ -344,10 +344,13 @@ class Session:
         from a start index. Blocking: call it from a thread."""
         if self.start_idx is not None:
             return None
-        verdict = resume_verdict(self.target)
-        if verdict.pipeline is None:
+        try:
+            verdict = resume_verdict(self.target)
+            if verdict.pipeline is None:
+                return None
+            return len(resume_plan(self.target, verdict.pipeline).to_run)
+        except Exception:  # a project file with errors...: the runner says what, as before
             return None
-        return len(resume_plan(self.target, verdict.pipeline).to_run)
 
     def start_run(self, resume: bool, create_paths: bool = False) -> Any:
         """Start a detached runner; return its process."""

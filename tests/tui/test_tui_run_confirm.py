@@ -30,12 +30,12 @@ async def test_r_with_run_tags_counts_the_tagged_steps_only(tmp_path, runners): 
         await pilot.press("r")
         await wait_header(pilot, "finished")
         await pilot.press("t")
-        await wait_until(pilot, lambda: isinstance(app.screen, TagsScreen), 5, "tags dialog")
+        await wait_until(pilot, lambda: isinstance(app.screen, TagsScreen), 10, "tags dialog")
         await type_text(pilot, "step5")
         await pilot.press("enter")
         await wait_until(pilot, lambda: not isinstance(app.screen, TagsScreen), 5, "closed")
         await pilot.press("r")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "confirm")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 10, "confirm")
         assert "1 finished step(s) will run again" in screen_text(app)  # was: 9
         await pilot.press("y")
         await wait_until(pilot, lambda: kinds(project).count("run_finished") == 2, 30, "rerun")
@@ -59,3 +59,38 @@ async def test_c_on_a_finished_current_run_says_there_is_nothing_to_do(tmp_path,
         await pilot.press("j", "s", "c")  # from a start index c runs from there
         await wait_until(pilot, lambda: kinds(project).count("run_finished") == 2, 30, "run")
     assert [e["step_id"] for e in events_of(project) if e["event"] == "step_started"] == [0, 1, 1]
+
+
+def test_resume_todo_counts_what_resume_would_run_and_never_raises(tmp_path):
+    """Session.resume_todo: 0 after a finished run, 1 with a step added to the file, None
+    (c then does as it always did) with a start index."""
+    import subprocess
+    import sys
+
+    from aw_tui.target import resolve_target
+    from aw_tui.tui.session import Session
+
+    project = write_project(tmp_path, step(SLEEP, ["a"], seconds=0))
+    subprocess.run([sys.executable, "-m", "aw_tui", str(project), "--batch"], check=True,
+                   capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+    session = Session(resolve_target(str(project)))
+    session.load()
+    assert session.resume_todo() == 0
+    project.write_text(project.read_text() + "[[steps]]\nfunc = \"aw_tui.testing_funcs:sleep\"\n")
+    assert Session(resolve_target(str(project))).resume_todo() == 1  # a new step
+    session.start_idx = 0
+    assert session.resume_todo() is None
+
+
+def test_resume_todo_is_none_when_the_plan_cannot_be_made(tmp_path, monkeypatch):
+    from aw_tui.project.loader import ProjectError
+    from aw_tui.target import resolve_target
+    from aw_tui.tui import session as session_module
+
+    def broken(*args, **kwargs):
+        raise ProjectError("project.toml: line 1: broken")
+
+    project = write_project(tmp_path, step(SLEEP, ["a"], seconds=0))
+    session = session_module.Session(resolve_target(str(project)))
+    monkeypatch.setattr(session_module, "resume_verdict", broken)
+    assert session.resume_todo() is None
