@@ -232,7 +232,7 @@ class ProgressFile:
     """
 
     def __init__(self, path: str, tool: str | None = None, *, head: int = 16 * 1024,
-                 tail: int = 64 * 1024, max_read: int = 256 * 1024) -> None:
+                 tail: int = 16 * 1024, max_read: int = 256 * 1024) -> None:
         self.path = path
         self.tool = tool
         self.head, self.tail, self.max_read = head, tail, max_read

@@ -72,6 +72,8 @@ class Reporter(threading.Thread):
         self._ran = 0  # steps that ended in this run
         self._layout = RunLayout(log_dir)
         self._progress = ProgressTracker()  # inside the running steps (docs/progress.md)
+        self._progress_read = 0.0
+        self._inside: dict[int, Any] = {}
 
     def run(self) -> None:
         while not self._halt.wait(0.2):
@@ -119,8 +121,14 @@ class Reporter(threading.Thread):
             filled = int(width * done / max(total, 1))
             running = ", ".join(step_label(s.tags, s.func) for s in state.running_steps())
             elapsed = time.time() - (state.started or time.time())
-            found = self._progress.poll({s.step_id: self._layout.step_output(s.step_id)
-                                         for s in state.running_steps()})
+            now = time.monotonic()
+            if now - self._progress_read >= 0.5:  # twice a second, as the TUI
+                self._progress_read = now
+                self._inside = self._progress.poll(
+                    {s.step_id: self._layout.step_output(s.step_id)
+                     for s in state.running_steps()})
+            found = {k: v for k, v in self._inside.items()
+                     if k in {s.step_id for s in state.running_steps()}}
             inside = f" {found[min(found)].text()}" if found else ""
             self._write(
                 f"\r\x1b[K[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
