@@ -302,7 +302,10 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
     def on_journal_update(self, message: JournalUpdate) -> None:
         if not self._loaded:
             return
-        table = self.query_one(StepTable)
+        try:
+            table = self.query_one(StepTable)
+        except NoMatches:  # arrived while the app closes: nothing to show it on
+            return
         order = self.session.run_order()
         if message.rows is not None:
             table.set_rows(message.rows)

@@ -69,3 +69,18 @@ async def test_a_step_that_has_not_started_says_so_and_a_python_steps_output_sho
         await wait_until(pilot, lambda: "All done" in screen_text(app), 10, "python output")
         assert "----- SWarp 2.41.5 started" in screen_text(app)
         assert statuses(app) == {0: "success", 1: "success"}
+
+
+@sync
+async def test_journal_lines_that_arrive_while_the_app_closes_are_dropped(tmp_path):
+    """Seen in bench_tui (on main too): a JournalUpdate handled after the screen's widgets
+    are gone raised NoMatches and ended the app with a traceback."""
+    from aw_tui.tui.messages import JournalUpdate
+    from aw_tui.tui.widgets.step_table import StepTable
+
+    project = write_project(tmp_path, step(SLEEP, ["a"], seconds=0))
+    async with opened(project) as (app, pilot):
+        await app.query_one(StepTable).remove()
+        app.post_message(JournalUpdate([{"event": "step_started", "step_id": 0}]))
+        await pilot.pause(0.2)
+        assert app.return_code is None and app.is_running
