@@ -29,14 +29,12 @@ from textual.filter import Monochrome
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from aw_tui.astromatic.summaries import format_summary
-from aw_tui.base.text import inert
-from aw_tui.project.loader import ProjectError
 from aw_tui.project.tomledit import TomlWriteError, dumps
-from aw_tui.rundir.vocabulary import FAILED, FINISHED, INTERRUPTED, RUNNING, count_done
-from aw_tui.target import complete_project
+from aw_tui.rundir.vocabulary import FAILED, FINISHED, INTERRUPTED, RUNNING, STALE, count_done
+from aw_tui.tui import details
+from aw_tui.tui.app_follow import FollowProject
 from aw_tui.tui.app_views import ViewActions
-from aw_tui.tui.messages import JournalUpdate, LiveChanged, ProjectProblem, StepsLoaded
+from aw_tui.tui.messages import JournalUpdate, LiveChanged, StepsLoaded
 from aw_tui.tui.notify import wants_notifications
 from aw_tui.tui.screens import (
     ConfirmScreen,
@@ -47,6 +45,7 @@ from aw_tui.tui.screens import (
     shown,
 )
 from aw_tui.tui.session import Session
+from aw_tui.tui.step_rows import status_symbol
 from aw_tui.tui.widgets.key_bar import KeyBar
 from aw_tui.tui.widgets.output_view import OutputView
 from aw_tui.tui.widgets.step_table import StepTable
@@ -83,7 +82,7 @@ class _Monochrome(Monochrome):
         )
 
 
-class AwTuiApp(ViewActions, App[int]):
+class AwTuiApp(FollowProject, ViewActions, App[int]):
     """The aw-tui application on one project or run directory.
 
     Parameters
@@ -130,6 +129,7 @@ class AwTuiApp(ViewActions, App[int]):
         self.message_line = ""
         self._stop_polling = threading.Event()
         self._recheck_live = threading.Event()
+        self._refresh_order = threading.Lock()  # one refresh of the steps at a time
         self._loaded = False
         self.notify_run_end = False
         """Ring the bell and send OSC 9 / OSC 777 when a run ends (``--notify``)."""
@@ -205,7 +205,9 @@ class AwTuiApp(ViewActions, App[int]):
         if not self.session.caught_up:
             if not self.session.catch_up(self._stop_polling):
                 return  # the app is closing
-            self.post_message(JournalUpdate([], self.session.rows(), caught_up=True))
+            pipeline = self.session.pipeline
+            self.post_message(JournalUpdate([], self.session.rows(), caught_up=True,
+                                            pipeline=pipeline))
         ended = False
         while not self._stop_polling.is_set():
             now = time.monotonic()
@@ -221,10 +223,10 @@ class AwTuiApp(ViewActions, App[int]):
                 last_live = self._check_live(last_live, forced)
             events = self.session.poll()
             if events:
-                rows = None
+                rows, generation = None, self.session.pipeline
                 if any(e.get("event") in _ALL_ROWS_CHANGE for e in events):
                     rows = self.session.rows()  # O(steps): in this thread, not the UI's
-                self.post_message(JournalUpdate(events, rows))
+                self.post_message(JournalUpdate(events, rows, pipeline=generation))
             ended = any(e.get("event") in _RUN_ENDS for e in events)
             if not ended:
                 self._stop_polling.wait(self.poll_interval)
@@ -250,29 +252,10 @@ class AwTuiApp(ViewActions, App[int]):
         self._select_initial()
         self.update_header()
         # Follow the run directory once these rows are on screen: catching up with a big
-        # journal would otherwise compete with the first paint. The same for reading the
-        # whole project file when it was opened without its steps.
+        # journal would otherwise compete with the first paint. The same for the project
+        # file's steps and the states of a big run (FollowProject.fold_in).
         self.call_after_refresh(self.watch_run_directory)
-        project = self.session.target.project
-        if project is not None and not project.complete:
-            self.call_after_refresh(self.check_project)
-
-    @work(thread=True, exclusive=True, group="project")
-    def check_project(self) -> None:
-        """Read the whole project file (opened without its steps); post its errors."""
-        try:
-            complete_project(self.session.target)
-        except ProjectError as exc:
-            self.post_message(ProjectProblem(str(exc)))
-
-    def on_project_problem(self, message: ProjectProblem) -> None:
-        name = self.session.target.display_name
-        self.show_message(
-            f"[b red]{shown(name)} has errors[/b red]: the steps shown are the checkpoint's "
-            f"(aw-tui check {shown(name)} lists the problems)"
-        )
-        self.notify(inert(message.text), title=inert(f"{name} has errors", one_line=True),
-                    severity="error", timeout=30, markup=False)
+        self.call_after_refresh(self.fold_in)
 
     def _select_initial(self) -> None:
         running = self.session.state.running_steps()
@@ -298,7 +281,10 @@ class AwTuiApp(ViewActions, App[int]):
         table = self.query_one(StepTable)
         order = self.session.run_order()
         if message.rows is not None:
-            table.set_rows(message.rows)
+            if message.pipeline is self.session.pipeline:
+                table.set_rows(message.rows)
+            else:  # built before the steps were refreshed: build them again
+                self.rebuild_rows()
         else:
             changed = {e.get("step_id") for e in message.events if e.get("step_id") is not None}
             for step_id in changed:
@@ -312,6 +298,8 @@ class AwTuiApp(ViewActions, App[int]):
             if running:  # a live run: show its running step, as when a step starts
                 self._move_to(running[0].step_id)
                 self._show_step(running[0].step_id)
+        if any(e.get("event") in _RUN_ENDS for e in message.events):
+            self.refresh_steps()  # what is current after the run (in a thread)
         for event in message.events:
             if event.get("event") == "step_started" and self.follow_running:
                 self._move_to(event["step_id"])
@@ -361,31 +349,8 @@ class AwTuiApp(ViewActions, App[int]):
         self.query_one("#detail", Static).update(self.detail_text(step_id))
 
     def detail_text(self, step_id: int) -> str:
-        """The detail pane: kwargs as TOML, command line, status, error, warnings."""
-        try:
-            step = self.session.pipeline.get_step(step_id)
-        except (KeyError, AttributeError):
-            return ""
-        lines = [f"[b]step {step_id}[/b]  {shown(step.func_name)}  tags: "
-                 f"{shown(', '.join(step.tags))}"]
-        result = self.session.result(step_id)
-        if result:
-            lines.append(f"status: [b]{shown(str(result.get('status')))}[/b]  "
-                         f"{shown(format_summary(result.get('summary')))}")
-            if result.get("error_msg"):
-                lines.append(f"[red]error: {shown(str(result['error_msg']))}[/red]")
-            lines.extend("$ " + shown(line) for line in self.session.command_lines(step_id))
-            table = result.get("warnings")
-            if table is not None and len(table):
-                lines.append(f"warnings ({len(table)}):")
-                for row in list(table)[:8]:
-                    lines.append("  " + shown(str(row["Msg"]) if "Msg" in getattr(
-                        row, "colnames", ()) else str(row)))
-        try:
-            lines.append("kwargs:\n" + shown(dumps(step.func_kwargs)))
-        except TomlWriteError as exc:
-            lines.append(f"kwargs: {shown(repr(step.func_kwargs))[:2000]}\n({exc})")
-        return "\n".join(lines)
+        """The detail pane (:func:`aw_tui.tui.details.detail_text`)."""
+        return details.detail_text(self.session, step_id)
 
     def update_header(self) -> None:
         """The header line: project, run state, counts, elapsed and remaining time."""
@@ -426,10 +391,14 @@ class AwTuiApp(ViewActions, App[int]):
             tags = f"  tags {shown(','.join(session.run_tags)) or '*'}"
             if session.ignore_tags:
                 tags += f" -{shown(','.join(session.ignore_tags))}"
+        stale = counts.get(STALE, 0)
+        named = (f"[b red]{shown(name)} has errors[/b red]" if session.project_error
+                 else f"[b]{shown(name)}[/b]")
         text = (
-            f"[b]{shown(name)}[/b]  {run}  ✔{done} ✘{counts.get('error', 0)} "
+            f"{named}  {run}  ✔{done} ✘{counts.get('error', 0)} "
             f"·{counts.get('pending', 0) + counts.get('running', 0)}"
-            + (f" [yellow]⚠{warned}[/yellow]" if warned else "") + "  "
+            + (f" [yellow]⚠{warned}[/yellow]" if warned else "")
+            + (f" [magenta]{status_symbol(STALE)}{stale} stale[/magenta]" if stale else "") + "  "
             f"{_clock(elapsed)}"
             + (f" ~{_clock(remaining)} left" if remaining is not None else "")
             + start + tags
