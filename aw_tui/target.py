@@ -392,7 +392,13 @@ def freshness_of(target: Target, checkpoint: Any, running: Any = ()) -> Freshnes
         The ids of the checkpoint's steps running now (from the journal).
     """
     steps = list(getattr(checkpoint, "steps", []) or [])
-    records = records_of(steps, getattr(checkpoint, "completed_step_ids", ()) or ())
+    reopened = dict(getattr(checkpoint, "reopened", None) or {})
+    records = records_of(steps, getattr(checkpoint, "completed_step_ids", ()) or (), reopened)
+    for identity, record in list(records.items()):
+        previous = reopened.get(identity)
+        if previous and not record.get("completed") and previous.get("writes"):
+            # it failed when it ran again: the files its last finished run wrote
+            records[identity] = {**record, "previous_writes": sorted(previous["writes"])}
     retired = dict(getattr(checkpoint, "retired", None) or {})
     for identity, old in retired.items():
         if old.get("provenance") and identity not in records:
@@ -475,6 +481,8 @@ def _reopen_stale(pipeline: Any, freshness: Freshness, keep_stale: bool) -> list
                 f"({', '.join(s.identity for s in stale[:5])}{', ...' if len(stale) > 5 else ''})"]
     ids = {s.step_id for s in stale}
     pipeline.completed_step_ids -= ids
+    pipeline.reopened = {**(getattr(pipeline, "reopened", None) or {}),
+                         **{s.identity: s.record for s in stale if s.record}}
     run_steps = pipeline.run_steps or []
     first = next((i for i, s in enumerate(run_steps) if s.step_id in ids), None)
     if first is not None:
@@ -508,6 +516,10 @@ def _resume_project(target: Target, checkpoint: Any, create_paths: bool | None,
     keep = {"done", "stale"} if keep_stale else {"done"}
     states = {s.identity: s for s in freshness.states}
     completed = set()
+    # A stale result runs again; until it finishes again its last finished run stays what
+    # it ran with (a failed upstream makes it stale, not pending: freshness.records_of).
+    previous = dict(getattr(checkpoint, "reopened", None) or {})
+    reopened = {}
     for step in pipeline.steps:
         old = old_steps.get(step.identity)
         state = states.get(step.identity)
@@ -515,12 +527,17 @@ def _resume_project(target: Target, checkpoint: Any, create_paths: bool | None,
             step.results, step.provenance = old.results, old.provenance
         if old is not None and state is not None and state.state in keep:
             completed.add(step.step_id)
+        elif state is not None and state.state == "stale" and state.record:
+            reopened[step.identity] = state.record
+        elif state is not None and step.identity in previous:
+            reopened[step.identity] = previous[step.identity]  # not finished again yet
     for gone in freshness.removed:
         old = old_steps.get(gone.identity)
         if old is not None:
             retired[gone.identity] = {"step_id": old.step_id, "results": old.results,
                                       "provenance": old.provenance}
     pipeline.retired = retired
+    pipeline.reopened = reopened
     pipeline.completed_step_ids = completed
     pipeline.run_steps = list(pipeline.steps)
     pipeline.run_step_idx = next((i for i, s in enumerate(pipeline.steps)

@@ -121,10 +121,14 @@ class Freshness:
         return [s for s in self.states if s.needs_run]
 
 
-def records_of(steps: Iterable[Any], completed: Iterable[int]) -> dict[str, dict[str, Any]]:
+def records_of(steps: Iterable[Any], completed: Iterable[int],
+               reopened: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
     """The provenance records of a checkpoint's steps that count: a finished step's (its id in
-    ``completed``) and a failed one's; by identity."""
+    ``completed``), a failed one's, and that of a finished step a resume took over as stale
+    to run it again (its identity in ``reopened``: until it runs again, its last run is
+    what it ran with); by identity."""
     done = set(completed)
+    again = set(reopened)
     out: dict[str, dict[str, Any]] = {}
     for step in steps:
         record = getattr(step, "provenance", None)
@@ -134,7 +138,8 @@ def records_of(steps: Iterable[Any], completed: Iterable[int]) -> dict[str, dict
                 out[getattr(step, "identity", str(step.step_id))] = {
                     "completed": True, "legacy": True, "step_id": step.step_id}
             continue
-        if record.get("completed") and step.step_id not in done:
+        if record.get("completed") and step.step_id not in done \
+                and getattr(step, "identity", None) not in again:
             continue  # its result was lost, or a fresh run started since: not done
         out[str(record.get("identity") or step.step_id)] = record
     return out
@@ -318,7 +323,9 @@ class _Upstream:
         """Take the step at ``position`` (its state decided) into account."""
         record = state.record or {}
         writes = record.get("writes") or {}
-        for path in writes:
+        # A step that failed since it last finished still stands for the files that run
+        # wrote (SCAMP's .head files that SWarp read): the steps that read them depend on it.
+        for path in [*writes, *(record.get("previous_writes") or ())]:
             self.producer[path] = position
         if state.record is not None and not record.get("reads") and not writes \
                 and not record.get("legacy"):
