@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from textual import work
+from textual.app import ScreenStackError
+from textual.css.query import NoMatches
 from textual.widgets import Static
 
 from aw_tui.base.text import inert
@@ -109,8 +111,14 @@ class FollowProject:
 
     def on_steps_refreshed(self, message: StepsRefreshed) -> None:
         """New rows: shown with the cursor on the same step identity as before."""
-        if not self._loaded:
+        if not self._loaded or self._stop_polling.is_set():
+            return  # not shown yet, or closing
+        try:
+            self._show_refreshed(message)
+        except (NoMatches, ScreenStackError):  # the app closes meanwhile: nothing to show
             return
+
+    def _show_refreshed(self, message: StepsRefreshed) -> None:
         name = shown(self.session.target.display_name)
         if message.error is not None or message.rows is None:
             self.show_message(f"[b red]not updated:[/b red] {shown(message.error)} (the table "
@@ -154,6 +162,8 @@ class FollowProject:
 
     def on_project_problem(self, message: ProjectProblem) -> None:
         """The project file does not load: the table keeps what it shows, the user is told."""
+        if self._stop_polling.is_set():
+            return  # closing
         name = self.session.target.display_name
         kept = ("the table keeps its last good steps" if message.reloaded
                 else "the steps shown are the checkpoint's")
