@@ -463,7 +463,13 @@ class Session:
         )
 
     def start_run(self, resume: bool, create_paths: bool = False) -> Any:
-        """Start a detached runner; return its process."""
+        """Start a detached runner; return its process.
+
+        With a checkpoint the runner starts from its results (``--use-checkpoint``, implied
+        by ``--resume``): for a project its steps still come from the project file
+        (:func:`aw_tui.target.open_pipeline`), their ids kept by identity, so the journal's
+        step ids stay the table's; ``c`` runs what is pending, stale or failed.
+        """
         request = RunRequest(
             resume=resume,
             use_checkpoint=self.has_checkpoint(),
