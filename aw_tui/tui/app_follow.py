@@ -79,6 +79,7 @@ class FollowProject:
         with self._refresh_order:
             if self._stop_polling.is_set():
                 return
+            known = self.session.project_error
             try:
                 self.session.refresh(reload_project=reload_project)
                 seq = self.session.state.last_seq
@@ -91,6 +92,9 @@ class FollowProject:
                                                  reloaded=reload_project))
                 return
             self.post_message(StepsRefreshed(rows=rows, reloaded=reload_project, seq=seq))
+            problem = self.session.project_error
+            if problem is not None and problem != known:  # broke since: the last good steps
+                self.post_message(ProjectProblem(problem, reloaded=True))
 
     @work(thread=True, group="refresh")
     def rebuild_rows(self) -> None:

@@ -40,7 +40,7 @@ from aw_tui.rundir.vocabulary import (
     STALE,
     UNKNOWN,
 )
-from aw_tui.target import Target, build_from_project, complete_project
+from aw_tui.target import Target, build_from_project
 from aw_tui.tui.fold import FoldError, file_stamp, fold, watched_files
 from aw_tui.tui.step_rows import StepRow
 
@@ -189,20 +189,24 @@ class Session:
             self.folded = True
 
     def _current_target(self, reload_project: bool) -> Target:
-        """The target with its project file read in full now (again when asked)."""
+        """The target with its project file read in full: read again when asked, when it
+        was read without its steps, or when it changed since (a refresh after a run never
+        misses an edit the watcher has not seen yet)."""
         target = self.target
         if target.project is None:
             return target
+        needed = reload_project or not target.project.complete
+        if not needed and not self.project_changed():
+            return target
         stamp = file_stamp(watched_files(target))
         try:
-            if reload_project or not target.project.complete:
-                project = load_project(target.path)
-                target = dataclasses.replace(target, project=project)
-            else:
-                complete_project(target)
+            project = load_project(target.path)
         except ProjectError as exc:
             self.project_stamp, self.project_error = stamp, str(exc)
-            raise
+            if needed:
+                raise
+            return target  # the last good project: the run's results still come in
+        target = dataclasses.replace(target, project=project)
         self.project_error = None
         files = watched_files(target)
         self.project_stamp = stamp if [s[0] for s in stamp] == files else file_stamp(files)

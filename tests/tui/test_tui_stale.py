@@ -303,3 +303,26 @@ def test_rows_the_live_run_changed_after_the_states_show_the_journal(tmp_path):
     assert session.fresh_seq == session.state.last_seq
     assert [r.status for r in session.rows()] == ["success", "success"]
     assert session.current_state(1) is not None and session.current_state(1).state == "done"
+
+
+def test_any_refresh_reads_a_project_file_that_changed_and_a_broken_one_keeps_the_last(
+        tmp_path):
+    """A refresh after a run ends never misses an edit the watcher has not seen yet; a file
+    broken meanwhile leaves the last good steps (the run's results still come in)."""
+    project = quick_project(tmp_path, named_steps(("a", 1), ("b", 2)))
+    assert batch(project).returncode == 0
+    session = Session(resolve_target(str(project)))
+    session.load()
+    assert [r.status for r in session.rows()] == ["success", "success"]
+    good = project.read_text()
+    project.write_text(good.replace("n = 2", "n = 3"))
+    assert session.project_changed()
+    session.refresh()  # as after a run: not asked to reload
+    assert [(r.status, r.summary) for r in session.rows()] == [("success", "n=1"),
+                                                               ("stale", "n 2 -> 3")]
+    assert not session.project_changed()
+    project.write_text(good + "[[steps]\n")
+    session.refresh()
+    assert session.project_error and "project.toml" in session.project_error
+    assert [r.status for r in session.rows()] == ["success", "stale"]  # the last good
+    assert not session.project_changed()  # said once, not read again every second
