@@ -278,6 +278,12 @@ class AwTuiApp(FollowProject, ViewActions, App[int]):
     def on_journal_update(self, message: JournalUpdate) -> None:
         if not self._loaded:
             return
+        try:
+            self._show_journal_update(message)
+        except (NoMatches, ScreenStackError):  # read while the app closes: nothing to show
+            return
+
+    def _show_journal_update(self, message: JournalUpdate) -> None:
         table = self.query_one(StepTable)
         order = self.session.run_order()
         if message.rows is not None:
