@@ -72,8 +72,8 @@ def get_bool(prompt: str) -> bool:
     if sys.stdin is None or not sys.stdin.isatty():
         raise PipelineError(
             f"{prompt.strip()} -- cannot ask: standard input is not a terminal. Create the "
-            "path yourself, or pass create_paths=True (in a project file: "
-            "[pipeline] create_paths = true)."
+            "path yourself, or pass create_paths=True (aw-tui: --create-paths; in a project "
+            "file: [pipeline] create_paths = true)."
         )
     while True:
         try:

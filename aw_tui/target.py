@@ -392,13 +392,7 @@ def freshness_of(target: Target, checkpoint: Any, running: Any = ()) -> Freshnes
         The ids of the checkpoint's steps running now (from the journal).
     """
     steps = list(getattr(checkpoint, "steps", []) or [])
-    reopened = dict(getattr(checkpoint, "reopened", None) or {})
-    records = records_of(steps, getattr(checkpoint, "completed_step_ids", ()) or (), reopened)
-    for identity, record in list(records.items()):
-        previous = reopened.get(identity)
-        if previous and not record.get("completed") and previous.get("writes"):
-            # it failed when it ran again: the files its last finished run wrote
-            records[identity] = {**record, "previous_writes": sorted(previous["writes"])}
+    records = records_of(steps, getattr(checkpoint, "completed_step_ids", ()) or ())
     retired = dict(getattr(checkpoint, "retired", None) or {})
     for identity, old in retired.items():
         if old.get("provenance") and identity not in records:
@@ -481,8 +475,6 @@ def _reopen_stale(pipeline: Any, freshness: Freshness, keep_stale: bool) -> list
                 f"({', '.join(s.identity for s in stale[:5])}{', ...' if len(stale) > 5 else ''})"]
     ids = {s.step_id for s in stale}
     pipeline.completed_step_ids -= ids
-    pipeline.reopened = {**(getattr(pipeline, "reopened", None) or {}),
-                         **{s.identity: s.record for s in stale if s.record}}
     run_steps = pipeline.run_steps or []
     first = next((i for i, s in enumerate(run_steps) if s.step_id in ids), None)
     if first is not None:
@@ -516,10 +508,6 @@ def _resume_project(target: Target, checkpoint: Any, create_paths: bool | None,
     keep = {"done", "stale"} if keep_stale else {"done"}
     states = {s.identity: s for s in freshness.states}
     completed = set()
-    # A stale result runs again; until it finishes again its last finished run stays what
-    # it ran with (a failed upstream makes it stale, not pending: freshness.records_of).
-    previous = dict(getattr(checkpoint, "reopened", None) or {})
-    reopened = {}
     for step in pipeline.steps:
         old = old_steps.get(step.identity)
         state = states.get(step.identity)
@@ -527,17 +515,12 @@ def _resume_project(target: Target, checkpoint: Any, create_paths: bool | None,
             step.results, step.provenance = old.results, old.provenance
         if old is not None and state is not None and state.state in keep:
             completed.add(step.step_id)
-        elif state is not None and state.state == "stale" and state.record:
-            reopened[step.identity] = state.record
-        elif state is not None and step.identity in previous:
-            reopened[step.identity] = previous[step.identity]  # not finished again yet
     for gone in freshness.removed:
         old = old_steps.get(gone.identity)
         if old is not None:
             retired[gone.identity] = {"step_id": old.step_id, "results": old.results,
                                       "provenance": old.provenance}
     pipeline.retired = retired
-    pipeline.reopened = reopened
     pipeline.completed_step_ids = completed
     pipeline.run_steps = list(pipeline.steps)
     pipeline.run_step_idx = next((i for i, s in enumerate(pipeline.steps)
@@ -545,13 +528,19 @@ def _resume_project(target: Target, checkpoint: Any, create_paths: bool | None,
     pipeline.run_name = getattr(checkpoint, "run_name", None)
     pipeline.journal_seq = getattr(checkpoint, "journal_seq", 0)
     counts = freshness.counts()
-    notes = [f"{os.path.basename(target.path)}: {counts['done']} step(s) done, "
-             f"{counts['stale']} stale, {counts['pending'] + counts['failed']} to run"
-             + (f", {counts['removed']} removed from the project (results kept)"
+    todo = [s for s in freshness.states if s.state in ("pending", "failed")
+            or (s.state == "stale" and not keep_stale)]
+    notes = [f"{os.path.basename(target.path)}: {len(todo)} step(s) to run "
+             f"({counts['stale']} stale, {counts['pending']} pending, {counts['failed']} "
+             f"failed); {counts['done']} done and current are kept"
+             + (f"; {counts['removed']} removed from the project (results kept)"
                 if counts["removed"] else "")]
     if keep_stale and counts["stale"]:
         notes.append(f"--keep-stale: kept {counts['stale']} stale result(s); only pending "
                      "and failed steps run")
+    notes += [f"will run {s.identity}: {why_text(s)}" for s in todo[:10]]
+    if len(todo) > 10:
+        notes.append(f"... and {len(todo) - 10} more (aw-tui check lists them all)")
     return pipeline, notes
 
 

@@ -22,6 +22,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aw_tui.base.errors import AwTuiError
 
@@ -233,14 +234,18 @@ def spec_for(code: str) -> ToolSpec:
 
 
 _VERSION = re.compile(r"version\s+([0-9][^\s]*)\s*(?:\(([^)]*)\))?", re.IGNORECASE)
-_cache: dict[tuple[str, str], ToolInfo | None] = {}
+_cache: dict[tuple[Any, ...], ToolInfo | None] = {}
 _cache_lock = threading.Lock()
 
 
 def probe(code: str, path: str) -> ToolInfo | None:
     """Run ``path -v`` and return its info if it is really ``code``."""
     spec = TOOLS[code]
-    key = (code, path)
+    try:
+        info = os.stat(path)
+        key: tuple[Any, ...] = (code, path, info.st_size, info.st_mtime_ns)
+    except OSError:
+        key = (code, path)
     with _cache_lock:
         if key in _cache:
             return _cache[key]

@@ -36,7 +36,7 @@ from aw_tui.engine.executors import executor_from_config
 from aw_tui.launchers.slurm import allocation_end, resubmit
 from aw_tui.options import OptionsError, RunOptions, check_start_idx
 from aw_tui.rundir.journal import JournalReader, RunState, read_events
-from aw_tui.rundir.vocabulary import ERROR, RUNNING, SUCCESS, count_ended
+from aw_tui.rundir.vocabulary import ERROR, RUNNING, SKIPPED, SUCCESS, count_ended
 from aw_tui.target import Target, has_checkpoint, open_pipeline, resolve_target
 
 __all__ = ["EXIT_CODES", "make_executor", "run_batch"]
@@ -67,6 +67,7 @@ class Reporter(threading.Thread):
         self._lock = threading.Lock()
         self._bar_shown = False
         self._gone = False
+        self._ran = 0  # steps that ended in this run
 
     def run(self) -> None:
         while not self._halt.wait(0.2):
@@ -132,7 +133,10 @@ class Reporter(threading.Thread):
     def _line(self, event: dict[str, Any], step: Any) -> str | None:
         kind = event.get("event")
         total = len(self.state.run_steps)
+        if kind == "step_finished":
+            self._ran += 1
         if kind == "run_started":
+            self._ran = 0
             how = "resuming" if event.get("resume") else "starting"
             return (
                 f"aw-tui: {how} {event.get('pipeline_name')} at step index "
@@ -143,7 +147,18 @@ class Reporter(threading.Thread):
             if kind == "warning":
                 return f"warning: step {event.get('step_id')}: {event.get('message')}"
             if kind == "run_finished":
-                return f"aw-tui: done, {total} steps in {event.get('duration', 0):.1f} s"
+                ran = self._ran
+                skipped = self.state.counts().get(SKIPPED, 0)
+                kept = max(0, total - ran - skipped)
+                took = f"{event.get('duration', 0):.1f} s"
+                rest = "".join([f"; {kept} were already done and current" if kept else "",
+                                f"; {skipped} before the start index did not run"
+                                if skipped else ""])
+                if not ran and kept and not skipped:
+                    return f"aw-tui: nothing to run: all {total} steps are done and current"
+                if ran == total:
+                    return f"aw-tui: done, {total} steps in {took}"
+                return f"aw-tui: done, {ran} steps ran in {took}{rest}"
             if kind == "stop_requested":
                 return f"aw-tui: stop requested ({event.get('when')})"
             return None

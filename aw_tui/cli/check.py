@@ -29,7 +29,7 @@ from aw_tui.cli.common import (
 )
 from aw_tui.options import add_run_flags
 from aw_tui.rundir.checkpoint import resume_verdict as checkpoint_verdict
-from aw_tui.rundir.journal import verify_journal
+from aw_tui.rundir.journal import step_ids_by_identity, verify_journal
 from aw_tui.rundir.layout import RunLayout
 from aw_tui.rundir.store import rebuild_checkpoint
 from aw_tui.target import (
@@ -115,7 +115,9 @@ def _rebuild(target: Target, run_name: str | None) -> int | None:
         say(f"the checkpoint is {trust.state}: nothing to rebuild")
         return None
     try:
-        fresh = build_from_project(target)
+        # The steps get back the ids the journal knows them by (steps added since a run
+        # started have ids beyond the others).
+        fresh = build_from_project(target, step_ids=step_ids_by_identity(target.log_dir))
         path = rebuild_checkpoint(target.log_dir, fresh, run_name)
     except AwTuiError as exc:
         return fail(exc)

@@ -21,7 +21,7 @@ from aw_tui.launchers.slurm import job_status, read_launcher
 from aw_tui.rundir.freshness import Freshness
 from aw_tui.rundir.journal import RunState, read_events, verify_journal
 from aw_tui.rundir.store import read_lock
-from aw_tui.rundir.vocabulary import INTERRUPTED, RUNNING, count_done
+from aw_tui.rundir.vocabulary import DONE_STATUSES, INTERRUPTED, RUNNING, count_done
 from aw_tui.target import Target, resolve_target, resume_plan, resume_verdict
 
 __all__ = ["cmd_status", "describe_state", "run_status"]
@@ -55,8 +55,9 @@ def run_status(log_dir: str) -> dict[str, Any]:
         "live": live,
         "started": state.started,
         "ended": state.ended,
-        "elapsed": ((state.ended or now) - state.started) if state.started else None,
-        "remaining": state.estimate_remaining(now),
+        "elapsed": state.elapsed(now),
+        # Only a live runner has time left: a dead one's run is not going anywhere.
+        "remaining": state.estimate_remaining(now) if live else None,
         "counts": state.counts(),
         "failed_step": state.failed_step,
         "failed_index": state.failed_index,
@@ -98,10 +99,14 @@ def add_freshness(status: dict[str, Any], freshness: Freshness) -> None:
         stale = state.state == "stale" and step["status"] != "running"
         step.update(step=state.identity, stale=stale,
                     stale_reasons=list(state.reasons) if stale else [])
-        if stale:
+        # Never an old result shown as done: a stale step says so, a step that has not
+        # finished since (a resume scheduled it) is pending.
+        now = "stale" if stale else (
+            "pending" if state.state == "pending" and step["status"] in DONE_STATUSES else None)
+        if now:
             counts[step["status"]] = max(0, counts.get(step["status"], 0) - 1)
-            step["previous_status"], step["status"] = step["status"], "stale"
-            counts["stale"] = counts.get("stale", 0) + 1
+            step["previous_status"], step["status"] = step["status"], now
+            counts[now] = counts.get(now, 0) + 1
     for index, state in enumerate(freshness.states):
         if state.identity in seen:
             continue
@@ -187,6 +192,8 @@ def _print_status(status: dict[str, Any]) -> None:
             extra = f"  elapsed {status['elapsed']:.0f} s"
         if status.get("remaining") is not None:
             extra += f"  about {status['remaining']:.0f} s left"
+        elif status.get("live") and status.get("state") == RUNNING:
+            extra += "  time left unknown (no step has finished yet)"
         stale = f", {counts['stale']} stale" if counts.get("stale") else ""
         out.write(f"{done} done{stale}, {counts.get('error', 0)} failed, "
                   f"{counts.get('pending', 0) + counts.get('running', 0)} to go{extra}\n")

@@ -137,7 +137,7 @@ class RunEngine:
         self._started: dict[int, tuple[int, str | None]] = {}
         self._marker_seen: dict[int, tuple[int, int]] = {}
         # The files each running step's kwargs named when it started (its provenance).
-        self._before: dict[int, dict[str, tuple[int, int]]] = {}
+        self._before: dict[int, dict[str, tuple[int, int] | None]] = {}
 
     # -- stop requests ------------------------------------------------------------------
     def request_stop(self, when: str) -> None:
@@ -336,7 +336,7 @@ class RunEngine:
     ) -> StepCall:
         store = self.store
         if store is not None:
-            self._before[step.step_id] = snapshot(paths_in(step.func_kwargs))
+            self._before[step.step_id] = snapshot(paths_in(step.func_kwargs, exist=False))
         return StepCall(
             pipeline=self.pipeline,
             step=step,
@@ -658,8 +658,7 @@ class RunEngine:
         if self.store is not None:
             self.store.write_result(step.step_id, result)
             step.provenance = make_record(step, result, status, done,
-                                          self._before.pop(step.step_id, None))
-            self.store.write_provenance(step.step_id, step.provenance)
+                                          self._before.pop(step.step_id, None), step.provenance)
             summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
             self.store.append_event(
                 "step_finished",
@@ -676,6 +675,7 @@ class RunEngine:
                 worker=outcome.worker,
                 run_step_idx=next_idx,
                 completed=done,
+                provenance=self.store.provenance_field(step.step_id, step.provenance),
             )
 
     # -- control ------------------------------------------------------------------------

@@ -5,6 +5,7 @@ The room's modules, from the outside in:
 - ``loader``: :func:`load_project`, which reads the file and runs the parts below in order;
 - ``model``: what it gives, :class:`Project`, :class:`ExpandedStep`, :class:`StepRow`;
 - ``steps``: the ``[[steps]]`` tables, checked and expanded (``StepLoader``);
+- ``overrides``: per-member overrides of a ``foreach`` step (``[steps.items."KEY".kwargs]``);
 - ``inputs``: the ``[inputs.NAME]`` sets, listed or globbed, with derived fields (``InputSets``);
 - ``evaluate``: ``{...}`` references, compiled once and evaluated per item (``Evaluator``);
 - ``scope``: the items, scopes and runs the evaluation works on;
@@ -14,7 +15,9 @@ The room's modules, from the outside in:
   the run directory, counts, names);
 - ``errors``: :class:`ProjectError`, the key path -> line finder and the ``Reporter``;
 - ``schema``: the tables and keys a project file may hold, and the tool names;
-- ``tomledit``: a step's kwargs as TOML for the TUI's editor.
+- ``tomledit``: a step's kwargs as TOML for the TUI's editor;
+- ``fileedit``: an edited step's kwargs written back to the project file (``e``), with
+  ``kwargsdiff`` (which keys changed) and ``tomlplace`` (tomlkit changes that keep the layout).
 """
 
 from aw_tui.project.loader import ExpandedStep, Project, ProjectError, StepRow, load_project

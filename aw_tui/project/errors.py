@@ -217,9 +217,11 @@ class Reporter:
             self._locator = Locator(self.text)
         return self._locator
 
-    def error(self, keypath: str, message: str, hint: str = "") -> None:
-        """Record a problem at ``keypath``."""
-        line = self.locator.line_of(keypath) if keypath else None
+    def error(self, keypath: str, message: str, hint: str = "", at: str | None = None) -> None:
+        """Record a problem at ``keypath`` (its line: that of ``at`` when given, a key path
+        below it that the file spells out, e.g. a ``[table.header]``)."""
+        where_kp = at or keypath
+        line = self.locator.line_of(where_kp) if where_kp else None
         where = f"{self.display}:{line}" if line else self.display
         text = f"{where}: {keypath}: {message}" if keypath else f"{where}: {message}"
         if hint:

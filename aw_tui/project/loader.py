@@ -69,6 +69,7 @@ __all__ = [
     "StepRow",
     "key_inputs",
     "load_project",
+    "load_project_text",
     "project_fingerprint",
 ]
 
@@ -122,6 +123,40 @@ def load_project(
         raise ProjectError(
             [f"{display}: cannot read: {exc.strerror}\n    fix: check its permissions"], display
         ) from None
+    return _load_bytes(file_path, display, raw_bytes, check_files, steps)
+
+
+def load_project_text(
+    path: str | os.PathLike[str], text: str | bytes, check_files: bool = True
+) -> Project:
+    """Load a project from ``text`` as if it were the content of the file ``path``.
+
+    Relative paths, ``file.py`` functions and error messages are those of ``path`` (which
+    need not hold ``text``): this checks a new version of a project file before it is
+    written (:mod:`aw_tui.project.fileedit`).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The project file (``.toml``) the text is for.
+    text : str or bytes
+        Its new content (bytes: UTF-8).
+    check_files : bool
+        As for :func:`load_project`.
+
+    Raises
+    ------
+    ProjectError
+        As :func:`load_project`.
+    """
+    display = os.fspath(path)
+    raw_bytes = text.encode("utf-8") if isinstance(text, str) else text
+    return _load_bytes(Path(display).expanduser(), display, raw_bytes, check_files, True)
+
+
+def _load_bytes(file_path: Path, display: str, raw_bytes: bytes, check_files: bool,
+                steps: bool) -> Project:
+    """:func:`load_project` once the file's bytes are read."""
     try:
         text = raw_bytes.decode("utf-8")
     except UnicodeDecodeError as exc:

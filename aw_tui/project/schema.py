@@ -39,7 +39,10 @@ STEP_KEYS = (
     "timeout",
     "checks",
     "check_severity",
+    "items",
 )
+#: Keys of a member's override table (``[steps.items."KEY"]``) of a ``foreach`` step.
+ITEM_OVERRIDE_KEYS = ("kwargs",)
 #: Executor kinds accepted in ``[executor] kind``.
 EXECUTOR_KINDS = ("serial", "local", "dask")
 

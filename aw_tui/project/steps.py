@@ -17,6 +17,7 @@ from aw_tui.project.inputs import InputSets
 from aw_tui.project.interpolate import InterpolationError, Ref, did_you_mean, stringify, type_name
 from aw_tui.project.limits import check_step_name
 from aw_tui.project.model import ExpandedStep
+from aw_tui.project.overrides import ITEMS_KEY, check_overrides, deep_merge
 from aw_tui.project.schema import NAME_RE, RESERVED_KWARGS, STEP_KEYS
 from aw_tui.project.scope import GLOBAL, Item, Run, Scope, Silent
 
@@ -153,7 +154,9 @@ class StepLoader:
         return ref, func
 
     def _check_signature(self, ref: FuncRef, func: Any, kwargs: dict[str, Any],
-                         kp: str) -> None:
+                         kp: str, required: bool = True) -> None:
+        """Check ``kwargs`` (at ``kp.kwargs``) against the function's signature: unknown
+        arguments and, when ``required``, missing ones."""
         for key in kwargs:
             if key in RESERVED_KWARGS:
                 self.report.error(f"{kp}.kwargs.{key}", f"'{key}' is passed by the pipeline itself",
@@ -175,7 +178,7 @@ class StepLoader:
                 self.report.error(f"{kp}.kwargs.{key}", f"{ref.label} takes no argument '{key}'",
                                   (hint + " " if hint else "") + f"{ref.label} takes: "
                                   + ", ".join(n for n in names if n not in RESERVED_KWARGS))
-        for pname in names:
+        for pname in names if required else ():
             param = params[pname]
             if (param.default is inspect.Parameter.empty and pname not in kwargs
                     and pname not in RESERVED_KWARGS):
@@ -184,11 +187,15 @@ class StepLoader:
 
     def _expand(self, items: list[Item | None], kp: str, position: int,
                 raws: tuple[list[str], dict[str, Any], dict[str, Any]],
+                overrides: dict[int, dict[str, Any]] | None = None,
                 ) -> tuple[list[tuple[Item | None, list[str], dict[str, Any], dict[str, Any]]],
                            bool]:
         """Evaluate a step's ``(tags, kwargs, outputs)`` tables for each item.
 
         Each is compiled once; one scope is reused, with a fresh outputs memo per item.
+        ``overrides`` (item index -> the member's ``items.KEY.kwargs`` as written, with its
+        key path) are evaluated in the member's scope and merged over its kwargs
+        (:func:`~aw_tui.project.overrides.deep_merge`).
 
         Returns
         -------
@@ -205,6 +212,8 @@ class StepLoader:
                        for oname in outputs_raw if NAME_RE.match(oname)}
         tags_node = self.evaluator.compile(tags_raw, f"{kp}.tags")
         kwargs_node = self.evaluator.compile(kwargs_raw, f"{kp}.kwargs")
+        override_nodes = {index: self.evaluator.compile(raw, where)
+                          for index, (where, raw) in (overrides or {}).items()}
         scope = Scope(where=kp, entry=position, outputs_raw=outputs_raw,
                       outputs_kp=outputs_kp, outputs_nodes=outputs_nodes)
         run = Run(scope)
@@ -220,6 +229,9 @@ class StepLoader:
             run.ok = True
             tags = tags_node(run)
             kwargs = kwargs_node(run)
+            override = override_nodes.get(item.index) if item is not None else None
+            if override is not None:
+                kwargs = deep_merge(kwargs, override(run))
             if not run.ok:
                 ok = False
                 continue
@@ -336,6 +348,14 @@ class StepLoader:
         if ref is None or tags_raw is None or kwargs_raw is None or outputs_raw is None:
             return failed()
         self._check_signature(ref, func, kwargs_raw, kp)
+        keys = item_keys([i for i in items if i is not None])
+        overrides = check_overrides(entry, kp, self.report,
+                                    list(keys.values()) if foreach is not None else None,
+                                    name)
+        for key, raw in overrides.items():
+            self._check_signature(ref, func, raw, f"{kp}.{ITEMS_KEY}.{key}", required=False)
+        by_index = {index: (f"{kp}.{ITEMS_KEY}.{key}.kwargs", overrides[key])
+                    for index, key in keys.items() if key in overrides}
         if foreach is not None:
             group = group or name or kp
         elif independent:
@@ -343,8 +363,8 @@ class StepLoader:
         else:
             group = None
         steps: list[ExpandedStep] = []
-        keys = item_keys([i for i in items if i is not None])
-        expanded, ok = self._expand(items, kp, position, (tags_raw, kwargs_raw, outputs_raw))
+        expanded, ok = self._expand(items, kp, position, (tags_raw, kwargs_raw, outputs_raw),
+                                    by_index)
         group = group if independent else None
         for item, tags, kwargs, outputs in expanded:
             # Positional (twice as quick as keywords for 50,000 steps), in the field order:

@@ -161,7 +161,9 @@ def replay_journal(pipeline: Any, log_dir: str) -> int:
                 lost.discard(step.step_id)
                 if event.get("completed", True):
                     pipeline.completed_step_ids.add(step.step_id)
-            record = read_own_json(layout.step_provenance(step.step_id), PROVENANCE_LIMIT)
+            record = event.get("provenance")
+            if record == "file":  # too big for its line
+                record = read_own_json(layout.step_provenance(step.step_id), PROVENANCE_LIMIT)
             step.provenance = record if isinstance(record, dict) else None
             if event.get("run_step_idx") is not None:
                 pipeline.run_step_idx = int(event["run_step_idx"])

@@ -121,14 +121,11 @@ class Freshness:
         return [s for s in self.states if s.needs_run]
 
 
-def records_of(steps: Iterable[Any], completed: Iterable[int],
-               reopened: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
-    """The provenance records of a checkpoint's steps that count: a finished step's (its id in
-    ``completed``), a failed one's, and that of a finished step a resume took over as stale
-    to run it again (its identity in ``reopened``: until it runs again, its last run is
-    what it ran with); by identity."""
+def records_of(steps: Iterable[Any], completed: Iterable[int]) -> dict[str, dict[str, Any]]:
+    """The provenance records of a checkpoint's steps that count, by identity: a finished
+    step's (its id in ``completed``, or scheduled to run again with its last result still
+    held: a resume that stopped before it), and a failed one's."""
     done = set(completed)
-    again = set(reopened)
     out: dict[str, dict[str, Any]] = {}
     for step in steps:
         record = getattr(step, "provenance", None)
@@ -138,9 +135,9 @@ def records_of(steps: Iterable[Any], completed: Iterable[int],
                 out[getattr(step, "identity", str(step.step_id))] = {
                     "completed": True, "legacy": True, "step_id": step.step_id}
             continue
-        if record.get("completed") and step.step_id not in done \
-                and getattr(step, "identity", None) not in again:
-            continue  # its result was lost, or a fresh run started since: not done
+        if record.get("completed") and step.step_id not in done and \
+                getattr(step, "results", None) is None:
+            continue  # its result was lost: not done
         out[str(record.get("identity") or step.step_id)] = record
     return out
 
@@ -233,8 +230,29 @@ def assess(
     running = set(running)
     tools = _ToolCheck(tool_version)
     stats: dict[str, Any] = {}
+    forced: dict[str, str] = {}
+    for _ in range(len(planned) + 1):
+        states, wanted = _walk(planned, records, known, running, tools, stats, forced)
+        grown = {k: v for k, v in wanted.items() if k not in forced}
+        if not grown:
+            break
+        forced.update(grown)
+    gone = [StepFreshness(identity, "removed", step_id=sid, record=records.get(identity))
+            for identity, sid in removed]
+    return Freshness(states, gone)
+
+
+def _walk(planned: list[Planned], records: dict[str, dict[str, Any]], known: set[str],
+          running: set[str], tools: _ToolCheck, stats: dict[str, Any],
+          forced: dict[str, str]) -> tuple[list[StepFreshness], dict[str, str]]:
+    """One pass over the steps in order. Returns their states, and the finished steps that
+    must run again because a step that will run needs a file they wrote that is gone (the
+    demo's last step moves the stack away: rerunning the stack's detection needs the stack
+    again), with the reason."""
     states: list[StepFreshness] = []
     upstream = _Upstream(states)
+    wanted: dict[str, str] = {}
+    needs: list[tuple[int, str]] = []  # (producer position, why) for missing inputs
     for position, step in enumerate(planned):
         record = records.get(step.identity)
         state = StepFreshness(step.identity, "pending", step_id=step.step_id, record=record)
@@ -250,14 +268,22 @@ def assess(
             produced = upstream.explained(reads, record)
             reasons = _own_reasons(step, record, tools, stats, produced)
             reasons += upstream.reasons(position, record, reads)
+            if step.identity in forced:
+                reasons.append(forced[step.identity])
             if not record.get("completed"):
                 state.state, state.reasons = "failed", reasons
             else:
                 state.state, state.reasons = ("stale" if reasons else "done"), reasons
+        if state.needs_run and reads:
+            needs += [(upstream.producer[path], f"its output {path} is gone and "
+                       f"{step.identity} reads it")
+                      for path in reads if path in upstream.producer
+                      and file_changed(path, [0, 0, None], stats) == "missing"]
         upstream.add(position, state)
-    gone = [StepFreshness(identity, "removed", step_id=sid, record=records.get(identity))
-            for identity, sid in removed]
-    return Freshness(states, gone)
+    for index, why in needs:
+        if states[index].state == "done":
+            wanted.setdefault(states[index].identity, why)
+    return states, wanted
 
 
 def _describe(other: StepFreshness) -> str | None:
@@ -323,9 +349,7 @@ class _Upstream:
         """Take the step at ``position`` (its state decided) into account."""
         record = state.record or {}
         writes = record.get("writes") or {}
-        # A step that failed since it last finished still stands for the files that run
-        # wrote (SCAMP's .head files that SWarp read): the steps that read them depend on it.
-        for path in [*writes, *(record.get("previous_writes") or ())]:
+        for path in writes:
             self.producer[path] = position
         if state.record is not None and not record.get("reads") and not writes \
                 and not record.get("legacy"):

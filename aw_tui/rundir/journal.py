@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import statistics
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from aw_tui.rundir.layout import EVENTS_FILE
+from aw_tui.rundir.layout import EVENTS_FILE, RunLayout
+from aw_tui.rundir.trust import read_own_json
 from aw_tui.rundir.vocabulary import (
     DONE_STATUSES,
-    ENDED_STATUSES,
     FAILED,
     FINISHED,
     IDLE,
@@ -42,6 +43,7 @@ __all__ = [
     "last_seq",
     "read_events",
     "read_run_header",
+    "step_ids_by_identity",
     "verify_journal",
 ]
 
@@ -342,6 +344,10 @@ class RunState:
     last_seq: int = 0
     last_time: float | None = None
     stop_requested: str | None = None
+    #: Durations of the finished steps of each function, in this run and earlier ones.
+    durations: dict[str, list[float]] = field(default_factory=dict)
+    #: Time spent in the earlier runs this run resumed (elapsed counts them too).
+    earlier: float = 0.0
 
     @classmethod
     def from_events(cls, events: list[dict[str, Any]]) -> RunState:
@@ -404,6 +410,10 @@ class RunState:
             st.worker = event.get("worker", st.worker)
             st.verdict = event.get("verdict")
             st.warnings = [str(w) for w in event.get("warnings") or []]
+            if st.status in DONE_STATUSES and isinstance(st.duration, (int, float)) and st.func:
+                found = self.durations.setdefault(st.func, [])
+                found.append(float(st.duration))
+                del found[:-50]
             return st
         if kind == "step_interrupted" and step_id is not None:
             st = self.step(step_id)
@@ -445,6 +455,11 @@ class RunState:
 
     def _begin_run(self, event: dict[str, Any]) -> None:
         """The run-level fields of a ``run_started`` event (steps untouched)."""
+        if event.get("resume") and self.started is not None:
+            end = self.ended if self.ended is not None else self.last_time
+            self.earlier += max(0.0, (end or self.started) - self.started)
+        elif not event.get("resume"):
+            self.earlier = 0.0
         self.state = RUNNING
         self.run_name = event.get("run_name")
         self.pipeline_name = event.get("pipeline_name")
@@ -476,22 +491,46 @@ class RunState:
         """The steps that are running now (several with a parallel executor)."""
         return [st for st in list(self.steps.values()) if st.status == RUNNING]
 
-    def estimate_remaining(self, now: float) -> float | None:
-        """Seconds left, from the mean duration of the finished steps of this run."""
-        steps = [self.steps.get(s) for s in list(self.run_steps)]
-        done = [
-            st.duration
-            for st in steps
-            if st is not None and st.status in ENDED_STATUSES
-            and st.duration is not None
-        ]
-        left = sum(1 for st in steps if st is None or st.status in (PENDING, RUNNING))
-        if not done or self.state != RUNNING:
+    def elapsed(self, now: float) -> float | None:
+        """Seconds this run has been running, the earlier runs it resumed included."""
+        if self.started is None:
             return None
-        mean = sum(done) / len(done)
-        running = self.running_steps()
-        elapsed_running = sum(max(0.0, now - (st.started or now)) for st in running)
-        return max(0.0, mean * left - elapsed_running)
+        return self.earlier + max(0.0, (self.ended if self.ended is not None else now)
+                                  - self.started)
+
+    def expected(self, st: StepState) -> float | None:
+        """How long a step is expected to take: the median of the finished steps of its
+        function (in this run and earlier ones), else of all finished steps; None when no
+        step has finished yet."""
+        durations = self.durations.get(st.func or "")
+        if not durations:
+            durations = [d for found in list(self.durations.values()) for d in found]
+        if not durations:
+            return None
+        return float(statistics.median(durations))
+
+    def estimate_remaining(self, now: float) -> float | None:
+        """Seconds left while the run is live: each step still to run at its expected
+        duration (:meth:`expected`), a running one less the time it has run (at least the
+        time it has run so far again, when it is already over its expectation: the
+        estimate never says 0 while a step runs). None when nothing is known yet or the run
+        is not running."""
+        if self.state != RUNNING:
+            return None
+        total = 0.0
+        for sid in list(self.run_steps):
+            st = self.steps.get(sid)
+            if st is not None and st.status not in (PENDING, RUNNING):
+                continue
+            expected = self.expected(st) if st is not None else self.expected(StepState(sid))
+            if expected is None:
+                return None
+            if st is not None and st.status == RUNNING:
+                ran = max(0.0, now - (st.started or now))
+                total += expected - ran if ran < expected else max(1.0, 0.1 * ran)
+            else:
+                total += expected
+        return total
 
 
 _RUN_STARTED = json.dumps({"event": "run_started"})[1:-1].encode()
@@ -563,3 +602,21 @@ def read_run_header(path: str) -> RunState | None:
         state.last_seq = max(state.last_seq, int(last.get("seq", 0) or 0))
         state.last_time = last.get("time", state.last_time)
     return state
+
+
+def step_ids_by_identity(log_dir: str) -> dict[str, int]:
+    """The ``step_id`` of each step identity that finished in the run directory, from the
+    provenance in the journal's ``step_finished`` lines (the last one wins): how a step
+    rebuilt from the project file gets its id back."""
+    ids: dict[str, int] = {}
+    for event in read_events(log_dir):
+        record = event.get("provenance") if event.get("event") == "step_finished" else None
+        if record == "file":  # too big for its line
+            record = read_own_json(RunLayout(log_dir).step_provenance(event.get("step_id")),
+                                   32 * 1024 * 1024)
+        if isinstance(record, dict) and isinstance(record.get("identity"), str):
+            try:
+                ids[record["identity"]] = int(event.get("step_id"))
+            except (TypeError, ValueError):
+                continue
+    return ids

@@ -224,9 +224,9 @@ def file_changed(path: str, recorded: Any, stat_cache: dict[str, Any] | None = N
     return "changed"
 
 
-def paths_in(value: Any, limit: int = MAX_PATHS) -> list[str]:
-    """The strings of ``value`` (nested dicts and lists) that name files that exist, absolute,
-    without an extension suffix (``image.fits[1]`` -> ``image.fits``)."""
+def paths_in(value: Any, limit: int = MAX_PATHS, exist: bool = True) -> list[str]:
+    """The strings of ``value`` (nested dicts and lists) that name files (that exist, with
+    ``exist``), absolute, without an extension suffix (``image.fits[1]`` -> ``image.fits``)."""
     found: list[str] = []
     seen: set[str] = set()
     budget = [limit]
@@ -242,7 +242,7 @@ def paths_in(value: Any, limit: int = MAX_PATHS) -> list[str]:
             if os.sep not in name and "." not in name:
                 return
             path = os.path.abspath(name)
-            if path not in seen and os.path.isfile(path):
+            if path not in seen and (not exist or os.path.isfile(path)):
                 seen.add(path)
                 found.append(path)
         elif isinstance(item, PurePath):
@@ -258,15 +258,17 @@ def paths_in(value: Any, limit: int = MAX_PATHS) -> list[str]:
     return found
 
 
-def snapshot(paths: Iterable[str]) -> dict[str, tuple[int, int]]:
-    """``(size, mtime_ns)`` of each existing file: what a step's files were when it started."""
-    out = {}
+def snapshot(paths: Iterable[str]) -> dict[str, tuple[int, int] | None]:
+    """``(size, mtime_ns)`` of each file (None: not there): what a step's files were when it
+    started."""
+    out: dict[str, tuple[int, int] | None] = {}
     for path in paths:
         try:
             info = os.stat(path)
         except OSError:
+            out[path] = None
             continue
-        out[path] = (info.st_size, info.st_mtime_ns)
+        out[path] = (info.st_size, info.st_mtime_ns) if not os.path.isdir(path) else None
     return out
 
 
@@ -324,7 +326,8 @@ def tool_identity(tool: Any) -> dict[str, Any] | None:
 # -- the record --------------------------------------------------------------------------
 def make_record(
     step: Any, result: Any, status: str, completed: bool,
-    before: dict[str, tuple[int, int]] | None,
+    before: dict[str, tuple[int, int] | None] | None,
+    previous: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The provenance record of a step that just finished.
 
@@ -340,22 +343,28 @@ def make_record(
     completed : bool
         Whether it counts as done (a success, or an error it may ignore).
     before : dict, optional
-        :func:`snapshot` of the files its kwargs named when it started: those that are new
-        or changed now were written by it, the others read.
+        :func:`snapshot` of the files its kwargs named when it started (``paths_in(kwargs,
+        exist=False)``): those that are new or changed now were written by it, the others
+        read.
+    previous : dict, optional
+        The record of its run before: a step that did not finish still counts as the
+        writer of what that run wrote (the steps that read those files depend on it).
     """
     declared = result.get("files") if isinstance(result, dict) else None
     declared = declared if isinstance(declared, dict) else {}
     read = {os.path.abspath(p) for p in declared.get("read", ()) if isinstance(p, str)}
     written = {os.path.abspath(p) for p in declared.get("written", ()) if isinstance(p, str)}
-    for path in paths_in(step.func_kwargs):
-        if path in written:
+    candidates = list(before) if before is not None else paths_in(step.func_kwargs)
+    for path, now in snapshot(candidates).items():
+        if now is None or path in written:
             continue
-        now = snapshot([path]).get(path)
         if before is not None and before.get(path) == now:
             read.add(path)
         else:
             written.add(path)
     read -= written
+    if not completed and isinstance(previous, dict):
+        written |= set(previous.get("writes") or {})
     encoded = canonical(step.func_kwargs)
     tool = tool_identity(result.get("tool")) if isinstance(result, dict) else None
     return {
@@ -368,7 +377,6 @@ def make_record(
         "fingerprint": fingerprint(encoded),
         "func": func_identity(step.func),
         "tool": tool,
-        "reads": {p: file_identity(p) for p in sorted(read) if os.path.isfile(p)},
-        "writes": {p: file_identity(p, content=False) for p in sorted(written)
-                   if os.path.isfile(p)},
+        "reads": {p: file_identity(p) for p in sorted(read)},
+        "writes": {p: file_identity(p, content=False) for p in sorted(written)},
     }

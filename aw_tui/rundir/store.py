@@ -59,6 +59,9 @@ DIR_MODE = 0o755
 #: The longest journal line: longer values go to the step's result file, the journal holds
 #: a preview (:func:`capped_record`).
 MAX_LINE = 64 * 1024
+
+#: A provenance record up to this size goes into its ``step_finished`` line, else to a file.
+PROVENANCE_INLINE = 24 * 1024
 #: The characters of a long string the journal keeps.
 PREVIEW = 2000
 #: Fields a capped line always keeps whole.
@@ -284,11 +287,17 @@ class RunStore:
             data = dill.dumps({"status": _status_of(results), "unpicklable": repr(exc)})
         atomic_write_bytes(self.result_path(step_id), data, fsync=False)
 
-    def write_provenance(self, step_id: int, record: dict[str, Any]) -> None:
-        """Write a step's provenance record (JSON) atomically, before its ``step_finished``
-        line (not ``fsync``-ed, as its result)."""
+    def provenance_field(self, step_id: int, record: dict[str, Any]) -> Any:
+        """What a ``step_finished`` line carries of the step's provenance record: the record
+        itself, or ``"file"`` when it is too big for a line (a step over thousands of files):
+        it is then written to ``steps/<id>.provenance.json`` first (atomic, not ``fsync``-ed,
+        as a result). A file per step would cost more than the rest of a step's
+        bookkeeping."""
         data = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+        if len(data) <= PROVENANCE_INLINE:
+            return record
         atomic_write_bytes(self.layout.step_provenance(step_id), data, fsync=False)
+        return "file"
 
     def write_kwargs(self, step_id: int, func_kwargs: dict[str, Any]) -> None:
         """Write a step's edited kwargs atomically."""

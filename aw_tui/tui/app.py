@@ -29,16 +29,15 @@ from textual.filter import Monochrome
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from aw_tui.project.tomledit import TomlWriteError, dumps
 from aw_tui.rundir.vocabulary import FAILED, FINISHED, INTERRUPTED, RUNNING, STALE, count_done
 from aw_tui.tui import details
+from aw_tui.tui.app_edit import EditActions
 from aw_tui.tui.app_follow import FollowProject
 from aw_tui.tui.app_views import ViewActions
 from aw_tui.tui.messages import JournalUpdate, LiveChanged, StepsLoaded
 from aw_tui.tui.notify import wants_notifications
 from aw_tui.tui.screens import (
     ConfirmScreen,
-    EditScreen,
     HelpScreen,
     StopScreen,
     TagsScreen,
@@ -82,7 +81,7 @@ class _Monochrome(Monochrome):
         )
 
 
-class AwTuiApp(FollowProject, ViewActions, App[int]):
+class AwTuiApp(FollowProject, EditActions, ViewActions, App[int]):
     """The aw-tui application on one project or run directory.
 
     Parameters
@@ -386,10 +385,7 @@ class AwTuiApp(FollowProject, ViewActions, App[int]):
         counts = Counter(row.status for row in rows)
         warned = sum(1 for row in rows if row.warnings)
         done = count_done(counts)
-        elapsed = None
-        if state.started:
-            end = state.ended if (state.ended and self.live_pid is None) else time.time()
-            elapsed = end - state.started
+        elapsed = state.elapsed(time.time())
         remaining = state.estimate_remaining(time.time()) if self.live_pid else None
         start = f"  start {session.start_idx}" if session.start_idx is not None else ""
         tags = ""
@@ -406,7 +402,8 @@ class AwTuiApp(FollowProject, ViewActions, App[int]):
             + (f" [yellow]⚠{warned}[/yellow]" if warned else "")
             + (f" [magenta]{status_symbol(STALE)}{stale} stale[/magenta]" if stale else "") + "  "
             f"{_clock(elapsed)}"
-            + (f" ~{_clock(remaining)} left" if remaining is not None else "")
+            + ((f" ~{_clock(remaining)} left" if remaining is not None else " ~? left")
+               if self.live_pid and state.state == "running" else "")
             + start + tags
         )
         self.query_one("#header", Static).update(text)
@@ -520,39 +517,6 @@ class AwTuiApp(FollowProject, ViewActions, App[int]):
             return
         self.session.run_tags, self.session.ignore_tags = result
         self.update_header()
-
-    def action_edit(self) -> None:
-        """``e``: edit the selected step's kwargs as TOML."""
-        if not self._require_loaded():
-            return
-        step_id = self.query_one(StepTable).cursor_step_id
-        if step_id is None:
-            return
-        step = self.session.pipeline.get_step(step_id)
-        try:
-            text = dumps(step.func_kwargs)
-        except TomlWriteError as exc:
-            self.show_message(shown(exc))
-            return
-        note = "ctrl+s save · esc cancel"
-        if self.live_pid is not None:
-            note += " · the run is live: the edit applies when this step starts"
-        self.push_screen(
-            EditScreen(f"Edit step {step_id} ({shown(step.func_name)}) kwargs", text, note),
-            lambda data: self._after_edit(step_id, data),
-        )
-
-    def _after_edit(self, step_id: int, data: dict[str, Any] | None) -> None:
-        if data is None:
-            return
-        try:
-            outcome = self.session.edit(step_id, data)
-        except Exception as exc:
-            self.show_message(f"[b red]edit not saved:[/b red] {shown(exc)}")
-            return
-        self.show_message(shown(outcome.message))
-        if self.query_one("#detail").display:
-            self._update_detail(step_id)
 
     def action_stop(self) -> None:
         """``x``: stop the live run, now or after the current step."""

@@ -11,15 +11,18 @@ Nothing here imports Textual; the session calls :func:`fold` from a thread worke
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aw_tui.project.loader import ProjectError, load_project
 from aw_tui.rundir.freshness import StepFreshness
 from aw_tui.target import Target, build_from_project, freshness_of, project_pipeline
 
-__all__ = ["FoldError", "Folded", "file_stamp", "fold", "missing_folders", "watched_files"]
+__all__ = ["FoldError", "Folded", "file_stamp", "fold", "missing_folders", "reread",
+           "watched_files"]
 
 
 class FoldError(Exception):
@@ -74,6 +77,27 @@ def watched_files(target: Target) -> list[str]:
     if project is None:
         return []
     return [target.path, *(str(p) for p in getattr(project, "func_files", ()) or ())]
+
+
+def reread(target: Target) -> tuple[Target, tuple[Any, ...]]:
+    """Read the target's project file in full again: a copy of the target with it, and the
+    :func:`file_stamp` of the files it came from, taken before reading (a change while it
+    is read is seen next time).
+
+    Raises
+    ------
+    aw_tui.project.loader.ProjectError
+        The file does not load; its ``stamp`` attribute holds the stamp.
+    """
+    stamp = file_stamp(watched_files(target))
+    try:
+        project = load_project(target.path)
+    except ProjectError as exc:
+        exc.stamp = stamp  # type: ignore[attr-defined]
+        raise
+    fresh = dataclasses.replace(target, project=project)
+    files = watched_files(fresh)
+    return fresh, (stamp if [s[0] for s in stamp] == files else file_stamp(files))
 
 
 def missing_folders(project: Any) -> list[str]:

@@ -16,7 +16,9 @@ from textual.widgets import Button, Input, Label, Static, TextArea
 from aw_tui.base.text import inert
 from aw_tui.project.tomledit import loads
 
-__all__ = ["ConfirmScreen", "EditScreen", "HelpScreen", "StopScreen", "TagsScreen"]
+__all__ = [
+    "ConfirmScreen", "EditScreen", "HelpScreen", "ScopeScreen", "StopScreen", "TagsScreen",
+]
 
 
 def shown(value: object) -> str:
@@ -74,6 +76,47 @@ class StopScreen(ModalScreen[str | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Now (n)", id="now", variant="error")
                 yield Button("After step (a)", id="after_step", variant="warning")
+                yield Button("Cancel", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None if event.button.id == "cancel" else event.button.id)
+
+    def action_choose(self, value: str | None) -> None:
+        self.dismiss(value)
+
+
+class ScopeScreen(ModalScreen[str | None]):
+    """Where an edit of a ``foreach`` member goes: ``template`` (t, every member) or
+    ``member`` (m, only this one); escape cancels."""
+
+    BINDINGS = [
+        Binding("t", "choose('template')", "Template"),
+        Binding("m", "choose('member')", "Only this member"),
+        Binding("escape", "choose(None)", "Cancel"),
+    ]
+
+    def __init__(self, identity: str, members: int, file_name: str) -> None:
+        super().__init__()
+        self.identity = identity
+        self.members = members
+        self.file_name = file_name
+
+    def compose(self) -> ComposeResult:
+        name, _, key = self.identity.partition("[")
+        with Vertical(classes="dialog"):
+            yield Static(
+                f"Edit {shown(self.identity)}, one of the {self.members} members of "
+                f"{shown(name)}, in {shown(self.file_name)}:\n\n"
+                "[b]t[/b]  the step's template: every member ("
+                + escape("[steps.kwargs]") + ")\n"
+                "[b]m[/b]  only this member (its "
+                + escape(f'[steps.items."{inert(key.rstrip("]"))}".kwargs]') + " override)\n"
+                "[b]esc[/b]  cancel",
+                classes="question",
+            )
+            with Horizontal(classes="buttons"):
+                yield Button("Template (t)", id="template", variant="primary")
+                yield Button("This member (m)", id="member")
                 yield Button("Cancel", id="cancel")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

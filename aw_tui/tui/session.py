@@ -14,7 +14,7 @@ project file changes: :meth:`Session.project_changed`).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import copy
 import os
 import shlex
 import threading
@@ -25,7 +25,14 @@ from aw_tui.astromatic.summaries import format_summary
 from aw_tui.base.gcpause import gc_paused
 from aw_tui.launch import RunRequest, start_runner
 from aw_tui.pipeline import Pipeline, load_pipeline
-from aw_tui.project.loader import ProjectError, load_project
+from aw_tui.project.fileedit import (
+    FileEditError,
+    KwargsEdit,
+    ProjectSnapshot,
+    read_snapshot,
+    set_step_kwargs,
+)
+from aw_tui.project.loader import ProjectError
 from aw_tui.rundir import checkpoint, control
 from aw_tui.rundir.freshness import StepFreshness
 from aw_tui.rundir.journal import JournalReader, RunState, read_run_header
@@ -41,10 +48,10 @@ from aw_tui.rundir.vocabulary import (
     UNKNOWN,
 )
 from aw_tui.target import Target, build_from_project
-from aw_tui.tui.fold import FoldError, file_stamp, fold, watched_files
+from aw_tui.tui.fold import FoldError, file_stamp, fold, reread, watched_files
 from aw_tui.tui.step_rows import StepRow
 
-__all__ = ["INLINE_STEPS", "EditOutcome", "Session"]
+__all__ = ["INLINE_STEPS", "EditOutcome", "EditTarget", "Session"]
 
 #: Up to this many steps, :meth:`Session.load` computes the states before the first paint
 #: (so no row ever shows a stale result as a success); a bigger run paints the checkpoint's
@@ -59,10 +66,39 @@ _ALL_ROWS_EVENTS = ("run_started", "edit_applied")
 
 @dataclass
 class EditOutcome:
-    """What happened to an edit: ``applied`` now, ``requested`` from the live runner."""
+    """What happened to an edit: ``applied`` now, ``requested`` from the live runner,
+    ``refused``, or ``unchanged`` (nothing differed)."""
 
     how: str
     message: str
+
+
+@dataclass
+class EditTarget:
+    """What ``e`` edits: a step's kwargs as the table shows them and, for a step of a TOML
+    project, the project file as read when the edit began.
+
+    Attributes
+    ----------
+    step_id : int
+    kwargs : dict
+        The step's kwargs (the pipeline's: what the editor shows).
+    func_name : str
+    identity : str or None
+        The step's identity in its project (``detect[206401]``).
+    snapshot : ProjectSnapshot or None
+        The project file (None: the edit goes to the checkpoint, as for a Python pipeline).
+    members : int
+        For a member of a ``foreach`` step, how many members the step has (else 0): the
+        edit may then go to the step's template or to this member only.
+    """
+
+    step_id: int
+    kwargs: dict[str, Any]
+    func_name: str
+    identity: str | None = None
+    snapshot: ProjectSnapshot | None = None
+    members: int = 0
 
 
 class Session:
@@ -107,6 +143,7 @@ class Session:
         self._all_rows_seq = 0  # seq of the last event that changed every row
         self._checkpoint_stamp: tuple[Any, ...] | None = None
         self._refresh_lock = threading.Lock()
+        self._editing = threading.Event()
 
     @property
     def log_dir(self) -> str | None:
@@ -139,7 +176,7 @@ class Session:
                 self.pipeline = self._load_checkpoint(
                     self.target.checkpoint or self.log_dir or "")
                 self.checkpoint = self.pipeline
-                self._checkpoint_stamp = self._stamp_checkpoint()
+                self._checkpoint_stamp = file_stamp([self.target.checkpoint or ""])
             else:
                 self.pipeline = build_from_project(
                     self.target, create_paths=create_paths or None)
@@ -189,27 +226,21 @@ class Session:
             self.folded = True
 
     def _current_target(self, reload_project: bool) -> Target:
-        """The target with its project file read in full: read again when asked, when it
-        was read without its steps, or when it changed since (a refresh after a run never
-        misses an edit the watcher has not seen yet)."""
-        target = self.target
-        if target.project is None:
-            return target
-        needed = reload_project or not target.project.complete
-        if not needed and not self.project_changed():
-            return target
-        stamp = file_stamp(watched_files(target))
+        """The target with its project file read in full (:func:`aw_tui.tui.fold.reread`):
+        again when asked, when it was read without its steps, or when it changed since (a
+        refresh after a run never misses an edit the watcher has not seen yet)."""
+        project = self.target.project
+        needed = reload_project or (project is not None and not project.complete)
+        if project is None or (not needed and not self.project_changed()):
+            return self.target
         try:
-            project = load_project(target.path)
+            target, self.project_stamp = reread(self.target)
         except ProjectError as exc:
-            self.project_stamp, self.project_error = stamp, str(exc)
+            self.project_stamp, self.project_error = getattr(exc, "stamp", ()), str(exc)
             if needed:
                 raise
-            return target  # the last good project: the run's results still come in
-        target = dataclasses.replace(target, project=project)
+            return self.target  # the last good project: the run's results still come in
         self.project_error = None
-        files = watched_files(target)
-        self.project_stamp = stamp if [s[0] for s in stamp] == files else file_stamp(files)
         return target
 
     def project_changed(self) -> bool:
@@ -217,22 +248,12 @@ class Session:
         read: a stat of each, cheap enough to ask every second."""
         return file_stamp(watched_files(self.target)) != self.project_stamp
 
-    def _stamp_checkpoint(self) -> tuple[Any, ...] | None:
-        path = self.target.checkpoint
-        if not path:
-            return None
-        try:
-            info = os.stat(path)
-        except OSError:
-            return None
-        return (path, info.st_ino, info.st_mtime_ns, info.st_size)
-
     def _current_checkpoint(self) -> Any:
         """The checkpoint as it is now: the one loaded before with the journal's newer events
         replayed, or loaded again when a run rewrote it (None when there is none)."""
         if not self.has_checkpoint():
             return None
-        stamp = self._stamp_checkpoint()
+        stamp = file_stamp([self.target.checkpoint or ""])
         if self.checkpoint is not None and stamp is not None and stamp == self._checkpoint_stamp:
             checkpoint.replay_if_newer(self.checkpoint, self.log_dir or "")
             return self.checkpoint
@@ -324,13 +345,25 @@ class Session:
 
     # -- what to show -------------------------------------------------------------------
     def lock(self) -> LockInfo | None:
-        """The live runner's lock, or None when no run is live."""
+        """The live runner's lock, or None when no run is live (nor while this session
+        holds the lock itself to edit the checkpoint: that is no run)."""
         if not self.log_dir:
             return None
         lock = read_lock(self.log_dir)
-        if lock is not None and lock.is_alive():
-            return lock
-        return None
+        if lock is None or not lock.is_alive():
+            return None
+        if self._editing.is_set() and lock.is_local() and lock.pid == os.getpid():
+            return None
+        return lock
+
+    @contextlib.contextmanager
+    def _holding_lock(self) -> Any:
+        """While this session takes the run directory's lock to edit the checkpoint."""
+        self._editing.set()
+        try:
+            yield
+        finally:
+            self._editing.clear()
 
     def steps(self) -> list[Any]:
         """The pipeline's steps (empty until loaded)."""
@@ -491,25 +524,160 @@ class Session:
         if self.log_dir:
             control.request_stop(self.log_dir, when)
 
-    def edit(self, step_id: int, func_kwargs: dict[str, Any]) -> EditOutcome:
-        """Replace a step's kwargs: through the live runner, or in the checkpoint now."""
+    def edit_target(self, step_id: int) -> EditTarget:
+        """What ``e`` on ``step_id`` edits; for a step of a TOML project, the project file
+        is read now (blocking: call it from a thread).
+
+        Raises
+        ------
+        ProjectError
+            The project file has errors (fix them first).
+        FileEditError
+            The step is no longer in the project file.
+        """
+        step = self.pipeline.get_step(step_id)
+        identity = getattr(step, "identity", None)
+        target = EditTarget(step_id, step.func_kwargs, step.func_name, identity)
+        if self.target.project is None or not identity:
+            return target
+        snapshot = read_snapshot(self.target.path)
+        found = [s for s in snapshot.project.steps if s.identity == identity]
+        if not found:
+            name = os.path.basename(self.target.path)
+            raise FileEditError(
+                f"step {step_id} ({identity}) is no longer in {name}: this run's step was "
+                "removed or renamed in the file since",
+                f"edit {name} itself, or start the run afresh from it (r)")
+        target.snapshot = snapshot
+        if found[0].item_key is not None:
+            target.members = sum(1 for s in snapshot.project.steps if s.entry == found[0].entry)
+        return target
+
+    def edit(self, step_id: int, func_kwargs: dict[str, Any],
+             target: EditTarget | None = None, member_only: bool = False,
+             replace_references: bool = False) -> EditOutcome:
+        """Replace a step's kwargs.
+
+        A step of a TOML project is written to the project file (only what changed; to the
+        template or, ``member_only``, to this member's override, see
+        :func:`aw_tui.project.fileedit.set_step_kwargs`); the steps the new file changes
+        then get their new kwargs from the live runner (``control/``) or in the checkpoint,
+        so that the run and the file agree. Other steps: through the live runner, or in the
+        checkpoint now.
+
+        Raises
+        ------
+        ReferenceEditError
+            The edit would replace references of the file (ask, then pass
+            ``replace_references=True``).
+        FileEditError, ProjectError
+            The edit cannot be written to the project file (nothing was written).
+        """
         if self.pipeline is None or not self.log_dir:
             return EditOutcome("refused", "nothing is loaded")
+        if target is None:
+            target = self.edit_target(step_id)
+        if target.snapshot is None:
+            return self._edit_pipeline(step_id, func_kwargs)
+        live = self.lock() is not None
+        if live:
+            refusal = self._live_refusal(step_id)
+            if refusal is not None:
+                return refusal
+        ids = {s.identity: s.step_id for s in self.steps() if getattr(s, "identity", None)}
+
+        def not_started(changed: list[str]) -> None:
+            started = [i for i in changed if i in ids and self._has_started(ids[i])]
+            if live and started:
+                raise FileEditError(
+                    f"{', '.join(started[:3])}{' and more' if len(started) > 3 else ''} "
+                    f"{'has' if len(started) == 1 else 'have'} started in the live run: not "
+                    "written",
+                    "edit after the run ends, or only a member that has not started (m)")
+
+        edit = set_step_kwargs(target.snapshot, target.identity or step_id, func_kwargs,
+                               member_only=member_only, replace_references=replace_references,
+                               base=target.kwargs, before_write=not_started)
+        if not edit.written:
+            return EditOutcome("unchanged", f"step {step_id}: nothing changed, "
+                                            f"{os.path.basename(edit.path)} is untouched")
+        self.target.project = edit.project
+        return self._follow_file_edit(edit, ids, live, step_id,
+                                      target.snapshot.project.fingerprint)
+
+    def _follow_file_edit(self, edit: KwargsEdit, ids: dict[str, int], live: bool,
+                          step_id: int, before: str) -> EditOutcome:
+        """Give the steps a file edit changed their new kwargs: through the live runner, in
+        the checkpoint (under the lock), or in the loaded pipeline."""
+        kwargs = {s.identity: s.kwargs for s in edit.project.steps}
+        updates = [(ids[i], copy.deepcopy(kwargs[i])) for i in edit.changed_steps if i in ids]
+        shown = "; ".join(c.describe() for c in edit.changes[:2]) + (
+            f" (+{len(edit.changes) - 2} more)" if len(edit.changes) > 2 else "")
+        scope = (f" (only {edit.identity})" if edit.where == "member"
+                 else f" ({len(edit.changed_steps)} steps)" if len(edit.changed_steps) > 1
+                 else "")
+        saved = f"step {step_id} saved to {os.path.basename(edit.path)}{scope}"
+        if live:
+            for sid, new in updates:
+                control.request_edit(self.log_dir or "", sid, new)
+            return EditOutcome("requested", f"{saved}, sent to the live run (it applies when "
+                                            f"each step starts): {shown}")
+        if self.has_checkpoint() and updates:
+            self._edit_checkpoint(updates, before, edit.project.fingerprint)
+            return EditOutcome("applied", f"{saved} and the checkpoint: {shown}")
+        for sid, new in updates:
+            self.pipeline.get_step(sid).func_kwargs = new
+        return EditOutcome("applied", f"{saved}: {shown}")
+
+    def _edit_checkpoint(self, updates: list[tuple[int, dict[str, Any]]], before: str,
+                         after: str) -> None:
+        """Apply the new kwargs of the steps a file edit changed to the checkpoint (one
+        edit each, under the lock); a checkpoint that matched the file (fingerprint
+        ``before``) matches it after (``after``)."""
+        loaded: list[Any] = []
+
+        def current() -> Any:
+            # The run directory's state (under the lock), read once, as _edit_pipeline does.
+            if not loaded:
+                pipeline = self._load_checkpoint(self.target.checkpoint or self.log_dir or "")
+                if before and getattr(pipeline, "project_fingerprint", None) == before:
+                    pipeline.project_fingerprint = after
+                loaded.append(pipeline)
+            return loaded[0]
+
+        with self._holding_lock():
+            for sid, new in updates:
+                self.pipeline, _ = control.apply_edit_without_runner(
+                    self.log_dir or "", self.pipeline.run_name, sid, new, current,
+                    source="tui")
+
+    def _has_started(self, step_id: int) -> bool:
+        status = self.state.steps.get(step_id)
+        return status is not None and (status.status == RUNNING
+                                       or status.status in DONE_STATUSES)
+
+    def _live_refusal(self, step_id: int) -> EditOutcome | None:
+        """Why an edit of ``step_id`` cannot go to the live run, or None."""
+        if not self.caught_up:  # which steps have started is not known yet
+            return EditOutcome(
+                "refused", "still reading the run's journal: try again in a moment"
+            )
+        status = self.state.steps.get(step_id)
+        if status is not None and (status.status == RUNNING or status.status in DONE_STATUSES):
+            return EditOutcome(
+                "refused",
+                f"step {step_id} has already {'started' if status.status == RUNNING else 'run'} "
+                "in the live run; edit it after the run ends, then continue",
+            )
+        return None
+
+    def _edit_pipeline(self, step_id: int, func_kwargs: dict[str, Any]) -> EditOutcome:
+        """Replace a step's kwargs: through the live runner, or in the checkpoint now."""
         if self.lock() is not None:
-            if not self.caught_up:  # which steps have started is not known yet
-                return EditOutcome(
-                    "refused", "still reading the run's journal: try again in a moment"
-                )
-            status = self.state.steps.get(step_id)
-            if status is not None and (
-                status.status == RUNNING or status.status in DONE_STATUSES
-            ):
-                return EditOutcome(
-                    "refused",
-                    f"step {step_id} has already {'started' if status.status == RUNNING else 'run'} "
-                    "in the live run; edit it after the run ends, then continue",
-                )
-            control.request_edit(self.log_dir, step_id, func_kwargs)
+            refusal = self._live_refusal(step_id)
+            if refusal is not None:
+                return refusal
+            control.request_edit(self.log_dir or "", step_id, func_kwargs)
             return EditOutcome(
                 "requested", f"edit of step {step_id} sent to the live run: it applies when "
                 "that step starts"
@@ -523,9 +691,11 @@ class Session:
                 return self._load_checkpoint(self.target.checkpoint or self.log_dir or "")
             return self.pipeline
 
-        self.pipeline, written = control.apply_edit_without_runner(
-            self.log_dir, self.pipeline.run_name, step_id, func_kwargs, current, source="tui"
-        )
+        with self._holding_lock():
+            self.pipeline, written = control.apply_edit_without_runner(
+                self.log_dir or "", self.pipeline.run_name, step_id, func_kwargs, current,
+                source="tui"
+            )
         if self.target.checkpoint is None:
             self.target.checkpoint = written
         return EditOutcome("applied", f"step {step_id} saved to {written}")

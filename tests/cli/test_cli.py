@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -84,13 +85,11 @@ def test_batch_failed_step_exits_1_and_resume_finishes_without_rerunning(tmp_pat
     assert len(side.read_text().splitlines()) == 1
     pipeline = load_pipeline(str(tmp_path / "work" / "log"))
     assert pipeline.run_step_idx == 1
-    pipeline.steps[1].func_kwargs = {}
-    # Fix the step in the checkpoint, then resume from the command line.
-    from aw_tui.testing_funcs import succeed
-    pipeline.steps[1].func = succeed
-    import dill
-    with open(tmp_path / "work" / "log" / "pipeline.p", "wb") as handle:
-        dill.dump(pipeline, handle)
+    # Fix the step in the project file (the one definition of its steps), then resume.
+    text = project.read_text()
+    assert 'aw_tui.testing_funcs:fail' in text
+    project.write_text(text.replace('"aw_tui.testing_funcs:fail"',
+                                    '"aw_tui.testing_funcs:succeed"'))
     proc = run(str(project), "--batch", "--resume")
     assert proc.returncode == 0, proc.stderr
     assert len(side.read_text().splitlines()) == 2  # step a was not run again
@@ -175,12 +174,19 @@ def test_check_lists_steps_and_what_resume_would_run(tmp_path):
     assert "no checkpoint yet" in proc.stdout
     assert run(str(project), "--batch").returncode == 1
     proc = run("check", str(project))
-    assert "--resume would run 2 step(s), from run index 1" in proc.stdout
+    assert "--resume would run 2 of 3 step(s), in this order" in proc.stdout
+    assert re.search(r"(?m)^1\s+steps\[1\]\s+failed$", proc.stdout)
+    assert re.search(r"(?m)^2\s+steps\[2\]\s+pending$", proc.stdout)
 
 
 def test_status_during_and_after_a_run(tmp_path):
+    # The second step runs until the test has looked (at most 2 minutes), however long the
+    # two status calls take on a loaded machine.
+    release = tmp_path / "release"
+    wait = 'i=0; while [ ! -e "$1" ] && [ $i -lt 2400 ]; do sleep 0.05; i=$((i+1)); done'
     steps = (step("aw_tui.testing_funcs:succeed", ["quick"])
-             + step("aw_tui.testing_funcs:sleep", ["slow"], seconds=5))  # two status calls fit
+             + step("aw_tui.testing_funcs:run_argv", ["slow"],
+                    argv=["sh", "-c", wait, "sh", str(release)]))
     project = write_project(tmp_path, steps)
     runner = subprocess.Popen([*AW, str(project), "--batch"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
@@ -195,6 +201,7 @@ def test_status_during_and_after_a_run(tmp_path):
         text = run("status", str(project)).stdout
         assert f"running on {os.uname().nodename} pid {runner.pid}" in text
     finally:
+        release.touch()
         assert runner.wait(timeout=60) == 0
     status = json.loads(run("status", str(project), "--json").stdout)
     assert status["state"] == "finished" and not status["live"]

@@ -188,7 +188,7 @@ def test_a_folder_with_project_toml_is_the_project_everywhere(tmp_path):
     checked = run("check", ".", cwd=folder)
     assert checked.returncode == 0, checked.stderr
     assert "valid, 2 steps" in checked.stdout
-    assert "the last run finished; --resume would run nothing" in checked.stdout
+    assert "all 2 steps are done and current; --resume would run nothing" in checked.stdout
     status = json.loads(run("status", ".", "--json", cwd=folder).stdout)
     assert status["state"] == "finished"
     assert status["counts"].get("success") == 2
@@ -251,7 +251,7 @@ def test_check_and_status_report_a_checkpoint_resume_would_refuse(tmp_path, how)
         assert "--rebuild-checkpoint" in resumed.stderr
         rebuilt = run("check", str(project), "--rebuild-checkpoint")
         assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
-        assert "rebuilt" in rebuilt.stderr and "--resume would run 1 step" in rebuilt.stdout
+        assert "rebuilt" in rebuilt.stderr and "--resume would run 1 of 2 step(s)" in rebuilt.stdout
         assert list((tmp_path / "work" / "log").glob("pipeline.p.damaged-*"))
         again = run(str(project), "--batch", "--resume")
         assert again.returncode == 1 and "FAILED" in again.stderr  # step b fails again

@@ -122,6 +122,30 @@ seconds = 4
 """
 
 
+def _job_in_mid_step(log: Path, name: str) -> tuple[str | None, int | None]:
+    """A running worker job named `name` and the step it is in the middle of, if any.
+
+    The job is the one that holds the process running the step (`scontrol pidinfo`, on this
+    node), not just any running job: the other worker may not have a step yet. The step
+    started at most 2 s ago, so that more than half of its 4 s are left for the cancel.
+    """
+    if not (log / "events.jsonl").exists():
+        return None, None
+    events = read_events(str(log))
+    ended = {e["step_id"] for e in events if e["event"] in ("step_finished", "step_interrupted")}
+    jobs = _squeue_jobs(name)
+    for event in events:
+        if (event["event"] != "step_started" or event["step_id"] in ended
+                or not event.get("pid") or time.time() - event["started"] > 2):
+            continue
+        out = subprocess.run(["scontrol", "pidinfo", str(event["pid"])], capture_output=True,
+                             text=True, timeout=30).stdout
+        job = re.search(r"JobId=(\d+)", out)
+        if job and job.group(1) in jobs:
+            return job.group(1), event["step_id"]
+    return None, None
+
+
 def _squeue_jobs(name: str) -> list[str]:
     out = subprocess.run(["squeue", "-h", "-n", name, "-o", "%i %T"], capture_output=True,
                          text=True, timeout=30).stdout
@@ -137,16 +161,11 @@ def test_a_cancelled_worker_job_loses_no_step(slurm, tmp_path: Path) -> None:
     try:
         log = tmp_path / "work" / "log"
         deadline = time.monotonic() + 120
-        victim = None
-        while time.monotonic() < deadline and victim is None:
-            started = [e for e in read_events(str(log))
-                       if e["event"] == "step_started"] if (log / "events.jsonl").exists() else []
-            jobs = _squeue_jobs("aw-tui-nap")
-            if started and jobs:
-                victim = jobs[0]
+        victim = victim_step = None
+        while victim is None:
+            assert time.monotonic() < deadline, "no step was seen running on a worker job"
             time.sleep(0.2)
-        assert victim is not None, "no step started on a worker job"
-        time.sleep(1)  # in the middle of a 4 s step
+            victim, victim_step = _job_in_mid_step(log, "aw-tui-nap")
         subprocess.run(["scancel", victim], check=True, timeout=30)
         out, err = runner.communicate(timeout=180)
     finally:
@@ -163,7 +182,8 @@ def test_a_cancelled_worker_job_loses_no_step(slurm, tmp_path: Path) -> None:
     assert [state.step(s).status for s in state.run_steps] == ["success"] * 4
     # The step that ran on the cancelled job really was lost there and ran again elsewhere
     # (Dask rescheduled it: attempt 2, with a warning; or --resume above ran it).
-    again = [e for e in events if e["event"] == "step_started" and (e.get("attempt") or 1) > 1]
+    again = [e for e in events if e["event"] == "step_started" and (e.get("attempt") or 1) > 1
+             and e["step_id"] == victim_step]
     resumed = sum(e["event"] == "run_started" for e in events) == 2
     assert again or resumed, events
     if again:

@@ -227,7 +227,8 @@ def test_aw_tui_check_reports_a_limit_with_exit_2(tmp_path: Path) -> None:
 
 def test_the_documented_limits_are_the_ones_enforced() -> None:
     docs = (REPO / "docs" / "project-file.md").read_text()
-    section = docs[docs.index("## Limits"):docs.index("## Checkpoints")]
+    start = docs.index("## Limits")
+    section = docs[start:docs.index("\n## ", start + 1)]
     assert f"at most **{MAX_NESTING}** levels" in section
     assert f"at most **{MAX_REFERENCE_DEPTH}**:" in section
     assert f"from 1 to **{MAX_COUNT}**" in section

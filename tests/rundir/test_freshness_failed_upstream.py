@@ -3,9 +3,9 @@ done (issue 12: "a step it depends on ... failed after it ran"), however many re
 
 Three steps through files: ``a`` writes x, ``b`` copies x to y, ``c`` copies y to z. After a
 finished run, ``a`` is changed in the project file so that it fails; each ``--resume`` runs
-``a`` (it fails) and leaves ``b`` and ``c`` stale with their reasons. Before the fix, the
-resume's takeover dropped their records (pending, their old results still shown as
-success), and the failed ``a`` no longer said it wrote x (``b`` counted as done).
+``a`` (it fails) and leaves ``b`` and ``c`` stale with their reasons: their records stay
+while their results are held, and the failed ``a`` still stands for the x its last finished
+run wrote. No tools needed (tests/cli/test_staleness.py has the demo's SCAMP case).
 """
 
 from __future__ import annotations

@@ -81,3 +81,45 @@ def test_no_journal_or_an_empty_one_gives_none(tmp_path):
     assert read_run_header(str(tmp_path)) is None
     (tmp_path / EVENTS_FILE).write_bytes(b'{"seq": 1, "ev')
     assert read_run_header(str(tmp_path)) is None
+
+
+def _event(seq: int, time: float, event: str, **fields) -> dict:
+    return {"seq": seq, "time": time, "event": event, **fields}
+
+
+def test_time_left_comes_from_the_same_function_in_earlier_runs_and_elapsed_adds_them():
+    state = RunState()
+    events = [
+        _event(1, 100.0, "run_started", run_steps=[0, 1, 2], start_idx=0, resume=False),
+        _event(2, 100.0, "step_started", step_id=0, func="SWarp"),
+        _event(3, 128.0, "step_finished", step_id=0, status="success", duration=28.0),
+        _event(4, 128.0, "step_started", step_id=1, func="SExtractor"),
+        _event(5, 130.0, "step_finished", step_id=1, status="error", duration=2.0),
+        _event(6, 130.0, "run_failed", step_id=1, index=1),
+        # Resumed an hour later: the elapsed time is the two runs' time, not the gap.
+        _event(7, 3700.0, "run_started", run_steps=[0, 1, 2], start_idx=1, resume=True),
+        _event(8, 3700.0, "step_started", step_id=1, func="SExtractor"),
+    ]
+    for event in events:
+        state.apply(event)
+    assert state.elapsed(3710.0) == 30.0 + 10.0
+    # Nothing of SExtractor finished yet: step 1 and step 2 (never started, function
+    # unknown) are expected to take the median of all finished steps (28 s).
+    assert state.estimate_remaining(3701.0) == 28.0 - 1.0 + 28.0
+    state.apply(_event(9, 3702.0, "step_finished", step_id=1, status="success",
+                       duration=2.0))
+    state.apply(_event(10, 3702.0, "step_started", step_id=2, func="SExtractor"))
+    # Step 2 is a SExtractor step: 2 s, 1 s of them gone.
+    assert state.estimate_remaining(3703.0) == 1.0
+    # Past its expectation it never says 0 while the step runs.
+    assert state.estimate_remaining(3800.0) > 0
+    state.apply(_event(11, 3804.0, "run_finished"))
+    assert state.estimate_remaining(3805.0) is None
+    assert state.elapsed(9999.0) == 30.0 + 104.0
+
+
+def test_no_estimate_before_any_step_has_finished():
+    state = RunState()
+    state.apply(_event(1, 1.0, "run_started", run_steps=[0, 1], start_idx=0))
+    state.apply(_event(2, 1.0, "step_started", step_id=0, func="SWarp"))
+    assert state.estimate_remaining(5.0) is None

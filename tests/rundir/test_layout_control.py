@@ -40,7 +40,8 @@ def test_every_file_a_run_writes_is_named_by_the_layout(tmp_path):
     layout = RunLayout(str(tmp_path / "log"))
     named = {layout.checkpoint("night1"), layout.journal, layout.steps}
     for step_id in (0, 1):
-        named |= {layout.step_result(step_id), layout.step_output(step_id)}
+        named |= {layout.step_result(step_id), layout.step_output(step_id),
+                  layout.step_provenance(step_id)}
     found = {str(p) for p in Path(layout.root).rglob("*")}
     assert found - named == set(), "a file the layout does not name"
     assert layout.checkpoint("night1") in found and layout.journal in found

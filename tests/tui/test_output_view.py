@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import sys
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
@@ -308,14 +311,20 @@ async def test_a_flood_shows_its_end_then_all_of_it(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: view.lines == ["start"])
         saw_flood = False
         written = 0
-        for burst in range(20):  # 20 x 1,000 lines, every 30 ms
-            append(path, b"".join(b"flood line %06d\n" % (burst * 1000 + i)
-                                  for i in range(1000)))
+        deadline = time.monotonic() + 30
+        # 1,000 lines every 30 ms: 20 bursts, and more if a loaded machine kept the view
+        # from looking while they came.
+        while written < 20_000 or not saw_flood:
+            assert time.monotonic() < deadline, "the view never showed the flood"
+            append(path, b"".join(b"flood line %06d\n" % (written + i) for i in range(1000)))
             written += 1000
             await pilot.pause(0.03)
             if view.line_count and view.get_line(0).startswith("… output arriving fast"):
                 saw_flood = True
-                assert view.line_count < 200  # the end only, not 20,000 lines
+                # The end only: the last 1,024 bytes (~57 lines), plus at most one backlog
+                # under jump_bytes (~228 lines) if the reader looked at a burst half written.
+                # Not 20,000 lines, nor a burst that landed after the reader looked (1,057).
+                assert view.line_count < 300
         assert saw_flood
         last = f"flood line {written - 1:06d}"
         await wait_for(pilot, lambda: view.line_count == written + 1, timeout=10)
@@ -323,6 +332,41 @@ async def test_a_flood_shows_its_end_then_all_of_it(tmp_path: Path) -> None:
         assert view.following
         await pilot.pause()
         assert visible(view)[-1] == last
+
+
+@sync
+async def test_a_flood_stays_skipped_when_more_lands_while_the_reader_looks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race a loaded machine makes likely, made certain: the tool writes more between
+    the reader's look at the file size and its read. The view still shows only the end
+    (it once interpreted the late burst too, up to `tick_bytes`, while flagged as flooding)."""
+    path = tmp_path / "flood.out"
+    path.write_bytes(b"start\n")
+    bursts = [b"".join(b"flood line %06d\n" % (burst * 1000 + i) for i in range(1000))
+              for burst in range(2)]
+    armed = threading.Event()
+    real_fstat = os.fstat
+
+    def fstat(fd: int) -> os.stat_result:
+        # Only the reader loop's size check: a flood arrives just before it, and more output
+        # right after it, before the read.
+        if not (armed.is_set() and sys._getframe(1).f_code.co_name == "_loop"):
+            return real_fstat(fd)
+        armed.clear()
+        append(path, bursts[0])
+        result = real_fstat(fd)
+        append(path, bursts[1])
+        return result
+
+    monkeypatch.setattr(os, "fstat", fstat)
+    app = ViewApp(path, jump_bytes=4096, tail_bytes=1024, stream_interval=0.05, settle=60)
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: view.lines == ["start"])
+        armed.set()
+        await wait_for(pilot, lambda: view.get_line(view.line_count - 1) == "flood line 001999")
+        assert view.get_line(0).startswith("… output arriving fast")
+        assert view.line_count < 100  # the last 1,024 bytes: ~57 lines, not 1,000 more
 
 
 @sync

@@ -34,6 +34,7 @@ from textual.command import CommandPalette
 
 from aw_tui import load_pipeline
 from aw_tui.launch import RunRequest, start_runner
+from aw_tui.project import load_project
 from aw_tui.rundir.journal import read_events
 from aw_tui.rundir.store import RunStore, read_lock
 from aw_tui.target import resolve_target
@@ -294,6 +295,7 @@ async def test_c_continues_after_a_failure_fixed_with_e_without_rerunning(tmp_pa
         assert statuses(app) == dict.fromkeys(range(3), "success")
     assert side.read_text().count("\n") == 2  # step 0 once + step 2 once
     assert good.read_text().count("\n") == 1
+    assert load_project(project).steps[1].kwargs == {"path": str(good)}  # the file too
     started = [e for e in events_of(project) if e["event"] == "run_started"]
     assert started[-1]["resume"] is True
     ran = [e["step_id"] for e in events_of(project) if e["event"] == "step_started"]
@@ -447,11 +449,12 @@ async def test_e_invalid_toml_shows_line_and_column_and_valid_toml_saves(tmp_pat
         await type_text(pilot, "seconds = 9")
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, EditScreen), 5, "cancel")
-    pipeline = load_pipeline(str(log))
-    assert pipeline.get_step(1).func_kwargs == {"seconds": 0.05, "label": "fixed"}
-    assert pipeline.get_step(0).func_kwargs == {"seconds": 0.1}
-    edits = [e for e in events_of(project) if e["event"] == "edit_applied"]
-    assert [(e["step_id"], e["source"]) for e in edits] == [(1, "tui")]
+    # a project: the edit is in the project file (no run yet, so no checkpoint)
+    steps = load_project(project).steps
+    assert steps[1].kwargs == {"seconds": 0.05, "label": "fixed"}
+    assert steps[0].kwargs == {"seconds": 0.1}
+    assert 'seconds = 0.05\nlabel = "fixed"\n' in project.read_text()
+    assert not (log / "pipeline.p").exists()
 
 
 @sync
@@ -948,7 +951,7 @@ def test_snapshot_main_screen_of_a_finished_demo_run(finished_demo, snap_compare
 
 def test_snapshot_edit_dialog(finished_demo, snap_compare, monkeypatch):
     """The SCAMP step's kwargs as TOML in the editor, line numbers, the key hint."""
-    import aw_tui.tui.app as app_module
+    import aw_tui.tui.app_edit as app_module
 
     # The table shows the project file's steps (issue 12): their kwargs hold the demo
     # folder's real path, shown here as FAKE_ROOT like the rest of the picture.

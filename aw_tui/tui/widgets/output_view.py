@@ -118,11 +118,13 @@ class _Reading:
         self.mark_lines = 0
         """Lines (omitted ones included) interpreted when `position` reached `mark`."""
 
-    def advance(self, fd: int, budget: int, stop: threading.Event) -> int:
-        """Interpret up to `budget` more bytes of the file; return how many were read."""
+    def advance(self, fd: int, budget: int, stop: threading.Event, end: int) -> int:
+        """Interpret up to `budget` more bytes of the file, none at or past byte `end` (its
+        size when the reader looked: what arrived since is for the next look, which may
+        jump over it); return how many were read."""
         got = 0
-        while got < budget and not stop.is_set():
-            want = min(READ_CHUNK, budget - got)
+        while got < budget and self.position < end and not stop.is_set():
+            want = min(READ_CHUNK, budget - got, end - self.position)
             if self.mark is not None and self.position < self.mark:
                 want = min(want, self.mark - self.position)
             data = os.pread(fd, want, self.position)
@@ -305,7 +307,7 @@ class _Tail(threading.Thread):
                 shown = _Reading(_line_start(fd, size - self.tail_bytes), self.max_chars)
                 self._epoch += 1
                 filling, jumped, pending, shift = None, True, True, 0
-            got = shown.advance(fd, self.tick_bytes, stop)
+            got = shown.advance(fd, self.tick_bytes, stop, size)
             if got:
                 last_data, pending = now, True
                 if len(head) < 64:
@@ -316,7 +318,7 @@ class _Tail(threading.Thread):
                                    self.max_chars)
                 filling.mark = shown.start
             if filling is not None and got < self.tick_bytes:
-                filling.advance(fd, self.tick_bytes - got, stop)
+                filling.advance(fd, self.tick_bytes - got, stop, size)
                 if filling.position >= shown.position:
                     shift = 0
                     if filling.start < shown.start:  # the lines shown move down by this
