@@ -326,3 +326,28 @@ def test_any_refresh_reads_a_project_file_that_changed_and_a_broken_one_keeps_th
     assert session.project_error and "project.toml" in session.project_error
     assert [r.status for r in session.rows()] == ["success", "stale"]  # the last good
     assert not session.project_changed()  # said once, not read again every second
+
+
+@sync
+async def test_an_e_edit_written_to_the_project_file_turns_its_step_stale(tmp_path,
+                                                                          runners):  # noqa: F811
+    """``e`` writes the project file; the table follows it like any other change."""
+    from textual.widgets import TextArea
+
+    from aw_tui.tui.screens import EditScreen
+
+    project = quick_project(tmp_path, named_steps(("a", 1), ("b", 2), ("c", 3)))
+    assert batch(project).returncode == 0
+    async with opened(project) as (app, pilot):
+        await wait_words(pilot, {0: "success", 1: "success", 2: "success"}, 10)
+        await pilot.press("j", "e")
+        await wait_until(pilot, lambda: isinstance(app.screen, EditScreen), 10, "editor")
+        app.screen.query_one(TextArea).load_text("n = 5\n")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, EditScreen), 10, "saved")
+        await wait_words(pilot, {0: "success", 1: "stale", 2: "stale"}, 2.5)
+        assert app.query_one(StepTable).get_row(1).summary == "n 2 -> 5"
+        assert cursor_identity(app) == "b"
+    assert "n = 5" in project.read_text()
+    assert status_words(project) == {0: "success", 1: "stale", 2: "stale"}
