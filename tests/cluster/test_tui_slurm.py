@@ -190,3 +190,38 @@ async def test_x_on_a_pending_job_cancels_it(slurm, tmp_path: Path) -> None:
     if sacct.returncode == 0 and sacct.stdout.strip():  # where accounting is on
         assert sacct.stdout.split()[0].startswith("CANCELLED"), sacct.stdout
     assert not (project.parent / "work" / "log" / "events.jsonl").exists()  # it never ran
+
+
+@sync
+async def test_x_on_a_running_job_whose_runner_does_not_answer_sends_it_sigterm(
+        slurm, tmp_path: Path) -> None:
+    """The job runs, but its runner has not started (a slow setup line): the stop request is
+    not taken within 5 s, so it is withdrawn and the job gets scancel --signal=TERM."""
+    project = _project(tmp_path / "p", hold=False)
+    project.write_text(project.read_text().replace('setup = ["', 'setup = ["sleep 60", "'))
+    submitted = subprocess.run([sys.executable, "-m", "aw_tui", "submit", str(project)],
+                               capture_output=True, text=True, timeout=120)
+    assert submitted.returncode == 0, submitted.stderr
+    job = _job_of(project)
+    app = _app(project)
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_until(pilot, lambda: f"job {job} RUNNING on" in header(app), 30,
+                             "RUNNING in the header")
+            await pilot.press("x")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "confirm")
+            assert "its runner has not started the run yet. Stop it?" in screen_text(app)
+            started = time.monotonic()
+            await pilot.press("y")
+            await wait_until(pilot, lambda: "scancel --signal=TERM" in screen_text(app), 30,
+                             "the SIGTERM message")
+            assert time.monotonic() - started >= 5
+            # SIGTERM ends the batch script (here still in its setup): the job ends FAILED
+            # (a runner would record its step as interrupted and exit 130)
+            await wait_until(pilot, lambda: re.search(rf"job {job} (FAILED|CANCELLED)",
+                                                      header(app)), 30, "the end in the header")
+    finally:
+        _scancel(project)
+    assert launcher.job_status(job, max_age=0).ended
+    control = project.parent / "work" / "log" / "control"
+    assert not [p for p in control.glob("*.json")]  # the request was withdrawn
