@@ -21,7 +21,6 @@ import mmap
 import os
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,7 +116,7 @@ class Glance:
 
 
 def _number(raw: bytes | None) -> float | None:
-    if raw is None or raw == b"null":
+    if not raw or raw == b"null":
         return None
     try:
         return float(raw)
@@ -165,55 +164,60 @@ def glance(log_dir: str, now: float | None = None) -> Glance:
     try:
         handle = open(os.path.join(log_dir, EVENTS_FILE), "rb")  # noqa: SIM115 - closed below
     except OSError:
-        return _finish(result, None, {}, now)
+        return _finish(result, None, _Steps(), now)
     with handle:
         try:
             data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         except (ValueError, OSError):  # empty, or a file system without mmap
-            return _finish(result, None, {}, now)
+            return _finish(result, None, _Steps(), now)
         with data:
             end = data.rfind(b"\n") + 1  # what follows the last newline is not complete
             started, after = _newest_run(data, end)
-            # (folded here: a match reads the mapped file, which closes below)
-            steps = _fold(result, _LINE.finditer(data, after, end)) if started else {}
-    return _finish(result, started, steps, now)
+            lines = _LINE.findall(data, after, end) if started else []
+    return _finish(result, started, _fold(result, lines), now)
 
 
-def _fold(result: Glance, lines: Iterator[re.Match[bytes]]) -> dict[int, dict[str, Any]]:
-    """Each step event of the newest run, in order: step id -> what it says last."""
-    steps: dict[int, dict[str, Any]] = {}
-    for line in lines:
-        when = _number(line[2])
-        result.last_activity = when if when is not None else result.last_activity
-        kind = line[3]
-        if kind in _ENDS:
-            result.state, result.ended = _ENDS[kind], when
-            continue
-        if line[4] in (None, b"null"):
-            continue
-        step = steps.setdefault(int(line[4]), {})
-        if kind == b"step_started":
-            step.update(status=RUNNING, started=when, func=_text(line[6]),
-                        index=None if line[5] in (None, b"null") else int(line[5]))
-        elif kind == b"step_finished":
-            step.update(status=_text(line[6]) or "unknown", duration=_number(line[7]))
-            if step["status"] == ERROR:
-                result.failed_step = int(line[4])
+@dataclass
+class _Steps:
+    """What the newest run's lines say of each step, by step id as written (bytes)."""
+
+    status: dict[bytes, bytes] = field(default_factory=dict)
+    started: dict[bytes, tuple[bytes, bytes, bytes]] = field(default_factory=dict)
+    duration: dict[bytes, bytes] = field(default_factory=dict)
+
+
+def _fold(result: Glance, lines: list[tuple[bytes, ...]]) -> _Steps:
+    """Each step event of the newest run, in order (a step's last event wins)."""
+    steps = _Steps()
+    status, started, duration = steps.status, steps.started, steps.duration
+    for _seq, when, kind, step_id, index, word, seconds in lines:
+        if kind == b"step_finished":
+            status[step_id] = word or b"unknown"
+            duration[step_id] = seconds
+            if word == b"error":  # (vocabulary.ERROR)
+                result.failed_step = int(step_id)
+        elif kind == b"step_started":
+            status[step_id] = b"running"
+            started[step_id] = (when, index, word)
         elif kind == b"step_interrupted":
-            step["status"] = INTERRUPTED
+            status[step_id] = b"interrupted"
+        elif kind in _ENDS:
+            result.state, result.ended = _ENDS[kind], _number(when)
+    if lines:
+        result.last_activity = _number(lines[-1][1]) or result.last_activity
     return steps
 
 
-def _text(raw: bytes | None) -> str | None:
-    if raw is None:
-        return None
+def _text(raw: bytes) -> str:
+    if b"\\" not in raw:
+        return raw.decode("utf-8", "replace")
     try:
-        return json.loads(b'"' + raw + b'"')
+        return str(json.loads(b'"' + raw + b'"'))
     except ValueError:
         return raw.decode("utf-8", "replace")
 
 
-def _finish(result: Glance, started: dict[str, Any] | None, steps: dict[int, dict[str, Any]],
+def _finish(result: Glance, started: dict[str, Any] | None, steps: _Steps,
             now: float) -> Glance:
     counts: dict[str, Any] = dict.fromkeys(
         ("done", "failed", "pending", "running", "interrupted", "skipped"), 0)
@@ -237,23 +241,29 @@ def _finish(result: Glance, started: dict[str, Any] | None, steps: dict[int, dic
     start_idx = int(started.get("start_idx") or 0)
     ended = result.state != RUNNING
     durations = []
+    words = {RUNNING.encode(): RUNNING, INTERRUPTED.encode(): INTERRUPTED,
+             ERROR.encode(): "failed"}
+    done = {status.encode() for status in DONE_STATUSES}
     for index, step_id in enumerate(run_steps):
-        step = steps.get(step_id, {})
-        status = step.get("status")
-        if status == RUNNING and ended:
-            status = INTERRUPTED  # its end is missing: it did not finish
-        if status is None:
+        key = str(step_id).encode()
+        word = steps.status.get(key)
+        if word is None:
             status = "done" if step_id in completed else (
                 SKIPPED if index < start_idx else PENDING)
-        elif status in DONE_STATUSES:
+        elif word in done:
             status = "done"
-            if step.get("duration") is not None:
-                durations.append(step["duration"])
-        elif status == ERROR:
-            status = "failed"
+            seconds = _number(steps.duration.get(key))
+            if seconds is not None:
+                durations.append(seconds)
+        else:
+            status = words.get(word) or word.decode("utf-8", "replace")
+            if status == RUNNING and ended:
+                status = INTERRUPTED  # its end is missing: it did not finish
         if status == RUNNING:
-            result.running.append({"step_id": step_id, "index": step.get("index", index),
-                                   "func": step.get("func"), "started": step.get("started")})
+            when, at, func = steps.started.get(key, (b"", b"", b""))
+            result.running.append({
+                "step_id": step_id, "index": int(at) if at.isdigit() else index,
+                "func": _text(func) if func else None, "started": _number(when)})
         counts[status] = counts.get(status, 0) + 1
     counts["total"] = len(run_steps)
     if result.live:
