@@ -15,12 +15,21 @@ from typing import Any
 from textual import work
 
 from aw_tui.base.errors import AwTuiError
-from aw_tui.launchers.slurm import job_status
+from aw_tui.launchers.slurm import SlurmOptions, job_status
 from aw_tui.rundir.vocabulary import FAILED, FINISHED, INTERRUPTED
 from aw_tui.tui.jobwatch import WATCH, JobView, JobWatch, stop_run
 from aw_tui.tui.screens import ConfirmScreen, shown
 
-__all__ = ["LauncherActions"]
+__all__ = ["LauncherActions", "submit_question"]
+
+
+def submit_question(options: SlurmOptions, what: str) -> str:
+    """The confirmation of a submit: what the job asks for (``what``: ``run from index 0``)."""
+    return (f"Submit a Slurm job to {what}?\n  partition "
+            f"{shown(options.partition or '(the default)')} · time "
+            f"{shown(options.time or '(the partition limit)')} · {options.cpus} CPU(s)"
+            + (f" · mem {shown(options.mem)}" if options.mem else "")
+            + "\n  its output: slurm-<job>.out in the run directory")
 
 
 class LauncherActions:
@@ -54,13 +63,8 @@ class LauncherActions:
         options = self.session.slurm_options()
         if options is None:
             return question
-        what = "continue the run (--resume)" if resume else (
-            f"run from index {self.session.start_idx or 0}")
-        ask = (f"Submit a Slurm job to {what}?\n  partition "
-               f"{shown(options.partition or '(the default)')} · time "
-               f"{shown(options.time or '(the partition limit)')} · {options.cpus} CPU(s)"
-               + (f" · mem {shown(options.mem)}" if options.mem else "")
-               + "\n  its output: slurm-<job>.out in the run directory")
+        ask = submit_question(options, "continue the run (--resume)" if resume else (
+            f"run from index {self.session.start_idx or 0}"))
         return f"{question}\n\n{ask}" if question else ask
 
     def confirm_then_start(self, question: str | None, resume: bool) -> None:
