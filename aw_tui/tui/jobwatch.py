@@ -112,7 +112,7 @@ class JobView:
         if left is not None:
             words += f", {clock(left)} left"
         if self.state == "UNKNOWN":
-            words += " (Slurm has forgotten it)"
+            words = f"job {self.job_id} ended (Slurm no longer knows it)"
         elif not self.active and self.exit_code not in (None, "0:0"):
             words += f" (exit {self.exit_code})"
         return words

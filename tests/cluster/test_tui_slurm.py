@@ -225,3 +225,40 @@ async def test_x_on_a_running_job_whose_runner_does_not_answer_sends_it_sigterm(
     assert launcher.job_status(job, max_age=0).ended
     control = project.parent / "work" / "log" / "control"
     assert not [p for p in control.glob("*.json")]  # the request was withdrawn
+
+
+@sync
+async def test_the_dashboard_shows_each_runs_job_and_x_cancels_a_queued_one(
+        slurm, tmp_path: Path) -> None:
+    """Two projects, one submitted held: its row shows the job PENDING (status DIR --json
+    too); x on it cancels the job."""
+    from aw_tui.tui.dashboard import DashboardApp
+
+    held = _project(tmp_path / "survey" / "held", hold=False)
+    _project(tmp_path / "survey" / "quiet", hold=False)
+    proc = subprocess.run([sys.executable, "-m", "aw_tui", "submit", str(held), "--hold"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    job = _job_of(held)
+    status = subprocess.run([sys.executable, "-m", "aw_tui", "status",
+                             str(tmp_path / "survey"), "--json"], capture_output=True,
+                            text=True, timeout=120)
+    rows = {row["project"]: row for row in json.loads(status.stdout)["runs"]}
+    assert rows["held"]["job"]["id"] == job and rows["held"]["job"]["state"] == "PENDING"
+    assert rows["held"]["job"]["reason"] == "JobHeldUser" and rows["quiet"]["job"] is None
+    assert rows["held"]["launcher"] == "slurm"
+    app = DashboardApp(str(tmp_path / "survey"))
+    app.job_watch = JobWatch(interval=1.0)
+    try:
+        async with app.run_test(size=(120, 35)) as pilot:
+            await wait_until(pilot, lambda: f"{job} PENDING" in screen_text(app), 20,
+                             "the job in its row")
+            assert "JobHeldUser" in screen_text(app)  # the details of the selected row
+            await pilot.press("x")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "confirm")
+            await pilot.press("y")
+            await wait_until(pilot, lambda: f"{job} CANCELLED" in screen_text(app), 20,
+                             "CANCELLED in its row")
+    finally:
+        _scancel(held)
+    assert launcher.job_status(job, max_age=0).state == "CANCELLED"

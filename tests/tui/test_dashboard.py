@@ -307,3 +307,27 @@ def test_snapshot_dashboard_120x35(fixed_survey: Path, snap_compare, monkeypatch
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_enter_opens_the_run_and_closing_it_comes_back(tmp_path: Path, monkeypatch) -> None:
+    from aw_tui.options import RunOptions
+    from aw_tui.tui import dashboard
+
+    project_file(tmp_path / "a", [("succeed", {})], "a")
+    project_file(tmp_path / "b", [("succeed", {})], "b")
+    runs = find_runs(str(tmp_path))
+    answers = [str(tmp_path / "b" / "project.toml"), None]
+    shown: list[tuple[str | None, str]] = []
+    opened: list[str] = []
+
+    def fake_run(self: DashboardApp) -> str | None:
+        shown.append((self.selected_target, self.first_message))
+        return answers.pop(0)
+
+    monkeypatch.setattr(DashboardApp, "run", fake_run)
+    monkeypatch.setattr(dashboard, "run_app",
+                        lambda target, options, notify=False: opened.append(target.path))
+    assert dashboard.run_dashboard(str(tmp_path), runs, RunOptions()) == 0
+    assert opened == [str(tmp_path / "b" / "project.toml")]
+    # back on the list, the cursor on the run just closed
+    assert shown == [(None, ""), (str(tmp_path / "b" / "project.toml"), "")]

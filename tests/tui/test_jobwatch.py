@@ -172,3 +172,8 @@ def test_x_without_an_active_job_leaves_a_request_for_the_local_runner(
     watch = JobWatch(status=slurm.status, launcher=slurm.launcher)
     assert stop_run(str(tmp_path), "now", watch=watch).how == "requested"
     assert len(_requests(tmp_path)) == 1 and cancels == []
+
+
+def test_a_job_slurm_has_forgotten_has_ended() -> None:
+    view = JobView.of(_job("9"), JobStatus("9", "UNKNOWN", "Slurm no longer knows this job"))
+    assert view.text() == "job 9 ended (Slurm no longer knows it)" and not view.active
