@@ -113,8 +113,9 @@ class LauncherActions:
 
     def _submitted(self, view: JobView) -> None:
         self.follow_running = True
-        self.show_message(f"submitted Slurm job {shown(view.job_id)} "
-                          f"({shown(view.text())}); x cancels it")
+        state = view.state.lower() + (f", {view.reason}" if view.reason else "")
+        self.show_message(f"submitted Slurm job {shown(view.job_id)} ({shown(state)}): its "
+                          "state is in the header; x cancels it")
         self.update_header()
 
     def stop_through_launcher(self, when: str) -> bool:
