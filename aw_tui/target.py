@@ -183,7 +183,8 @@ def _folder_target(path: str, run_name: str | None, check_files: bool,
                 f"{path}: a folder with no {PROJECT_FILE} and {what} in it, so it names no "
                 "project or run.",
                 f"give the project file (.toml), its folder, or one run directory (the "
-                f"pipeline's 'log' path{', e.g. ' + runs[0] if runs else ''})",
+                f"pipeline's 'log' path{', e.g. ' + runs[0] if runs else ''}); "
+                f"aw-tui {path} and aw-tui status {path} list every run in it",
             )
         folder = runs[0]
     return Target(path=folder, kind="run", log_dir=folder,

@@ -33,6 +33,7 @@ from aw_tui.rundir.vocabulary import FAILED, FINISHED, INTERRUPTED, RUNNING, STA
 from aw_tui.tui import details
 from aw_tui.tui.app_edit import EditActions
 from aw_tui.tui.app_follow import FollowProject
+from aw_tui.tui.app_slurm import LauncherActions
 from aw_tui.tui.app_views import ViewActions
 from aw_tui.tui.messages import JournalUpdate, LiveChanged, StepsLoaded
 from aw_tui.tui.notify import wants_notifications
@@ -81,7 +82,7 @@ class _Monochrome(Monochrome):
         )
 
 
-class AwTuiApp(FollowProject, EditActions, ViewActions, App[int]):
+class AwTuiApp(FollowProject, EditActions, LauncherActions, ViewActions, App[int]):
     """The aw-tui application on one project or run directory.
 
     Parameters
@@ -397,7 +398,7 @@ class AwTuiApp(FollowProject, EditActions, ViewActions, App[int]):
         named = (f"[b red]{shown(name)} has errors[/b red]" if session.project_error
                  else f"[b]{shown(name)}[/b]")
         text = (
-            f"{named}  {run}  ✔{done} ✘{counts.get('error', 0)} "
+            f"{named}  {run}{self.job_header()}  ✔{done} ✘{counts.get('error', 0)} "
             f"·{counts.get('pending', 0) + counts.get('running', 0)}"
             + (f" [yellow]⚠{warned}[/yellow]" if warned else "")
             + (f" [magenta]{status_symbol(STALE)}{stale} stale[/magenta]" if stale else "") + "  "
@@ -426,18 +427,13 @@ class AwTuiApp(FollowProject, EditActions, ViewActions, App[int]):
         if self.live_pid is not None:
             self.show_message(f"a run is live (pid {self.live_pid}); stop it first (x)")
             return
+        if self.job_in_the_way():  # its Slurm job is queued or starting (app_slurm)
+            return
         start = self.session.start_idx or 0
         redo = self.session.would_overwrite(start)
-        if redo:
-            self.push_screen(
-                ConfirmScreen(
-                    f"Run from index {start}? {redo} finished step(s) will run again and "
-                    "their results be replaced."
-                ),
-                lambda ok: self._start(resume=False) if ok else None,
-            )
-        else:
-            self._start(resume=False)
+        self.confirm_then_start(  # with the Slurm launcher, always asked (app_slurm)
+            f"Run from index {start}? {redo} finished step(s) will run again and "
+            "their results be replaced." if redo else None, resume=False)
 
     def action_continue_run(self) -> None:
         """``c``: resume from the checkpoint (or from the chosen start index)."""
@@ -446,9 +442,12 @@ class AwTuiApp(FollowProject, EditActions, ViewActions, App[int]):
         if self.live_pid is not None:
             self.show_message(f"a run is live (pid {self.live_pid})")
             return
-        self._start(resume=True)
+        if not self.job_in_the_way():
+            self.confirm_then_start(None, resume=True)
 
     def _start(self, resume: bool) -> None:
+        if self.start_through_launcher(resume):  # [launcher] kind = "slurm": submitted
+            return
         try:
             proc = self.session.start_run(resume=resume)
         except OSError as exc:
@@ -521,12 +520,13 @@ class AwTuiApp(FollowProject, EditActions, ViewActions, App[int]):
     def action_stop(self) -> None:
         """``x``: stop the live run, now or after the current step."""
         if self.live_pid is None:
-            self.show_message("no live run to stop")
+            if not self.offer_job_cancel():  # a queued or starting Slurm job (app_slurm)
+                self.show_message("no live run to stop")
             return
         self.push_screen(StopScreen(), self._after_stop)
 
     def _after_stop(self, when: str | None) -> None:
-        if when is None:
+        if when is None or self.stop_through_launcher(when):  # a Slurm job: in a thread
             return
         self.session.stop(when)
         self.show_message(

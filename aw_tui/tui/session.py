@@ -23,7 +23,8 @@ from typing import Any
 
 from aw_tui.astromatic.summaries import format_summary
 from aw_tui.base.gcpause import gc_paused
-from aw_tui.launch import RunRequest, start_runner
+from aw_tui.launch import RunRequest, launcher_kind, start_runner, submit_runner
+from aw_tui.launchers.slurm import SlurmJob, SlurmOptions, options_from_config
 from aw_tui.pipeline import Pipeline, load_pipeline
 from aw_tui.project.fileedit import (
     FileEditError,
@@ -499,8 +500,8 @@ class Session:
             if row.status in DONE_STATUSES and order.get(row.step_id, -1) >= start_idx
         )
 
-    def start_run(self, resume: bool, create_paths: bool = False) -> Any:
-        """Start a detached runner; return its process.
+    def run_request(self, resume: bool, create_paths: bool = False) -> RunRequest:
+        """The runner's flags for ``r`` (``resume`` False) or ``c``.
 
         With a checkpoint the runner starts from its results (``--use-checkpoint``, implied
         by ``--resume``): for a project its steps still come from the project file
@@ -517,7 +518,25 @@ class Session:
         )
         if not resume and request.start_idx is None:
             request.start_idx = 0
-        return start_runner(self.target.path, self.log_dir or "", request)
+        return request
+
+    def start_run(self, resume: bool, create_paths: bool = False) -> Any:
+        """Start a detached runner; return its process."""
+        return start_runner(self.target.path, self.log_dir or "",
+                            self.run_request(resume, create_paths))
+
+    def slurm_options(self) -> SlurmOptions | None:
+        """The job ``r`` and ``c`` submit when the project's launcher is Slurm, else None."""
+        project = self.target.project
+        if launcher_kind(project) != "slurm":
+            return None
+        return options_from_config(project.launcher_config)
+
+    def submit_run(self, resume: bool, create_paths: bool = False) -> SlurmJob:
+        """Submit the runner as a Slurm job (``[launcher.slurm]``); return the job."""
+        return submit_runner(self.target.path, self.log_dir or "",
+                             self.run_request(resume, create_paths),
+                             self.target.project.launcher_config)
 
     def stop(self, when: str) -> None:
         """Ask the live runner to stop."""
