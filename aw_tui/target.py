@@ -38,6 +38,7 @@ __all__ = [
     "freshness_of",
     "has_checkpoint",
     "open_pipeline",
+    "project_pipeline",
     "relocation_problem",
     "resolve_target",
     "resume_plan",
@@ -182,7 +183,8 @@ def _folder_target(path: str, run_name: str | None, check_files: bool,
                 f"{path}: a folder with no {PROJECT_FILE} and {what} in it, so it names no "
                 "project or run.",
                 f"give the project file (.toml), its folder, or one run directory (the "
-                f"pipeline's 'log' path{', e.g. ' + runs[0] if runs else ''})",
+                f"pipeline's 'log' path{', e.g. ' + runs[0] if runs else ''}); "
+                f"aw-tui {path} and aw-tui status {path} list every run in it",
             )
         folder = runs[0]
     return Target(path=folder, kind="run", log_dir=folder,
@@ -483,10 +485,22 @@ def _reopen_stale(pipeline: Any, freshness: Freshness, keep_stale: bool) -> list
             + (" ..." if len(stale) > 3 else "")]
 
 
+def project_pipeline(target: Target, checkpoint: Any, freshness: Freshness | None = None,
+                     create_paths: bool | None = None) -> Any:
+    """The pipeline :func:`open_pipeline` (``use_checkpoint=True``) builds for a project,
+    from a checkpoint already loaded (and replayed) and its :func:`freshness_of`: the project
+    file's steps, ids kept by identity, each with the checkpoint's result taken over (only
+    the ``done`` ones count as completed). What a viewer shows; it runs nothing.
+    """
+    return _resume_project(target, checkpoint, create_paths, False, freshness)[0]
+
+
 def _resume_project(target: Target, checkpoint: Any, create_paths: bool | None,
-                    keep_stale: bool) -> tuple[Any, list[str]]:
+                    keep_stale: bool,
+                    freshness: Freshness | None = None) -> tuple[Any, list[str]]:
     """The project's pipeline with the current results of ``checkpoint`` taken over."""
-    freshness = freshness_of(target, checkpoint)
+    if freshness is None:
+        freshness = freshness_of(target, checkpoint)
     old_steps = {s.identity: s for s in checkpoint.steps}
     retired = dict(getattr(checkpoint, "retired", None) or {})
     ids = {i: int(old.get("step_id", -1)) for i, old in retired.items()}

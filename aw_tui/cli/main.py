@@ -6,6 +6,7 @@ Only the TUI path imports Textual; everything else stays headless.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from aw_tui.astromatic.registry import tool_report
@@ -25,6 +26,7 @@ from aw_tui.cli.status import cmd_status
 from aw_tui.cli.submit import cmd_submit
 from aw_tui.options import RunOptions, add_run_flags
 from aw_tui.project.loader import load_project
+from aw_tui.survey import find_runs, names_one_run
 from aw_tui.target import resolve_target
 
 __all__ = ["main"]
@@ -96,7 +98,14 @@ def _output_closed() -> int:
 
 
 def open_tui(project: str, options: RunOptions | None = None, notify: bool = False) -> int:
-    """Open the terminal UI on a project or run directory (`notify`: ``--notify``)."""
+    """Open the terminal UI on a project or run directory (`notify`: ``--notify``); on a
+    folder of several, the dashboard of every run in it."""
+    if os.path.isdir(project) and not names_one_run(project):
+        runs = find_runs(project)
+        if runs:
+            from aw_tui.tui.dashboard import run_dashboard  # lazy: Textual, as below
+
+            return run_dashboard(project, runs, options or RunOptions(), notify=notify)
     try:
         # A run with a checkpoint opens without expanding the project's steps (the table
         # shows the checkpoint's); the app checks the whole file once the table is shown.

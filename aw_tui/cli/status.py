@@ -1,7 +1,9 @@
 """``aw-tui status PROJECT``: the last or live run of a project or run directory.
 
 It reads the journal and the lock (never writes), works from another host on a shared file
-system, and says what ``--resume`` would do with the checkpoint, refusal included.
+system, and says what ``--resume`` would do with the checkpoint, refusal included. On a
+folder of several projects or runs, ``aw-tui status DIR`` lists every run, one row each
+(:mod:`aw_tui.survey`), as the dashboard of ``aw-tui DIR`` does.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from aw_tui.rundir.freshness import Freshness
 from aw_tui.rundir.journal import RunState, read_events, verify_journal
 from aw_tui.rundir.store import read_lock
 from aw_tui.rundir.vocabulary import DONE_STATUSES, INTERRUPTED, RUNNING, count_done
+from aw_tui.survey import COLUMNS, find_runs, names_one_run, row_cells, survey_row
 from aw_tui.target import Target, resolve_target, resume_plan, resume_verdict
 
-__all__ = ["cmd_status", "describe_state", "run_status"]
+__all__ = ["cmd_status", "describe_state", "run_status", "survey_status"]
 
 
 def run_status(log_dir: str) -> dict[str, Any]:
@@ -157,9 +160,13 @@ def cmd_status(argv: list[str]) -> int:
         "(works from another host on a shared file system), and what --resume would do.",
     )
     parser.add_argument("project", help="project file (.toml) or its folder, run directory "
-                        "or pipeline.p")
+                        "or pipeline.p; or a folder of several: one row per run")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
+    if os.path.isdir(args.project) and not names_one_run(args.project):
+        runs = find_runs(args.project)
+        if runs:
+            return survey_status(args.project, runs, args.json)
     try:
         target = resolve_target(args.project, check_files=False)
     except AwTuiError as exc:
@@ -178,6 +185,21 @@ def cmd_status(argv: list[str]) -> int:
         sys.stdout.write("\n")
         return EXIT_OK
     _print_status(status)
+    return EXIT_OK
+
+
+def survey_status(folder: str, runs: list[Any], as_json: bool) -> int:
+    """``aw-tui status DIR``: every run found in ``folder``, one row each (the dashboard's
+    table), read from each run's lock and journal only; stale counts are left unknown."""
+    now = time.time()
+    rows = [survey_row(run, folder, job_status_of(run.log_dir or None), now) for run in runs]
+    if as_json:
+        json.dump({"folder": os.path.abspath(folder), "runs": rows}, sys.stdout, indent=1,
+                  default=repr)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    print_table(sys.stdout, list(COLUMNS), [row_cells(row, now) for row in rows])
+    sys.stdout.write("stale: ? (needs each run's checkpoint; aw-tui status RUN shows it)\n")
     return EXIT_OK
 
 

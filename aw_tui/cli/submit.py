@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from typing import Any
 
 from aw_tui.base.errors import EXIT_OK, AwTuiError
 from aw_tui.base.text import inert
 from aw_tui.cli.common import ArgumentParser, fail, options_from
-from aw_tui.launchers.slurm import SlurmOptions, job_status, submit
+from aw_tui.launch import submit_runner
+from aw_tui.launchers.slurm import job_status, options_from_config
 from aw_tui.options import add_run_flags
 from aw_tui.target import TargetError, resolve_target
 
 __all__ = ["cmd_submit", "slurm_options"]
 
 
-def slurm_options(config: dict[str, Any]) -> SlurmOptions:
-    """The job's options from a project's ``[launcher]`` table (defaults when it has none)."""
-    table = dict((config or {}).get("slurm") or {})
-    return SlurmOptions(**{k: v for k, v in table.items()
-                           if k in SlurmOptions.__dataclass_fields__})
+#: The job's options from a project's ``[launcher]`` table (kept under this name).
+slurm_options = options_from_config
 
 
 def cmd_submit(argv: list[str]) -> int:
@@ -42,9 +38,8 @@ def cmd_submit(argv: list[str]) -> int:
             raise TargetError(f"{args.project}: submit needs a project file with a log path",
                               "give the project's .toml file (its [paths] log is the run "
                               "directory)")
-        project_path = os.path.abspath(str(target.path))
-        job = submit(options.argv(project_path), slurm_options(target.project.launcher_config),
-                     target.log_dir, hold=args.hold, cwd=os.path.dirname(project_path))
+        job = submit_runner(str(target.path), target.log_dir, options,
+                            target.project.launcher_config, hold=args.hold)
         state = job_status(job.job_id, max_age=0)
     except AwTuiError as exc:
         return fail(exc)

@@ -39,6 +39,7 @@ __all__ = [
     "allocation_end",
     "cancel_job",
     "job_status",
+    "options_from_config",
     "read_launcher",
     "resubmit",
     "sbatch_argv",
@@ -151,6 +152,13 @@ class JobStatus:
         """The ``job`` object of ``aw-tui status --json``."""
         return {"id": self.job_id, "state": self.state, "reason": self.reason,
                 "node": self.node, "time_left": self.time_left, "exit_code": self.exit_code}
+
+
+def options_from_config(config: dict[str, Any] | None) -> SlurmOptions:
+    """The job's options from a project's ``[launcher]`` table (defaults when it has none)."""
+    table = dict((config or {}).get("slurm") or {})
+    return SlurmOptions(**{k: v for k, v in table.items()
+                           if k in SlurmOptions.__dataclass_fields__})
 
 
 def _require(command: str) -> str:

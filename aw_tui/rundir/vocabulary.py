@@ -21,6 +21,7 @@ __all__ = [
     "RUNNING",
     "RUN_STATES",
     "SKIPPED",
+    "STALE",
     "STEP_STATUSES",
     "SUCCESS",
     "UNKNOWN",
@@ -43,6 +44,11 @@ UNKNOWN = "unknown"
 SKIPPED = "skipped"
 #: Stopped by Ctrl-C, a signal or a stop request while it ran.
 INTERRUPTED = "interrupted"
+
+#: Not a journal status: what a view shows for a step whose last result is no longer current
+#: (:mod:`aw_tui.rundir.freshness`: its kwargs, a file it read, its tool or a step it
+#: depends on changed since it ran); ``--resume`` runs it again.
+STALE = "stale"
 
 #: Step statuses a view can show, in the order of their life.
 STEP_STATUSES: tuple[str, ...] = (PENDING, RUNNING, SUCCESS, ERROR, UNKNOWN, SKIPPED, INTERRUPTED)

@@ -30,18 +30,17 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
-from aw_tui.astromatic.summaries import format_summary
-from aw_tui.base.text import inert
-from aw_tui.project.loader import ProjectError
-from aw_tui.project.tomledit import TomlWriteError, dumps
-from aw_tui.rundir.vocabulary import FAILED, FINISHED, INTERRUPTED, RUNNING, count_done
-from aw_tui.target import complete_project
+from aw_tui.rundir.vocabulary import FAILED, FINISHED, INTERRUPTED, RUNNING, STALE, count_done
+from aw_tui.tui import details
 from aw_tui.tui.app_edit import EditActions
+from aw_tui.tui.app_follow import FollowProject
 from aw_tui.tui.app_progress import PROGRESS_SLOT
+from aw_tui.tui.app_slurm import LauncherActions
 from aw_tui.tui.app_views import ViewActions
-from aw_tui.tui.messages import JournalUpdate, LiveChanged, ProjectProblem, StepsLoaded
+from aw_tui.tui.messages import JournalUpdate, LiveChanged, StepsLoaded
 from aw_tui.tui.notify import wants_notifications
 from aw_tui.tui.palette import CommandsProvider, app_commands, screenshot_folder
+from aw_tui.tui.runplan import resume_todo
 from aw_tui.tui.screens import (
     ConfirmScreen,
     HelpScreen,
@@ -50,6 +49,7 @@ from aw_tui.tui.screens import (
     shown,
 )
 from aw_tui.tui.session import Session
+from aw_tui.tui.step_rows import status_symbol
 from aw_tui.tui.widgets.key_bar import KeyBar
 from aw_tui.tui.widgets.output_view import OutputView
 from aw_tui.tui.widgets.step_table import StepTable
@@ -89,7 +89,7 @@ class _Monochrome(Monochrome):
         )
 
 
-class AwTuiApp(EditActions, ViewActions, App[int]):
+class AwTuiApp(FollowProject, EditActions, LauncherActions, ViewActions, App[int]):
     """The aw-tui application on one project or run directory.
 
     Parameters
@@ -137,6 +137,7 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
         self.message_line = ""
         self._stop_polling = threading.Event()
         self._recheck_live = threading.Event()
+        self._refresh_order = threading.Lock()  # one refresh of the steps at a time
         self._loaded = False
         self.notify_run_end = False
         """Ring the bell and send OSC 9 / OSC 777 when a run ends (``--notify``)."""
@@ -212,7 +213,9 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
         if not self.session.caught_up:
             if not self.session.catch_up(self._stop_polling):
                 return  # the app is closing
-            self.post_message(JournalUpdate([], self.session.rows(), caught_up=True))
+            pipeline = self.session.pipeline
+            self.post_message(JournalUpdate([], self.session.rows(), caught_up=True,
+                                            pipeline=pipeline))
         ended = False
         while not self._stop_polling.is_set():
             now = time.monotonic()
@@ -228,10 +231,10 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
                 last_live = self._check_live(last_live, forced)
             events = self.session.poll()
             if events:
-                rows = None
+                rows, generation = None, self.session.pipeline
                 if any(e.get("event") in _ALL_ROWS_CHANGE for e in events):
                     rows = self.session.rows()  # O(steps): in this thread, not the UI's
-                self.post_message(JournalUpdate(events, rows))
+                self.post_message(JournalUpdate(events, rows, pipeline=generation))
             ended = any(e.get("event") in _RUN_ENDS for e in events)
             if not ended:
                 self._stop_polling.wait(self.poll_interval)
@@ -257,29 +260,10 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
         self._select_initial()
         self.update_header()
         # Follow the run directory once these rows are on screen: catching up with a big
-        # journal would otherwise compete with the first paint. The same for reading the
-        # whole project file when it was opened without its steps.
+        # journal would otherwise compete with the first paint. The same for the project
+        # file's steps and the states of a big run (FollowProject.fold_in).
         self.call_after_refresh(self.watch_run_directory)
-        project = self.session.target.project
-        if project is not None and not project.complete:
-            self.call_after_refresh(self.check_project)
-
-    @work(thread=True, exclusive=True, group="project")
-    def check_project(self) -> None:
-        """Read the whole project file (opened without its steps); post its errors."""
-        try:
-            complete_project(self.session.target)
-        except ProjectError as exc:
-            self.post_message(ProjectProblem(str(exc)))
-
-    def on_project_problem(self, message: ProjectProblem) -> None:
-        name = self.session.target.display_name
-        self.show_message(
-            f"[b red]{shown(name)} has errors[/b red]: the steps shown are the checkpoint's "
-            f"(aw-tui check {shown(name)} lists the problems)"
-        )
-        self.notify(inert(message.text), title=inert(f"{name} has errors", one_line=True),
-                    severity="error", timeout=30, markup=False)
+        self.call_after_refresh(self.fold_in)
 
     def _select_initial(self) -> None:
         running = self.session.state.running_steps()
@@ -303,12 +287,18 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
         if not self._loaded:
             return
         try:
-            table = self.query_one(StepTable)
-        except NoMatches:  # arrived while the app closes: nothing to show it on
+            self._show_journal_update(message)
+        except (NoMatches, ScreenStackError):  # read while the app closes: nothing to show
             return
+
+    def _show_journal_update(self, message: JournalUpdate) -> None:
+        table = self.query_one(StepTable)
         order = self.session.run_order()
         if message.rows is not None:
-            table.set_rows(message.rows)
+            if message.pipeline is self.session.pipeline:
+                table.set_rows(message.rows)
+            else:  # built before the steps were refreshed: build them again
+                self.rebuild_rows()
         else:
             changed = {e.get("step_id") for e in message.events if e.get("step_id") is not None}
             for step_id in changed:
@@ -322,6 +312,8 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
             if running:  # a live run: show its running step, as when a step starts
                 self._move_to(running[0].step_id)
                 self._show_step(running[0].step_id)
+        if any(e.get("event") in _RUN_ENDS for e in message.events):
+            self.refresh_steps()  # what is current after the run (in a thread)
         for event in message.events:
             if event.get("event") == "step_started" and self.follow_running:
                 self._move_to(event["step_id"])
@@ -374,31 +366,8 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
         self.query_one("#detail", Static).update(self.detail_text(step_id))
 
     def detail_text(self, step_id: int) -> str:
-        """The detail pane: kwargs as TOML, command line, status, error, warnings."""
-        try:
-            step = self.session.pipeline.get_step(step_id)
-        except (KeyError, AttributeError):
-            return ""
-        lines = [f"[b]step {step_id}[/b]  {shown(step.func_name)}  tags: "
-                 f"{shown(', '.join(step.tags))}"]
-        result = self.session.result(step_id)
-        if result:
-            lines.append(f"status: [b]{shown(str(result.get('status')))}[/b]  "
-                         f"{shown(format_summary(result.get('summary')))}")
-            if result.get("error_msg"):
-                lines.append(f"[red]error: {shown(str(result['error_msg']))}[/red]")
-            lines.extend("$ " + shown(line) for line in self.session.command_lines(step_id))
-            table = result.get("warnings")
-            if table is not None and len(table):
-                lines.append(f"warnings ({len(table)}):")
-                for row in list(table)[:8]:
-                    lines.append("  " + shown(str(row["Msg"]) if "Msg" in getattr(
-                        row, "colnames", ()) else str(row)))
-        try:
-            lines.append("kwargs:\n" + shown(dumps(step.func_kwargs)))
-        except TomlWriteError as exc:
-            lines.append(f"kwargs: {shown(repr(step.func_kwargs))[:2000]}\n({exc})")
-        return "\n".join(lines)
+        """The detail pane (:func:`aw_tui.tui.details.detail_text`)."""
+        return details.detail_text(self.session, step_id)
 
     def update_header(self) -> None:
         """The header line: project, run state, counts, elapsed and remaining time."""
@@ -439,10 +408,14 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
             tags = f"  tags {shown(','.join(session.run_tags)) or '*'}"
             if session.ignore_tags:
                 tags += f" -{shown(','.join(session.ignore_tags))}"
+        stale = counts.get(STALE, 0)
+        named = (f"[b red]{shown(name)} has errors[/b red]" if session.project_error
+                 else f"[b]{shown(name)}[/b]")
         text = (
-            f"[b]{shown(name)}[/b]  {run}  ✔{done} ✘{counts.get('error', 0)} "
+            f"{named}  {run}{self.job_header()}  ✔{done} ✘{counts.get('error', 0)} "
             f"·{counts.get('pending', 0) + counts.get('running', 0)}"
-            + (f" [yellow]⚠{warned}[/yellow]" if warned else "") + "  "
+            + (f" [yellow]⚠{warned}[/yellow]" if warned else "")
+            + (f" [magenta]{status_symbol(STALE)}{stale} stale[/magenta]" if stale else "") + "  "
             f"{_clock(elapsed)}"
             + ((f" ~{_clock(remaining)} left" if remaining is not None else " ~? left")
                if self.live_pid and state.state == "running" else "")
@@ -468,18 +441,13 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
         if self.live_pid is not None:
             self.show_message(f"a run is live (pid {self.live_pid}); stop it first (x)")
             return
+        if self.job_in_the_way():  # its Slurm job is queued or starting (app_slurm)
+            return
         start = self.session.start_idx or 0
         redo = self.session.would_overwrite(start)
-        if redo:
-            self.push_screen(
-                ConfirmScreen(
-                    f"Run from index {start}? {redo} finished step(s) will run again and "
-                    "their results be replaced."
-                ),
-                lambda ok: self._start(resume=False) if ok else None,
-            )
-        else:
-            self._start(resume=False)
+        self.confirm_then_start(  # with the Slurm launcher, always asked (app_slurm)
+            f"Run from index {start}? {redo} finished step(s) will run again and "
+            "their results be replaced." if redo else None, resume=False)
 
     def action_continue_run(self) -> None:
         """``c``: resume from the checkpoint (or from the chosen start index)."""
@@ -488,21 +456,24 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
         if self.live_pid is not None:
             self.show_message(f"a run is live (pid {self.live_pid})")
             return
-        self._continue_if_any()
+        if not self.job_in_the_way():
+            self._continue_if_any()
 
     @work(thread=True, exclusive=True, group="continue")
     def _continue_if_any(self) -> None:
         """Resume, unless ``--resume`` would run nothing (a finished, current run)."""
-        todo = self.session.resume_todo()  # loads the checkpoint: in this thread
+        todo = resume_todo(self.session)  # loads the checkpoint: in this thread
         if get_current_worker().is_cancelled:
             return
         if todo == 0:
             self.call_from_thread(self.show_message, "nothing to do: every step is done and "
                                   "current (r runs them again)")
-        else:
-            self.call_from_thread(self._start, True)
+        else:  # with the Slurm launcher, asked first (app_slurm)
+            self.call_from_thread(self.confirm_then_start, None, True)
 
     def _start(self, resume: bool) -> None:
+        if self.start_through_launcher(resume):  # [launcher] kind = "slurm": submitted
+            return
         try:
             proc = self.session.start_run(resume=resume)
         except OSError as exc:
@@ -575,12 +546,13 @@ class AwTuiApp(EditActions, ViewActions, App[int]):
     def action_stop(self) -> None:
         """``x``: stop the live run, now or after the current step."""
         if self.live_pid is None:
-            self.show_message("no live run to stop")
+            if not self.offer_job_cancel():  # a queued or starting Slurm job (app_slurm)
+                self.show_message("no live run to stop")
             return
         self.push_screen(StopScreen(self.running_names()), self._after_stop)
 
     def _after_stop(self, when: str | None) -> None:
-        if when is None:
+        if when is None or self.stop_through_launcher(when):  # a Slurm job: in a thread
             return
         self.session.stop(when)
         self.show_message(

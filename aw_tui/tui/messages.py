@@ -7,7 +7,8 @@ from typing import Any
 
 from textual.message import Message
 
-__all__ = ["JournalUpdate", "LiveChanged", "ProjectProblem", "StepProgress", "StepsLoaded"]
+__all__ = ["JournalUpdate", "LiveChanged", "ProjectProblem", "StepProgress", "StepsLoaded",
+           "StepsRefreshed"]
 
 
 @dataclass
@@ -21,12 +22,14 @@ class StepsLoaded(Message):
 @dataclass
 class JournalUpdate(Message):
     """New journal events were applied to the session's state (``rows``: every row again,
-    built by the worker, when the events change them all, e.g. a run started;
-    ``caught_up``: the whole journal was folded for the first time)."""
+    built by the worker, when the events change them all, e.g. a run started, from the
+    session's ``pipeline`` of then; ``caught_up``: the whole journal was folded for the
+    first time)."""
 
     events: list[dict[str, Any]] = field(default_factory=list)
     rows: list[Any] | None = None
     caught_up: bool = False
+    pipeline: Any = None
 
     def can_replace(self, message: Message) -> bool:
         """Never merged: each batch of events changes rows."""
@@ -43,10 +46,28 @@ class LiveChanged(Message):
 
 @dataclass
 class ProjectProblem(Message):
-    """The project file, read in full after the first paint, is not valid (``text``: the
-    error, one problem per paragraph)."""
+    """The project file does not load (``text``: the error, one problem per paragraph):
+    read in full after the first paint, or again after it changed (``reloaded``)."""
 
     text: str = ""
+    reloaded: bool = False
+
+
+@dataclass
+class StepsRefreshed(Message):
+    """The steps and their states were computed again (:meth:`Session.refresh`): every row
+    (``rows``, built when the journal was at ``seq``), or why the last good ones stay
+    (``error``); ``reloaded``: after the project file changed."""
+
+    rows: list[Any] | None = None
+    error: str | None = None
+    reloaded: bool = False
+    seq: int = 0
+    """The journal ``seq`` the rows include."""
+
+    def can_replace(self, message: Message) -> bool:
+        """Never merged: each one says something (a reload, an error)."""
+        return False
 
 
 

@@ -2,6 +2,13 @@
 
 The TUI keeps one :class:`Session`. Loading steps and reading the journal are blocking I/O:
 the app calls them from thread workers only.
+
+For a project the table shows the project file's steps with the checkpoint's results, and
+each step's state now (:mod:`aw_tui.tui.fold`): a step whose result is no longer current
+shows ``stale`` (its first reason as its summary), a step new to the project ``pending``.
+A step the live run started or finished after those states were computed shows what the
+journal says. :meth:`Session.refresh` computes them again (after a run ends, when the
+project file changes: :meth:`Session.project_changed`).
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ from typing import Any
 
 from aw_tui.astromatic.summaries import format_summary
 from aw_tui.base.gcpause import gc_paused
-from aw_tui.launch import RunRequest, start_runner
+from aw_tui.launch import RunRequest, launcher_kind, start_runner, submit_runner
+from aw_tui.launchers.slurm import SlurmJob, SlurmOptions, options_from_config
 from aw_tui.pipeline import Pipeline, load_pipeline
 from aw_tui.project.fileedit import (
     FileEditError,
@@ -25,16 +33,37 @@ from aw_tui.project.fileedit import (
     read_snapshot,
     set_step_kwargs,
 )
+from aw_tui.project.loader import ProjectError
 from aw_tui.rundir import checkpoint, control
+from aw_tui.rundir.freshness import StepFreshness
 from aw_tui.rundir.journal import JournalReader, RunState, read_run_header
 from aw_tui.rundir.layout import RunLayout
 from aw_tui.rundir.lock import LockInfo, read_lock
 from aw_tui.rundir.trust import load_trusted
-from aw_tui.rundir.vocabulary import DONE_STATUSES, PENDING, RUNNING, SKIPPED, UNKNOWN
-from aw_tui.target import Target, build_from_project, resume_plan, resume_verdict
+from aw_tui.rundir.vocabulary import (
+    DONE_STATUSES,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    STALE,
+    UNKNOWN,
+)
+from aw_tui.target import Target, build_from_project
+from aw_tui.tui import runplan
+from aw_tui.tui.fold import FoldError, file_stamp, fold, reread, watched_files
 from aw_tui.tui.step_rows import StepRow
 
-__all__ = ["EditOutcome", "EditTarget", "Session"]
+__all__ = ["INLINE_STEPS", "EditOutcome", "EditTarget", "Session"]
+
+#: Up to this many steps, :meth:`Session.load` computes the states before the first paint
+#: (so no row ever shows a stale result as a success); a bigger run paints the checkpoint's
+#: rows first and the app folds the states in afterwards (the first-paint targets).
+INLINE_STEPS = 2000
+
+#: The journal events of a step that make its row newer than the states.
+_STEP_EVENTS = ("step_started", "step_finished", "step_interrupted")
+#: The journal events that change every row.
+_ALL_ROWS_EVENTS = ("run_started", "edit_applied")
 
 
 @dataclass
@@ -95,6 +124,27 @@ class Session:
         self.caught_up = False
         """Whether :attr:`state` holds the whole journal (else only the newest run's header)."""
         self._results: dict[int, dict[str, Any]] = {}
+        self.checkpoint: Any = None
+        """The loaded checkpoint (journal replayed), the states' source; None without one."""
+        self.freshness: dict[int, StepFreshness] = {}
+        """Each step's state now, by step id (empty until :meth:`refresh`)."""
+        self.fresh_seq: int | None = None
+        """The journal ``seq`` the states include (None: not computed)."""
+        self.removed: list[StepFreshness] = []
+        """Steps of the checkpoint that the project no longer has (results kept)."""
+        self.folded = False
+        """Whether :meth:`refresh` has run (else the rows are the checkpoint's)."""
+        self.project_error: str | None = None
+        """Why the project file does not load now (the table keeps its last good steps)."""
+        self.fold_error: str | None = None
+        """Why the project's steps cannot be shown now (e.g. missing folders)."""
+        self.create_paths = False
+        self.project_stamp = file_stamp(watched_files(target))
+        """:func:`aw_tui.tui.fold.file_stamp` of the files the steps come from, when read."""
+        self._step_seq: dict[int, int] = {}  # step id -> seq of its last step event
+        self._all_rows_seq = 0  # seq of the last event that changed every row
+        self._checkpoint_stamp: tuple[Any, ...] | None = None
+        self._refresh_lock = threading.Lock()
         self._editing = threading.Event()
 
     @property
@@ -122,17 +172,96 @@ class Session:
         the rows show the checkpoint's results until :meth:`catch_up` has folded the
         journal, which for a big finished run takes longer than everything else.
         """
+        self.create_paths = self.create_paths or create_paths
         with gc_paused():
             if self.has_checkpoint() or self.target.project is None:
                 self.pipeline = self._load_checkpoint(
                     self.target.checkpoint or self.log_dir or "")
+                self.checkpoint = self.pipeline
+                self._checkpoint_stamp = file_stamp([self.target.checkpoint or ""])
             else:
                 self.pipeline = build_from_project(
                     self.target, create_paths=create_paths or None)
+                self.folded = True  # no checkpoint: every step is pending
         if self.reader is not None:
             self.state = read_run_header(self.log_dir or "") or RunState()
             self.reader = JournalReader(self.log_dir or "")
             self.caught_up = False
+            self._step_seq = {}
+        if not self.folded and len(self.pipeline.steps) <= INLINE_STEPS:
+            with contextlib.suppress(ProjectError, FoldError):  # kept in project/fold_error
+                self.refresh()
+
+    def refresh(self, reload_project: bool = False) -> None:
+        """Compute what the table shows again: the project file's steps (read again with
+        ``reload_project``), the checkpoint's current results (read again when a run
+        rewrote it) and each step's state now. Blocking: call it from a thread.
+
+        The new pipeline and states replace the old ones only when everything loaded: a
+        project file that does not load leaves them as they were.
+
+        Raises
+        ------
+        aw_tui.project.loader.ProjectError
+            The project file does not load (also kept in :attr:`project_error`).
+        aw_tui.tui.fold.FoldError
+            Its steps cannot be shown now (also kept in :attr:`fold_error`).
+        """
+        with self._refresh_lock, gc_paused():
+            target = self._current_target(reload_project)
+            found = self._current_checkpoint()
+            running = ({s.step_id for s in self.state.running_steps()}
+                       if self.caught_up else set())
+            old = {s.identity: s.step_id for s in self.steps()}
+            try:
+                folded = fold(target, found, running, self.create_paths, step_ids=old)
+            except FoldError as exc:
+                self.fold_error = str(exc)
+                raise
+            self.fold_error = None
+            if target is not self.target:
+                self.target.project = target.project
+            self.checkpoint = found
+            self.freshness, self.removed = folded.states, folded.removed
+            self.pipeline, self.fresh_seq = folded.pipeline, folded.seq
+            self._results.clear()
+            self.folded = True
+
+    def _current_target(self, reload_project: bool) -> Target:
+        """The target with its project file read in full (:func:`aw_tui.tui.fold.reread`):
+        again when asked, when it was read without its steps, or when it changed since (a
+        refresh after a run never misses an edit the watcher has not seen yet)."""
+        project = self.target.project
+        needed = reload_project or (project is not None and not project.complete)
+        if project is None or (not needed and not self.project_changed()):
+            return self.target
+        try:
+            target, self.project_stamp = reread(self.target)
+        except ProjectError as exc:
+            self.project_stamp, self.project_error = getattr(exc, "stamp", ()), str(exc)
+            if needed:
+                raise
+            return self.target  # the last good project: the run's results still come in
+        self.project_error = None
+        return target
+
+    def project_changed(self) -> bool:
+        """Whether the project file (or a file of its step functions) changed since it was
+        read: a stat of each, cheap enough to ask every second."""
+        return file_stamp(watched_files(self.target)) != self.project_stamp
+
+    def _current_checkpoint(self) -> Any:
+        """The checkpoint as it is now: the one loaded before with the journal's newer events
+        replayed, or loaded again when a run rewrote it (None when there is none)."""
+        if not self.has_checkpoint():
+            return None
+        stamp = file_stamp([self.target.checkpoint or ""])
+        if self.checkpoint is not None and stamp is not None and stamp == self._checkpoint_stamp:
+            checkpoint.replay_if_newer(self.checkpoint, self.log_dir or "")
+            return self.checkpoint
+        found = self._load_checkpoint(self.target.checkpoint or self.log_dir or "")
+        self._checkpoint_stamp = stamp
+        return found
 
     def catch_up(self, stop: threading.Event | None = None) -> bool:
         """Fold the whole journal into a new :attr:`state` (then :meth:`poll` goes on).
@@ -155,17 +284,18 @@ class Session:
             return True
         reader = JournalReader(self.log_dir or "", max_bytes=1024 * 1024)
         state = RunState()
+        seqs: dict[int, int] = {}
         with gc_paused():
             while True:
                 if stop is not None and stop.is_set():
                     return False
                 events = reader.read_new()
                 if reader.reset:
-                    state = RunState()
-                self._apply(events, state)
+                    state, seqs = RunState(), {}
+                self._apply(events, state, seqs)
                 if reader.at_end:
                     break
-        self.reader, self.state, self.caught_up = reader, state, True
+        self.reader, self.state, self._step_seq, self.caught_up = reader, state, seqs, True
         return True
 
     def _load_checkpoint(self, source: str) -> Any:
@@ -190,18 +320,23 @@ class Session:
         while True:
             events = self.reader.read_new()
             if self.reader.reset:
-                self.state = RunState()
+                self.state, self._step_seq = RunState(), {}
                 kept = []
-            self._apply(events, self.state)
+            self._apply(events, self.state, self._step_seq)
             kept.extend(events)
             if self.reader.at_end:
                 return kept
 
-    def _apply(self, events: list[dict[str, Any]], state: RunState) -> None:
+    def _apply(self, events: list[dict[str, Any]], state: RunState,
+               seqs: dict[int, int]) -> None:
         for event in events:
             state.apply(event)
             kind = event.get("event")
             step_id = event.get("step_id")
+            if kind in _STEP_EVENTS and step_id is not None:
+                seqs[step_id] = int(event.get("seq", 0) or 0)
+            elif kind in _ALL_ROWS_EVENTS:
+                self._all_rows_seq = max(self._all_rows_seq, int(event.get("seq", 0) or 0))
             if kind in ("step_finished", "step_started") and step_id is not None:
                 self._results.pop(step_id, None)
             if kind == "edit_applied" and step_id is not None and self.pipeline is not None:
@@ -265,7 +400,17 @@ class Session:
             verdict = step.results.get("verdict")
             found = step.results.get("warnings")
             warnings = len(found) if isinstance(found, list) else 0
-        if index is None and status == PENDING:
+        fresh = self.current_state(step.step_id)
+        if fresh is not None and status != RUNNING and (
+                fresh.state == STALE or (fresh.state == PENDING and status in DONE_STATUSES)):
+            # Not current: never its old result (the details show it as "previous run").
+            # A pending step keeps a status that claims no result (skipped, interrupted).
+            status = fresh.state
+            summary = fresh.reasons[0] if status == STALE and fresh.reasons else ""
+            duration, worker, verdict, warnings = None, None, None, 0
+        if fresh is not None and fresh.state == PENDING and "new" in fresh.reasons:
+            summary = "new"
+        if index is None and status == PENDING and (fresh is None or "new" not in fresh.reasons):
             status = SKIPPED
         return StepRow(
             index=index,
@@ -279,7 +424,27 @@ class Session:
             is_start=self.start_idx is not None and index == self.start_idx,
             verdict=verdict if isinstance(verdict, str) else None,
             warnings=warnings,
+            identity=str(getattr(step, "identity", "") or ""),
         )
+
+    def changed_since(self, seq: int) -> tuple[bool, list[int]]:
+        """What the journal changed after ``seq``: whether every row (a run started), and
+        the steps that started or ended (rows built at ``seq`` miss those)."""
+        if self.state.last_seq <= seq:
+            return False, []
+        if self._all_rows_seq > seq:
+            return True, []
+        return False, [sid for sid, at in list(self._step_seq.items()) if at > seq]
+
+    def current_state(self, step_id: int) -> StepFreshness | None:
+        """The step's state now (:mod:`aw_tui.rundir.freshness`), unless the live run started
+        or finished it after the states were computed (then the journal says more: None)."""
+        fresh = self.freshness.get(step_id)
+        if fresh is None or self.fresh_seq is None:
+            return None
+        if self._step_seq.get(step_id, 0) > self.fresh_seq:
+            return None
+        return fresh
 
     def rows(self) -> list[StepRow]:
         """Every step's row, in the pipeline's order."""
@@ -329,31 +494,18 @@ class Session:
 
     # -- actions ------------------------------------------------------------------------
     def would_overwrite(self, start_idx: int) -> int:
-        """How many finished steps a fresh run (``r``) from ``start_idx`` with the run tags
-        would run again: the run's own selection (:meth:`Pipeline.select_steps`, then the
-        start index), not a count of rows."""
-        if self.pipeline is None:
-            return 0
-        chosen = self.pipeline.select_steps(self.run_tags, self.ignore_tags)[start_idx:]
-        done = {row.step_id for row in self.rows() if row.status in DONE_STATUSES}
-        return sum(1 for step in chosen if step.step_id in done)
+        """How many finished steps ``r`` from ``start_idx`` runs again
+        (:func:`aw_tui.tui.runplan.redone_steps`: the run's own selection)."""
+        return runplan.redone_steps(self, start_idx)
 
-    def resume_todo(self) -> int | None:
-        """How many steps ``c`` would run: what ``--resume`` would (the code of ``aw-tui
-        check``); None when that is not known (no checkpoint, a refused one) or ``c`` goes
-        from a start index. Blocking: call it from a thread."""
-        if self.start_idx is not None:
-            return None
-        try:
-            verdict = resume_verdict(self.target)
-            if verdict.pipeline is None:
-                return None
-            return len(resume_plan(self.target, verdict.pipeline).to_run)
-        except Exception:  # a project file with errors...: the runner says what, as before
-            return None
+    def run_request(self, resume: bool, create_paths: bool = False) -> RunRequest:
+        """The runner's flags for ``r`` (``resume`` False) or ``c``.
 
-    def start_run(self, resume: bool, create_paths: bool = False) -> Any:
-        """Start a detached runner; return its process."""
+        With a checkpoint the runner starts from its results (``--use-checkpoint``, implied
+        by ``--resume``): for a project its steps still come from the project file
+        (:func:`aw_tui.target.open_pipeline`), their ids kept by identity, so the journal's
+        step ids stay the table's; ``c`` runs what is pending, stale or failed.
+        """
         request = RunRequest(
             resume=resume,
             use_checkpoint=self.has_checkpoint(),
@@ -364,7 +516,25 @@ class Session:
         )
         if not resume and request.start_idx is None:
             request.start_idx = 0
-        return start_runner(self.target.path, self.log_dir or "", request)
+        return request
+
+    def start_run(self, resume: bool, create_paths: bool = False) -> Any:
+        """Start a detached runner; return its process."""
+        return start_runner(self.target.path, self.log_dir or "",
+                            self.run_request(resume, create_paths))
+
+    def slurm_options(self) -> SlurmOptions | None:
+        """The job ``r`` and ``c`` submit when the project's launcher is Slurm, else None."""
+        project = self.target.project
+        if launcher_kind(project) != "slurm":
+            return None
+        return options_from_config(project.launcher_config)
+
+    def submit_run(self, resume: bool, create_paths: bool = False) -> SlurmJob:
+        """Submit the runner as a Slurm job (``[launcher.slurm]``); return the job."""
+        return submit_runner(self.target.path, self.log_dir or "",
+                             self.run_request(resume, create_paths),
+                             self.target.project.launcher_config)
 
     def stop(self, when: str) -> None:
         """Ask the live runner to stop."""

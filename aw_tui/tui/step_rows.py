@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aw_tui.rundir.vocabulary import STEP_STATUSES
+from aw_tui.rundir.vocabulary import STALE, STEP_STATUSES
 
 __all__ = [
     "STATUSES",
@@ -21,8 +21,9 @@ __all__ = [
     "status_symbol",
 ]
 
-STATUSES: tuple[str, ...] = STEP_STATUSES
-"""Every status a step row can show (the run's vocabulary)."""
+STATUSES: tuple[str, ...] = (*STEP_STATUSES, STALE)
+"""Every status a step row can show: the run's vocabulary, and ``stale`` for a step whose
+last result is no longer current (:mod:`aw_tui.rundir.freshness`)."""
 
 STATUS_SYMBOLS: dict[str, str] = {
     "pending": "·",
@@ -33,6 +34,7 @@ STATUS_SYMBOLS: dict[str, str] = {
     "skipped": "-",
     "interrupted": "‖",
     "warn": "⚠",
+    "stale": "◇",
 }
 """One distinct symbol per status, so the table reads without colour (``warn``: a success
 whose verdict is ``warn``, see :func:`display_status`)."""
@@ -46,6 +48,7 @@ STATUS_COLORS: dict[str, str] = {
     "skipped": "grey50",
     "interrupted": "dark_orange",
     "warn": "bold yellow",
+    "stale": "bold magenta",
 }
 """A Rich style (colour) per status."""
 
@@ -79,6 +82,9 @@ class StepRow:
         A tool step's verdict (``ok``, ``warn``, ``bad``), None for other steps.
     warnings : int, optional
         How many warnings the step gave.
+    identity : str, optional
+        The step's identity (``detect[206401]``): what names it across runs and edits of
+        the project file.
     """
 
     index: int | None
@@ -92,6 +98,7 @@ class StepRow:
     is_start: bool = False
     verdict: str | None = None
     warnings: int = 0
+    identity: str = ""
 
 
 def display_status(row: StepRow) -> str:
@@ -166,8 +173,9 @@ def row_search_text(row: StepRow) -> str:
     Returns
     -------
     str
-        Id, status, function, tags and summary, tab-separated.
+        Id, status, function, tags, summary and identity, tab-separated.
     """
     return "\t".join(
-        (str(row.step_id), row.status, row.func, ",".join(row.tags), row.summary)
+        (str(row.step_id), row.status, row.func, ",".join(row.tags), row.summary,
+         row.identity)
     ).lower()

@@ -6,6 +6,7 @@ disagree. Each trigger of staleness on the real demo (512 px, the real tools): w
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import io
@@ -16,6 +17,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,10 @@ from aw_tui.cli.status import cmd_status
 from aw_tui.demo.writer import write_demo
 from aw_tui.project.fileedit import read_snapshot, set_step_kwargs
 from aw_tui.rundir.journal import read_events
+from aw_tui.target import resolve_target
+from aw_tui.tui.app import AwTuiApp
+from aw_tui.tui.session import Session
+from aw_tui.tui.widgets.step_table import StepTable
 
 ALL = ["detect[206401]", "detect[206402]", "detect[206403]", "astrometry", "stack",
        "stack-detect", "psf", "psf-photometry", "save"]
@@ -103,6 +109,34 @@ def resume(project: Path, *flags: str, env: dict[str, str] | None = None) -> lis
     return started
 
 
+def tui_words(project: Path) -> dict[str, str]:
+    """step identity -> the status word the TUI's table shows, opened as ``aw-tui PROJECT``
+    does (Pilot), once its steps and their states are in."""
+
+    async def look() -> dict[str, str]:
+        app = AwTuiApp(Session(resolve_target(str(project), expand=False)),
+                       poll_interval=0.05)
+        async with app.run_test(size=(120, 35)) as pilot:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                rows = app.query_one(StepTable).rows
+                if app._loaded and rows and all(r.identity for r in rows):
+                    break
+                await pilot.pause(0.05)
+            await pilot.pause(0.3)
+            return {r.identity: r.status for r in app.query_one(StepTable).rows}
+
+    return asyncio.run(look())
+
+
+def assert_tui_agrees(project: Path) -> dict[str, str]:
+    """The TUI shows each step's state as ``status --json`` does (stale, pending, ...)."""
+    words = tui_words(project)
+    expected = {s["step"]: s["status"] for s in status(project)["steps"]}
+    assert words == expected
+    return words
+
+
 def xml_of(project: Path, step_id: int, tool: str = "sex") -> str:
     return (log_dir(project) / f"{step_id}.{tool}.log.xml").read_text(errors="replace")
 
@@ -135,6 +169,7 @@ def test_a_kwargs_change_in_the_project_file_reruns_that_step_and_what_depends_o
     assert found["detect[206401]"] == (False, []) and found["astrometry"] == (False, [])
     counts = status(demo)["counts"]
     assert counts["stale"] == 5 and counts["success"] == 4
+    assert assert_tui_agrees(demo)["stack-detect"] == "stale"
     # --keep-stale keeps them and runs nothing.
     assert resume(demo, "--keep-stale") == []
     assert "kept 5 stale result(s)" in resume.last.stdout  # type: ignore[attr-defined]
@@ -154,6 +189,7 @@ def test_a_changed_config_file_makes_its_readers_stale(demo: Path) -> None:
     assert "stack-detect" not in why or "gone" in why["stack"]  # only through the moved stack
     assert {"psf", "psf-photometry", "save"} <= set(why)
     assert "detect[206401]" not in why and "astrometry" not in why
+    assert assert_tui_agrees(demo)["psf"] == "stale"
     started = resume(demo)
     assert started[-3:] == ["psf", "psf-photometry", "save"]
     assert check_lines(demo) == {}
@@ -174,6 +210,8 @@ def test_a_rewritten_input_image_makes_its_detection_and_the_stack_stale(demo: P
     assert why["detect[206402]"] == f"stale: file {image} changed"
     assert "detect[206401]" not in why and "detect[206403]" not in why
     assert why["stack"].startswith(f"stale: file {image} changed")
+    words = assert_tui_agrees(demo)
+    assert words["detect[206402]"] == "stale" and words["detect[206401]"] == "success"
     assert resume(demo) == ["detect[206402]", "astrometry", "stack", "stack-detect", "psf",
                             "psf-photometry", "save"]
 
@@ -203,6 +241,7 @@ def test_a_new_tool_version_makes_its_steps_stale(template: Path, tmp_path: Path
     assert why["detect[206401]"] == f"stale: tool SExtractor {old} -> 9.9.9 ({wrapper})"
     assert why["stack-detect"].startswith(f"stale: tool SExtractor {old} -> 9.9.9")
     assert set(why) == set(ALL) - {"psf"} or set(why) == set(ALL)
+    assert assert_tui_agrees(project)["detect[206401]"] == "stale"
     assert resume(project)[:3] == ["detect[206401]", "detect[206402]", "detect[206403]"]
     assert check_lines(project) == {}
 
@@ -216,6 +255,7 @@ def test_a_changed_step_function_makes_its_step_stale(demo: Path) -> None:
               "    assert pipeline is not None\n"))
     why = check_lines(demo)
     assert set(why) == {"save"}
+    assert assert_tui_agrees(demo)["save"] == "stale"
     assert re.fullmatch(r"stale: function \S+save_output changed \(its source\)", why["save"])
     assert resume(demo) == ["save"]
 
@@ -240,6 +280,8 @@ def test_an_upstream_rerun_that_fails_leaves_everything_below_stale(demo: Path) 
     why = check_lines(demo)
     assert why["astrometry"].startswith("failed")
     assert why["stack"].startswith("stale: ") and "astrometry failed" in why["stack"]
+    words = assert_tui_agrees(demo)
+    assert words["astrometry"] == "error" and words["psf"] == "stale"
     # Fixed in the file: the resume runs the fixed step and everything below it.
     demo.write_text(text)
     assert resume(demo) == ["astrometry", "stack", "stack-detect", "psf", "psf-photometry",

@@ -53,7 +53,7 @@ SUCCEED = "aw_tui.testing_funcs:succeed"
 SIZE = (80, 24)
 ROW = re.compile(
     r"(?P<mark>[» ])\s*(?P<index>\d*) +(?P<id>\d+) (?P<symbol>\S) "
-    r"(?P<status>pending|running|success|error|unknown|skipped|interrupted)\b"
+    r"(?P<status>pending|running|success|error|unknown|skipped|interrupted|stale)\b"
 )
 
 
@@ -321,8 +321,14 @@ async def test_s_sets_the_start_marker_and_r_starts_there(tmp_path, runners):
         await pilot.press("s")
         await pilot.press("r")
         await wait_header(pilot, "finished")
-        assert statuses(app) == {0: "skipped", 1: "skipped", 2: "success", 3: "success",
-                                 4: "success"}
+        # Steps 2-4 ran (the journal says success), but a step that reads no file depends
+        # on every step before it (the seed's order) and steps 0-1 never ran: their
+        # results are not current, as `aw-tui check` says (issue 12).
+        await wait_statuses(pilot, {0: "skipped", 1: "skipped", 2: "stale", 3: "stale",
+                                    4: "stale"}, 5)
+        assert "steps[0] has not run yet" in table_rows(app)[2]["line"]
+        assert [app.session.state.step(i).status for i in range(5)] == [
+            "skipped", "skipped", "success", "success", "success"]
     assert [p.exists() for p in sides] == [False, False, True, True, True]
 
 
@@ -482,7 +488,14 @@ async def test_e_during_a_live_run_is_sent_to_the_runner_and_applies_when_the_st
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: "has already run" in screen_text(app), 5, "refused")
         await wait_header(pilot, "finished")
-        assert "n=42" in table_rows(app)[3]["line"]
+        # The project file is the one definition of the steps: the edit sent to the live
+        # run made the step run with n = 42; unless the project file says so too, that
+        # result is not current (issue 12), and the row says why.
+        if "n = 42" in project.read_text():
+            await wait_until(pilot, lambda: "n=42" in table_rows(app)[3]["line"], 5, "n=42")
+        else:
+            await wait_statuses(pilot, {3: "stale"}, 5)
+            assert "n 42 -> 1" in table_rows(app)[3]["line"]
     edits = [e for e in events_of(project) if e["event"] == "edit_applied"]
     assert [(e["step_id"], e["source"], e["func_kwargs"]) for e in edits] == [
         (3, "control", {"n": 42})
@@ -508,7 +521,9 @@ async def test_x_stop_now_interrupts_the_running_step(tmp_path, runners):
         assert "now: kill the running tool" in text
         assert "after the current step ends" in text
         await pilot.press("n")
-        await wait_until(pilot, lambda: "stopping now" in screen_text(app), 5, "message")
+        # "stopping now", until the journal says the run stopped ("run stopped (stop)")
+        await wait_until(pilot, lambda: "stopping now" in screen_text(app)
+                         or "run stopped (stop)" in screen_text(app), 5, "message")
         await wait_statuses(pilot, {0: "interrupted", 1: "pending"}, 15)
         await wait_header(pilot, "interrupted (stop)", 15)
         assert table_rows(app)[0]["symbol"] == "‖"
@@ -936,8 +951,15 @@ def test_snapshot_main_screen_of_a_finished_demo_run(finished_demo, snap_compare
                         run_before=_main_screen_ready)
 
 
-def test_snapshot_edit_dialog(finished_demo, snap_compare):
+def test_snapshot_edit_dialog(finished_demo, snap_compare, monkeypatch):
     """The SCAMP step's kwargs as TOML in the editor, line numbers, the key hint."""
+    import aw_tui.tui.app_edit as app_module
+
+    # The table shows the project file's steps (issue 12): their kwargs hold the demo
+    # folder's real path, shown here as FAKE_ROOT like the rest of the picture.
+    real_dumps, real_root = app_module.dumps, str(finished_demo.parent)
+    monkeypatch.setattr(app_module, "dumps",
+                        lambda kwargs: real_dumps(_scrub(kwargs, real_root)))
 
     async def open_editor(pilot: Any) -> None:
         await _main_screen_ready(pilot)
@@ -1056,8 +1078,10 @@ async def test_a_run_whose_project_file_broke_since_opens_and_says_what_is_wrong
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: statuses(app) == {0: "success", 1: "success"}, 20,
                          "the checkpoint's steps")
-        await wait_until(pilot, lambda: "project.toml has errors" in screen_text(app), 20,
-                         "the project file's errors")
+        await wait_until(pilot, lambda: "project.toml has errors" in header(app), 20,
+                         "the project file's errors in the header")
+        await wait_until(pilot, lambda: "the steps shown are the checkpoint's"
+                         in screen_text(app), 20, "the project file's errors")
         notes = [n.message for n in app._notifications]
         assert any("no_such_function" in note for note in notes), notes
 

@@ -62,12 +62,13 @@ async def test_c_on_a_finished_current_run_says_there_is_nothing_to_do(tmp_path,
 
 
 def test_resume_todo_counts_what_resume_would_run_and_never_raises(tmp_path):
-    """Session.resume_todo: 0 after a finished run, 1 with a step added to the file, None
+    """runplan.resume_todo: 0 after a finished run, 1 with a step added to the file, None
     (c then does as it always did) with a start index."""
     import subprocess
     import sys
 
     from aw_tui.target import resolve_target
+    from aw_tui.tui.runplan import resume_todo
     from aw_tui.tui.session import Session
 
     project = write_project(tmp_path, step(SLEEP, ["a"], seconds=0))
@@ -75,22 +76,23 @@ def test_resume_todo_counts_what_resume_would_run_and_never_raises(tmp_path):
                    capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
     session = Session(resolve_target(str(project)))
     session.load()
-    assert session.resume_todo() == 0
+    assert resume_todo(session) == 0
     project.write_text(project.read_text() + "[[steps]]\nfunc = \"aw_tui.testing_funcs:sleep\"\n")
-    assert Session(resolve_target(str(project))).resume_todo() == 1  # a new step
+    assert resume_todo(Session(resolve_target(str(project)))) == 1  # a new step
     session.start_idx = 0
-    assert session.resume_todo() is None
+    assert resume_todo(session) is None
 
 
 def test_resume_todo_is_none_when_the_plan_cannot_be_made(tmp_path, monkeypatch):
     from aw_tui.project.loader import ProjectError
     from aw_tui.target import resolve_target
-    from aw_tui.tui import session as session_module
+    from aw_tui.tui import runplan
+    from aw_tui.tui.session import Session
 
     def broken(*args, **kwargs):
         raise ProjectError("project.toml: line 1: broken")
 
     project = write_project(tmp_path, step(SLEEP, ["a"], seconds=0))
-    session = session_module.Session(resolve_target(str(project)))
-    monkeypatch.setattr(session_module, "resume_verdict", broken)
-    assert session.resume_todo() is None
+    session = Session(resolve_target(str(project)))
+    monkeypatch.setattr(runplan, "resume_verdict", broken)
+    assert runplan.resume_todo(session) is None
