@@ -463,7 +463,9 @@ async def test_e_during_a_live_run_is_sent_to_the_runner_and_applies_when_the_st
 ):
     project = write_project(
         tmp_path,
-        "".join(step(SLEEP, [f"s{i}"], seconds=1.0) for i in range(3)) + step(SUCCEED, ["z"],
+        # 2.5 s steps: the run must still be live when the test edits a step that ran (a
+        # few key presses and dialogs after step 1 starts: slow on a loaded machine).
+        "".join(step(SLEEP, [f"s{i}"], seconds=2.5) for i in range(3)) + step(SUCCEED, ["z"],
                                                                              n=1),
     )
     async with opened(project) as (app, pilot):
