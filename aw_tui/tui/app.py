@@ -135,6 +135,7 @@ class AwTuiApp(FollowProject, EditActions, LauncherActions, ViewActions, App[int
         self._auto_cursor: int | None = None  # the step the app itself moved the cursor to
         self.selected_step: int | None = None
         self.message_line = ""
+        self.message_shown_at = 0.0
         self._stop_polling = threading.Event()
         self._recheck_live = threading.Event()
         self._refresh_order = threading.Lock()  # one refresh of the steps at a time
@@ -426,6 +427,7 @@ class AwTuiApp(FollowProject, EditActions, LauncherActions, ViewActions, App[int
     def show_message(self, text: str) -> None:
         """A one-line message above the footer."""
         self.message_line = text
+        self.message_shown_at = time.monotonic()
         self.query_one("#message", Static).update(text)
 
     # -- actions ------------------------------------------------------------------------

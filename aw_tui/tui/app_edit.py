@@ -150,5 +150,7 @@ class EditActions:
 
     def _edit_done(self, step_id: int, outcome: EditOutcome) -> None:
         self.show_message(shown(outcome.message))
+        # The reload of the file this edit wrote says so after this message, not over it.
+        self.edit_message_at = self.message_shown_at
         if self.query_one("#detail", Static).display:
             self._update_detail(step_id)

@@ -12,6 +12,7 @@ A mixin of `aw_tui.tui.app.AwTuiApp` (which holds ``session``, ``selected_step``
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from textual import work
@@ -31,6 +32,8 @@ __all__ = ["PROJECT_POLL", "FollowProject"]
 PROJECT_POLL = 0.5
 """Seconds between two looks (a stat) at the project file and its step functions' files."""
 
+#: A message shown less than this many seconds ago is kept before a reload's.
+_KEEP_MESSAGE = 5.0
 _SETTLE = 0.1
 """After a change, wait this long for the writer to finish before reading the file."""
 
@@ -144,9 +147,15 @@ class FollowProject:
             stale = sum(1 for r in message.rows if r.status == STALE)
             new = sum(1 for r in message.rows if r.status == PENDING and r.summary == "new")
             gone = len(self.session.removed)
-            self.show_message(
-                f"{name} changed: reloaded ({stale} stale, {new} new"
-                + (f", {gone} removed from the project" if gone else "") + ")")
+            text = (f"{name} changed: reloaded ({stale} stale, {new} new"
+                    + (f", {gone} removed from the project" if gone else "") + ")")
+            # The message of an edit that just wrote the file ("saved ...") stays readable:
+            # the reload is said after it.
+            edited = getattr(self, "edit_message_at", None)
+            if edited is not None and edited == getattr(self, "message_shown_at", None) \
+                    and time.monotonic() - edited < _KEEP_MESSAGE:
+                text = f"{self.message_line} · {text}"
+            self.show_message(text)
         self.update_header()
 
     def _catch_rows_up(self, table: StepTable, seq: int) -> None:
