@@ -450,9 +450,9 @@ def resume_plan(target: Target, checkpoint: Any, keep_stale: bool = False) -> Pl
     freshness = freshness_of(target, checkpoint)
     stale = sum(1 for s in freshness.states if s.state == "stale")
     if target.project is not None:
-        skip = {"done", "running", "stale"} if keep_stale else {"done", "running"}
-        todo = [(i, s.identity, why_text(s)) for i, s in enumerate(freshness.states)
-                if s.state not in skip]
+        position = {id(s): i for i, s in enumerate(freshness.states)}
+        todo = [(position[id(s)], s.identity, why_text(s))
+                for s in freshness.to_run(keep_stale)]
         return PlannedRun(freshness, todo, stale if keep_stale else 0)
     _reopen_stale(checkpoint, freshness, keep_stale)
     states = {s.step_id: s for s in freshness.states}
@@ -529,8 +529,7 @@ def _resume_project(target: Target, checkpoint: Any, create_paths: bool | None,
     pipeline.run_name = getattr(checkpoint, "run_name", None)
     pipeline.journal_seq = getattr(checkpoint, "journal_seq", 0)
     counts = freshness.counts()
-    todo = [s for s in freshness.states if s.state in ("pending", "failed")
-            or (s.state == "stale" and not keep_stale)]
+    todo = freshness.to_run(keep_stale)
     notes = [f"{os.path.basename(target.path)}: {len(todo)} step(s) to run "
              f"({counts['stale']} stale, {counts['pending']} pending, {counts['failed']} "
              f"failed); {counts['done']} done and current are kept"

@@ -116,9 +116,10 @@ class Freshness:
             out[state.state] += 1
         return out
 
-    def to_run(self) -> list[StepFreshness]:
-        """The steps ``--resume`` runs, in order."""
-        return [s for s in self.states if s.needs_run]
+    def to_run(self, keep_stale: bool = False) -> list[StepFreshness]:
+        """The steps ``--resume`` runs, in order (``keep_stale``: not the stale ones)."""
+        return [s for s in self.states
+                if s.needs_run and not (keep_stale and s.state == "stale")]
 
 
 def records_of(steps: Iterable[Any], completed: Iterable[int]) -> dict[str, dict[str, Any]]:
