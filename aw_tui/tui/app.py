@@ -272,8 +272,8 @@ class AwTuiApp(FollowProject, EditActions, LauncherActions, ViewActions, App[int
         if running:
             table.move_cursor_to_step(running[0].step_id)
         failed = self.session.state.failed_step if self.session.state.state == FAILED else None
-        if not running and failed is not None:
-            table.move_cursor_to_step(failed)
+        if not running and failed is not None:  # its own row, its group unfolded
+            table.move_cursor_to_step(failed, unfold=True)
         self._auto_cursor = table.cursor_step_id
         self._show_step(table.cursor_step_id)
         if not running and failed is not None and table.cursor_step_id == failed:

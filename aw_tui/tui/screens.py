@@ -261,6 +261,8 @@ HELP_KEYS: list[tuple[str, str]] = [
     ("/ n N", "in the output pane: search it, next / previous match"),
     ("] [", "in the output pane: next / previous error or warning"),
     ("j k g G", "down, up, first, last step (arrows, home, end too)"),
+    ("→ ←", "unfold / fold the group of a [b]foreach[/b] step's members (l h, enter)"),
+    ("+ -", "unfold / fold every group"),
     ("ctrl+p", "command palette"),
     ("?", "this help (escape closes)"),
     ("q", "quit: a live run goes on (aw-tui PROJECT attaches again)"),

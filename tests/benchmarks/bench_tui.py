@@ -143,7 +143,8 @@ def screen_rows(app: Any) -> bool:
                       color_system="truecolor", record=True, legacy_windows=False)
     console.print(app.screen._compositor.render_update(full=True,
                                                       screen_stack=app._background_screens))
-    row = re.compile(r"^[» ]\s*\d* +\d+ \S (pending|running|success|error|unknown|skipped|stale)")
+    # A step's row, or a folded group's (no id: "     ✔ success     ▸ each (50000)").
+    row = re.compile(r"^[» ][\s\d]* \S (pending|running|success|error|unknown|skipped|stale)")
     return any(row.match(line) for line in console.export_text().splitlines()[1:])
 
 

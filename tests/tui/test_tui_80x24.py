@@ -30,6 +30,7 @@ from test_tui_app import (
 
 from aw_tui.target import resolve_target
 from aw_tui.tui import app as app_module
+from aw_tui.tui.widgets.step_table import StepTable
 
 FINISHED = 4  # SEx x3, SCAMP; SWarp (step 4) runs
 NOW = T0 + 83.4  # the fixed clock: 1:23 into the run
@@ -109,7 +110,7 @@ def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 async def live_swarp_ready(pilot: Any) -> None:
     """The table loaded, a runner said live, SWarp's progress in its row and the header."""
     app = pilot.app
-    await wait_until(pilot, lambda: len(table_rows(app)) >= 8, 20, "rows")
+    await wait_until(pilot, lambda: len(table_rows(app)) >= 6, 20, "rows")  # detect: one row
     app.live_host, app.live_pid = "node1", 4242
     app.update_header()
     await wait_until(pilot, lambda: "░ 64%" in header(app), 20, "header")
@@ -121,9 +122,17 @@ async def live_swarp_ready(pilot: Any) -> None:
 def test_snapshot_main_screen_of_a_live_demo_run(running_demo, fixed_clock, snap_compare,
                                                  size):
     """Header (live runner, SWarp's progress with a bar, counts, elapsed), SWarp's row with
-    its bar, SWarp's output, and the key bar with ? and q at 80 columns."""
-    assert snap_compare(snapshot_app(running_demo), terminal_size=size,
-                        run_before=live_swarp_ready)
+    its bar, SWarp's output, and the key bar with ? and q at 80 columns. The three
+    ``detect`` members: one folded row at 80x24 (``▸ detect (3)  3/3 ✔``), unfolded under
+    it at 120x35."""
+
+    async def ready(pilot: Any) -> None:
+        await live_swarp_ready(pilot)
+        if size == (120, 35):
+            pilot.app.query_one(StepTable).set_folded("detect", False)
+            await pilot.pause(0.2)
+
+    assert snap_compare(snapshot_app(running_demo), terminal_size=size, run_before=ready)
 
 
 def test_at_80_columns_help_and_quit_stay_on_the_key_bar(running_demo, fixed_clock):

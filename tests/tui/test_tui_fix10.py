@@ -29,7 +29,8 @@ from aw_tui.tui.screens import StopScreen
 @sync
 async def test_the_stop_dialog_names_the_step_and_its_message_goes_after_the_stop(
         tmp_path, runners):  # noqa: F811
-    project = write_project(tmp_path, step(SLEEP, ["step1", "SExtractor"], seconds=1.0)
+    # Step 0 lasts long enough for the dialog and the message on a loaded machine.
+    project = write_project(tmp_path, step(SLEEP, ["step1", "SExtractor"], seconds=2.5)
                             + step(SLEEP, ["b"], seconds=0.1))
     async with opened(project) as (app, pilot):
         await pilot.press("r")

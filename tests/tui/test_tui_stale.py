@@ -37,6 +37,7 @@ from test_tui_app import (  # noqa: F401
     statuses,
     sync,
     table_rows,
+    unfold_groups,
     wait_header,
     wait_until,
 )
@@ -127,7 +128,9 @@ async def opened(project: Path) -> AsyncIterator[tuple[AwTuiApp, Any]]:
     read without its steps), its rows on screen."""
     app = AwTuiApp(Session(resolve_target(str(project), expand=False)), poll_interval=0.05)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app._loaded and table_rows(app), 20, "steps loaded")
+        await wait_until(pilot, lambda: app._loaded, 20, "steps loaded")
+        unfold_groups(app)
+        await wait_until(pilot, lambda: table_rows(app), 20, "rows shown")
         yield app, pilot
 
 
@@ -141,7 +144,7 @@ async def test_a_changed_detect_thresh_turns_detect_and_downstream_stale_and_c_r
         await wait_words(pilot, dict.fromkeys(DEMO_STEPS, "success"), 20)
         await wait_header(pilot, "finished")
         assert "stale" not in header(app)
-        await pilot.press("j")
+        await pilot.press("j", "j")  # from detect's row (unfolded) past 206401
         assert cursor_identity(app) == "detect[206402]"
 
         edit(project, "DETECT_THRESH = 3.0", "DETECT_THRESH = 5.0")

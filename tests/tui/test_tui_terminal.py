@@ -124,13 +124,20 @@ def reap_runners() -> Iterator[list[Path]]:
 def test_open_the_demo_and_see_the_table(tmux, demo_project, term, no_color):
     env = {"TERM": term, **({"NO_COLOR": "1"} if no_color else {})}
     tmux.open("aw", [str(AW_TUI), str(demo_project)], demo_project.parent, env)
-    wait_for(lambda: len(rows(tmux.screen("aw"))) == 9 and "r Run" in tmux.screen("aw"), 20,
-             "nine steps and the footer on screen", lambda: tmux.screen("aw"))
+    # The three detect members fold into one row; the six other steps have their own.
+    wait_for(lambda: len(rows(tmux.screen("aw"))) == 6 and "r Run" in tmux.screen("aw"), 20,
+             "six steps, detect's group and the footer on screen", lambda: tmux.screen("aw"))
     screen = tmux.screen("aw")
     header = screen.splitlines()[0]
     assert "project.toml" in header and "idle" in header, screen
     assert set(rows(screen).values()) == {"pending"}
-    assert "# id status" in screen and "SExtractor" in screen and "PSFEx" in screen
+    assert "▸ detect (3)" in screen and "0/3 ✔  3 ·" in screen, screen
+    assert " id status" in screen and "step" in screen and "SExtractor" in screen
+    assert "PSFEx" in screen and "astrometry" in screen
+    tmux.keys("aw", "Right")  # the cursor is on detect's row: its members unfold
+    wait_for(lambda: len(rows(tmux.screen("aw"))) == 9, 10, "nine steps",
+             lambda: tmux.screen("aw"))
+    assert "▾ detect (3)" in tmux.screen("aw") and "detect · 206402" in tmux.screen("aw")
     assert "r Run" in screen.rstrip().splitlines()[-1], screen  # the footer, last line
     colors = chromatic_colors(tmux.screen("aw", escapes=True))
     if no_color:
@@ -162,7 +169,9 @@ def test_run_the_demo_watch_it_lose_the_terminal_and_reattach(tmux, demo_project
     def screen() -> str:
         return tmux.screen("one")
 
-    wait_for(lambda: len(rows(screen())) == 9, 20, "table", screen)
+    wait_for(lambda: "▸ detect (3)" in screen(), 20, "table", screen)
+    tmux.keys("one", "+")  # every group unfolded: each step's own row
+    wait_for(lambda: len(rows(screen())) == 9, 20, "nine rows", screen)
     # r: run; the statuses move through running to success
     tmux.keys("one", "r")
     wait_for(lambda: "running on" in screen().splitlines()[0], 20, "running header", screen)

@@ -27,15 +27,20 @@ def test_tour_of_search_products_and_results(tmux, demo_project, reap_runners): 
     def screen() -> str:
         return tmux.screen("tour")
 
-    wait_for(lambda: len(rows(screen())) == 9, 20, "table", screen)
+    # six steps and the row of detect's three members, folded
+    wait_for(lambda: len(rows(screen())) == 6 and "▸ detect (3)" in screen(), 20, "table",
+             screen)
     tmux.keys("tour", "r")
     wait_for(lambda: set(rows(screen()).values()) == {"success"}, 120, "all success", screen)
     wait_for(lambda: "finished" in screen().splitlines()[0], 20, "finished header", screen)
+    assert "3/3 ✔" in next(line for line in screen().splitlines() if "▸ detect (3)" in line)
 
     # the SWarp step's output: search it for Resampling, then jump to its first warning
-    swarp = next(line for line in screen().splitlines() if "SWarp" in line and rows(line))
+    lines = screen().splitlines()
+    swarp = next(line for line in lines if "SWarp" in line and rows(line))
     (step,) = rows(swarp)
-    tmux.keys("tour", "g", *["j"] * step, "Enter")
+    below = lines.index(swarp) - 2  # under the app's header and the table's column titles
+    tmux.keys("tour", "g", *["j"] * below, "Enter")
     wait_for(lambda: "Maximum overlap density" in screen(), 10, "SWarp output", screen)
     tmux.keys("tour", "/", *"Resampling", "Enter")
     wait_for(lambda: "of the whole file match 'Resampling'" in screen(), 10,
@@ -53,10 +58,10 @@ def test_tour_of_search_products_and_results(tmux, demo_project, reap_runners): 
     assert "38;2;" in tmux.screen("tour", escapes=True)  # true colour, not a palette
     tmux.keys("tour", "Escape")
 
-    # R: the results of the selected step's group
-    tmux.keys("tour", "R")
+    # R on detect's folded row: the results of its three members
+    tmux.keys("tour", "Escape", "g", "R")
     wait_for(lambda: "results: group" in screen(), 20, "results screen", screen)
-    assert "1 step(s)" in screen() and "success" in screen()
+    assert "3 step(s)" in screen() and "success" in screen(), screen()
     tmux.keys("tour", "a")  # every step of the run
     wait_for(lambda: "results: all steps · 9 step(s)" in screen(), 10, "all steps", screen)
     tmux.keys("tour", "Escape", "q")

@@ -4,6 +4,10 @@
 of plain `StepRow` objects. Painting 50,000 rows costs the same as painting 50; replacing one
 row repaints one line; filtering 50,000 rows takes milliseconds. (Textual's stock `DataTable`
 needs seconds for 10,000 rows.)
+
+The members of a ``foreach`` step fold into one row (:mod:`aw_tui.tui.step_groups`), with
+their counts per state; ``→``/``l`` or enter unfold it, ``←``/``h`` fold it again, ``+``/``-``
+unfold or fold every group. A filter shows the matching members themselves.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from aw_tui.tui.progress_view import progress_bar
+from aw_tui.tui.step_groups import GroupIndex, display_order, step_label
 from aw_tui.tui.step_rows import (
     STATUS_COLORS,
     StepRow,
@@ -39,6 +44,9 @@ _STATUS_WORD = 11  # len("interrupted")
 _DURATION = 6
 _BAR = 10  # cells of a running step's progress bar
 _SUMMARY = 40  # the summary width that the tags and function columns shrink for
+_LABEL = 28  # the widest step name (name · item) shown
+_FOLDED, _UNFOLDED = "▸", "▾"
+_COLUMNS = ("index", "step_id", "status", "label", "tags", "func", "duration", "summary")
 _PRINTABLE = {code: " " for code in (*range(0x20), *range(0x7F, 0xA0))}
 
 
@@ -50,6 +58,7 @@ class _Layout:
     index: int
     step_id: int
     status: int
+    label: int
     func: int
     duration: int
     tags: int
@@ -79,7 +88,8 @@ def _fit(text: str, width: int) -> str:
 
 
 class StepTable(ScrollView, can_focus=True):
-    """A fast table of steps: start marker, index, id, status, tags, function, time, summary.
+    """A fast table of steps: start marker, index, id, status, name, tags, function, time,
+    summary; the members of a ``foreach`` step folded into one row.
 
     Parameters
     ----------
@@ -98,7 +108,11 @@ class StepTable(ScrollView, can_focus=True):
     -----
     The cursor moves with up/down, ``j``/``k``, ``g``/``G`` (home/end), page up/down, and a
     click; each move posts `StepTable.Highlighted`; enter (or a click) posts
-    `StepTable.Selected`. Rows are replaced with `set_rows` or, one at a time, `update_row`.
+    `StepTable.Selected`, or on a folded group unfolds it. Rows are replaced with `set_rows`
+    or, one at a time, `update_row`.
+
+    The ``#`` column (the position in the run order) shows only when it differs from a
+    step's id somewhere (a run of some tags, steps added): otherwise it says the same.
     """
 
     BINDINGS: list[BindingType] = [
@@ -109,10 +123,15 @@ class StepTable(ScrollView, can_focus=True):
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("enter", "select", "Select", show=False),
+        Binding("right,l", "unfold", "Unfold group", show=False),
+        Binding("left,h", "fold", "Fold group", show=False),
+        Binding("plus", "unfold_all", "Unfold all groups", show=False),
+        Binding("minus", "fold_all", "Fold all groups", show=False),
     ]
 
     COMPONENT_CLASSES = {
         "step-table--header",
+        "step-table--group",
         "step-table--cursor",
         "step-table--dim",
         "step-table--start",
@@ -141,6 +160,9 @@ class StepTable(ScrollView, can_focus=True):
         & > .step-table--dim {
             color: $foreground 50%;
         }
+        & > .step-table--group {
+            text-style: bold;
+        }
         & > .step-table--start {
             color: $warning;
             text-style: bold;
@@ -167,13 +189,18 @@ class StepTable(ScrollView, can_focus=True):
             The step under the cursor.
         row : StepRow
             Its row.
+        group : str or None, optional
+            The name of the folded group under the cursor (the step is the member it stands
+            for: its running or failed one...), None on a step's own row.
         """
 
-        def __init__(self, table: StepTable, step_id: int, row: StepRow) -> None:
+        def __init__(self, table: StepTable, step_id: int, row: StepRow,
+                     group: str | None = None) -> None:
             super().__init__()
             self.table = table
             self.step_id = step_id
             self.row = row
+            self.group = group
 
         @property
         def control(self) -> StepTable:
@@ -222,14 +249,22 @@ class StepTable(ScrollView, can_focus=True):
         self._position: dict[int, int] = {}  # step id -> index in _rows
         self._haystack: list[str] | None = None
         self._filter_terms: tuple[str, ...] = ()
-        self._display: Sequence[int] = range(0)  # indices into _rows, in display order
-        self._display_pos: dict[int, int] | None = None  # row index -> display position
+        # What is shown, in order: indices into _rows, and ~g for the header of group g.
+        self._display: Sequence[int] = range(0)
+        self._display_pos: dict[int, int] | None = None  # entry of _display -> position
+        self._groups = GroupIndex(())
+        self._group_number: dict[str, int] = {}
+        self._cursor_group_name: str | None = None  # the group whose row has the cursor
+        self._unfolded: set[str] = set()  # names of the groups shown member by member
+        self._group_tags: dict[int, list[str]] = {}
         self._refilter_scheduled = False
         self._cursor = 0
         self._cursor_id: int | None = None
         self._max_index = 0
         self._max_id = 0
         self._max_func = 0
+        self._max_label = 0
+        self._index_differs = False  # a row whose run position is not its id
         self._max_tags = 0
         self._max_summary = 0
         self._layout: _Layout | None = None
@@ -263,17 +298,56 @@ class StepTable(ScrollView, can_focus=True):
 
     @property
     def cursor_step_id(self) -> int | None:
-        """Id of the step under the cursor, None when no row is shown."""
+        """Id of the step under the cursor, None when no row is shown; on a folded group,
+        the member it stands for (see `Highlighted`)."""
         if not self._display:
             return None
-        return self._rows[self._display[self._cursor]].step_id
+        entry = self._display[self._cursor]
+        if entry < 0:
+            return self._cursor_id
+        return self._rows[entry].step_id
 
     @property
     def cursor_step(self) -> StepRow | None:
-        """The row under the cursor, None when no row is shown."""
+        """The row under the cursor (on a folded group: the member it stands for), None
+        when no row is shown."""
+        step_id = self.cursor_step_id
+        return None if step_id is None else self.get_row(step_id)
+
+    @property
+    def cursor_group(self) -> str | None:
+        """The name of the group whose header row has the cursor, None elsewhere."""
         if not self._display:
             return None
-        return self._rows[self._display[self._cursor]]
+        entry = self._display[self._cursor]
+        return self._groups.groups[~entry].name if entry < 0 else None
+
+    @property
+    def group_names(self) -> list[str]:
+        """The names of the groups (``foreach`` steps of two members or more), in order."""
+        return [group.name for group in self._groups.groups]
+
+    def is_unfolded(self, name: str) -> bool:
+        """Whether group ``name`` shows its members (False: one row for all of them)."""
+        return name in self._unfolded
+
+    def set_folded(self, name: str, folded: bool) -> None:
+        """Fold (one row) or unfold (a row per member, under the group's row) a group.
+
+        Parameters
+        ----------
+        name : str
+            The group's step name.
+        folded : bool
+            Fold it (True) or unfold it (False).
+        """
+        if folded == (name not in self._unfolded):
+            return
+        if folded:
+            self._unfolded.discard(name)
+        else:
+            self._unfolded.add(name)
+        self._apply_filter()
 
     def get_row(self, step_id: int) -> StepRow | None:
         """Return the row of a step.
@@ -304,6 +378,11 @@ class StepTable(ScrollView, can_focus=True):
         self._haystack = None
         self._max_index = max((row.index for row in self._rows if row.index is not None), default=0)
         self._max_id = max((row.step_id for row in self._rows), default=0)
+        self._index_differs = any(row.index != row.step_id for row in self._rows)
+        # "detect · 206401" is one cell longer than "detect[206401]" (and for the names of
+        # script steps or unnamed tables, shorter): a bound, without parsing 100,000 names.
+        self._max_label = max(map(len, (row.identity for row in self._rows)), default=-1) + 1
+        self._regroup()
         self._max_func = max((len(row.func) for row in self._rows), default=0)
         self._max_tags = max((len(",".join(row.tags)) for row in self._rows), default=0)
         self._max_summary = max((len(row.summary) for row in self._rows), default=0)
@@ -321,12 +400,17 @@ class StepTable(ScrollView, can_focus=True):
             Its new row (normally with the same `step_id`).
         """
         position = self._position.get(step_id)
+        group = None
         if position is None:
             position = len(self._rows)
             self._rows.append(row)
             if self._haystack is not None:
                 self._haystack.append(row_search_text(row))
+            if self._groups.groups or "[" in row.identity:  # it may start or join a group
+                self._regroup()
+                self._schedule_refilter()
         else:
+            group = self._groups.replace(position, self._rows[position], row)
             self._rows[position] = row
             if self._haystack is not None:
                 self._haystack[position] = row_search_text(row)
@@ -345,13 +429,12 @@ class StepTable(ScrollView, can_focus=True):
             if matches != shown:
                 self._schedule_refilter()
                 return
-        elif position >= len(self._display):
+        elif self._display_pos is None and position >= len(self._display):
             self._display = range(len(self._rows))
             self._update_virtual_size()
-        if self._display_pos is None:
-            display_position = position
-        else:
-            display_position = self._display_pos.get(position)
+        if group is not None:  # the group's row counts it
+            self._repaint_entry(~group)
+        display_position = self._display_position(position)
         if display_position is not None:
             self.refresh_line(display_position + 1)
             if display_position == self._cursor and step_id != row.step_id:
@@ -392,17 +475,21 @@ class StepTable(ScrollView, can_focus=True):
                 continue
             self._cache.discard((position, False))
             self._cache.discard((position, True))
-            display = position if self._display_pos is None else self._display_pos.get(position)
+            display = self._display_position(position, own_row=True)
             if display is not None:
                 self.refresh_line(display + 1)
 
-    def move_cursor_to_step(self, step_id: int) -> bool:
+    def move_cursor_to_step(self, step_id: int, unfold: bool = False) -> bool:
         """Put the cursor on a step (and scroll to it).
 
         Parameters
         ----------
         step_id : int
             The step.
+        unfold : bool, optional
+            When the step is a member of a folded group: unfold the group and put the cursor
+            on the step's own row (True), or on the group's row, which then stands for this
+            member (False: following a run keeps the groups folded).
 
         Returns
         -------
@@ -412,13 +499,15 @@ class StepTable(ScrollView, can_focus=True):
         position = self._position.get(step_id)
         if position is None:
             return False
-        if self._display_pos is None:
-            display_position = position
-        else:
-            display_position = self._display_pos.get(position)
-            if display_position is None:
-                return False
-        self._move_cursor(display_position)
+        if unfold and not self._filter_terms:
+            number = self._groups.group_of(position)
+            if number is not None and self._groups.groups[number].name not in self._unfolded:
+                self._unfolded.add(self._groups.groups[number].name)
+                self._apply_filter()
+        display_position = self._display_position(position)
+        if display_position is None:
+            return False
+        self._move_cursor(display_position, member=step_id)
         return True
 
     # ------------------------------------------------------------------ actions
@@ -448,10 +537,47 @@ class StepTable(ScrollView, can_focus=True):
         self._move_cursor(self._cursor + self._page_rows())
 
     def action_select(self) -> None:
-        """Post `Selected` for the step under the cursor."""
+        """Post `Selected` for the step under the cursor; on a folded group, unfold it."""
+        name = self.cursor_group
+        if name is not None and name not in self._unfolded:
+            self.set_folded(name, False)
+            return
         row = self.cursor_step
         if row is not None:
             self.post_message(self.Selected(self, row.step_id, row))
+
+    def action_unfold(self) -> None:
+        """Unfold the group under the cursor (its members appear under its row)."""
+        name = self.cursor_group
+        if name is not None:
+            self.set_folded(name, False)
+
+    def action_fold(self) -> None:
+        """Fold the group under the cursor, or the group of the member under it (the cursor
+        goes to the group's row)."""
+        if not self._display or self._filter_terms:
+            return
+        entry = self._display[self._cursor]
+        number = ~entry if entry < 0 else self._groups.group_of(entry)
+        if number is None:
+            return
+        name = self._groups.groups[number].name
+        member = None if entry < 0 else self._rows[entry].step_id
+        self._unfolded.discard(name)
+        self._apply_filter()
+        header = self._display_pos.get(~number) if self._display_pos else None
+        if header is not None:
+            self._move_cursor(header, force=True, member=member)
+
+    def action_unfold_all(self) -> None:
+        """Unfold every group."""
+        self._unfolded.update(self.group_names)
+        self._apply_filter()
+
+    def action_fold_all(self) -> None:
+        """Fold every group."""
+        self._unfolded.clear()
+        self._apply_filter()
 
     # ------------------------------------------------------------------ events
 
@@ -520,7 +646,10 @@ class StepTable(ScrollView, can_focus=True):
         key = (index, cursor)
         strip = self._cache.get(key)
         if strip is None:
-            strip = self._render_row(self._rows[index], layout, cursor)
+            if index < 0:
+                strip = self._render_group(~index, layout, cursor)
+            else:
+                strip = self._render_row(self._rows[index], layout, cursor)
             self._cache[key] = strip
         return strip
 
@@ -556,7 +685,7 @@ class StepTable(ScrollView, can_focus=True):
     def _cells(self, layout: _Layout, values: dict[str, str]) -> list[tuple[str, str]]:
         """Return (text, column name) pairs fitted to the layout, separators included."""
         cells: list[tuple[str, str]] = [(_fit(values["mark"], 1), "mark")]
-        for column in ("index", "step_id", "status", "tags", "func", "duration", "summary"):
+        for column in _COLUMNS:
             width = getattr(layout, column)
             if width <= 0:
                 continue
@@ -579,6 +708,7 @@ class StepTable(ScrollView, can_focus=True):
             "index": "#",
             "step_id": "id",
             "status": "status" if layout.status > 1 else "s",
+            "label": "step",
             "func": "function",
             "duration": "time",
             "tags": "tags",
@@ -599,6 +729,7 @@ class StepTable(ScrollView, can_focus=True):
             "index": "" if row.index is None else str(row.index),
             "step_id": str(row.step_id),
             "status": f"{symbol} {row.status}" if layout.status > 1 else symbol,
+            "label": step_label(row).translate(_PRINTABLE),
             "func": row.func.translate(_PRINTABLE),
             "duration": format_duration(row.duration),
             "tags": ",".join(row.tags).translate(_PRINTABLE),
@@ -634,6 +765,47 @@ class StepTable(ScrollView, can_focus=True):
             segments.append(Segment(text, style))
         return Strip(segments, layout.width)
 
+    def _render_group(self, number: int, layout: _Layout, cursor: bool) -> Strip:
+        """Render the row of a group: its state, name and size, and its members' counts."""
+        group = self._groups.groups[number]
+        status = group.status
+        tags = self._group_tags.get(number)
+        if tags is None:
+            tags = self._group_tags[number] = self._groups.tags(self._rows, number)
+        fold = _UNFOLDED if group.name in self._unfolded else _FOLDED
+        word = "success" if status == "warn" else status
+        values = {
+            "mark": " ",
+            "index": "",
+            "step_id": "",
+            "status": (f"{status_symbol(status)} {word}" if layout.status > 1
+                       else status_symbol(status)),
+            "label": f"{fold} {group.name} ({group.size})".translate(_PRINTABLE),
+            "func": self._rows[group.start].func.translate(_PRINTABLE),
+            "duration": format_duration(group.duration) if group.timed else "",
+            "tags": ",".join(tags).translate(_PRINTABLE),
+            "summary": group.summary(),
+        }
+        base = self.rich_style + self._style("step-table--group")
+        cursor_style = self._style("step-table--cursor") if cursor else None
+        segments = []
+        for text, column in self._cells(layout, values):
+            if column == "summary":  # each count in its state's colour: "1 ✘" in red
+                start = 0
+                for part, part_status in group.summary_parts():
+                    piece = text[start:start + len(part) + 2]
+                    start += len(piece)
+                    if piece:
+                        style = base + self._style(part_status)
+                        segments.append(Segment(piece, style + cursor_style
+                                                if cursor_style else style))
+                text = text[start:]
+            style = base + self._style(status) if column == "status" else base
+            if cursor_style is not None:
+                style = style + cursor_style
+            segments.append(Segment(text, style))
+        return Strip(segments, layout.width)
+
     def _get_layout(self) -> _Layout:
         """Return the column widths for the current width (computed when it changes)."""
         width = max(self.scrollable_content_region.width, 1)
@@ -658,43 +830,52 @@ class StepTable(ScrollView, can_focus=True):
         _Layout
             The widths.
         """
-        index = len(str(self._max_index))
+        index = len(str(self._max_index)) if self._index_differs else 0
         step_id = max(len(str(self._max_id)), 2)
         status = 2 + _STATUS_WORD
+        label = min(max(self._max_label, 4), _LABEL) if self._max_label else 0
         func = min(max(self._max_func, 8), 28)
         tags = min(max(self._max_tags, 4), 24) if self._max_tags else 0
         duration = _DURATION
         min_summary = 16
 
         def summary_width() -> int:
-            columns = [index, step_id, status, func, duration, tags]
+            columns = [index, step_id, status, label, func, duration, tags]
             used = 1 + sum(w + 1 for w in columns if w > 0)
             return width - used - 1
 
+        def shrink(column: int, floor: int, wanted: int) -> int:
+            missing = wanted - summary_width()
+            return max(floor, column - missing) if missing > 0 and column > floor else column
+
         # The summary takes the free width; for the summaries (up to _SUMMARY cells) the tags
-        # and the function shrink first. Then, in order: the status word, the function, the
-        # time and tags go.
+        # and the function shrink, then the tags go. Then, in order: the status word, the
+        # function (it says less than the step's name) and the time go.
         wanted = min(max(self._max_summary, min_summary), _SUMMARY)
-        if summary_width() < wanted and tags > 8:
-            tags = max(8, tags - (wanted - summary_width()))
-        if summary_width() < wanted and func > 10:
-            func = max(10, func - (wanted - summary_width()))
-        if summary_width() < min_summary and tags > 10:
-            tags = max(10, tags - (min_summary - summary_width()))
+        tags = shrink(tags, 8, wanted)
+        func = shrink(func, 8 if label else 10, wanted)  # the name says what it runs
+        if summary_width() < wanted and label:  # the step's name says more than a few
+            tags = 0                                # cells of tags: the summary gets them
+        tags = shrink(tags, 10, min_summary)
         if summary_width() < min_summary and tags:
             tags = 0
         if summary_width() < min_summary:
             status = 1
-        if summary_width() < min_summary and func > 12:
-            func = max(12, func - (min_summary - summary_width()))
+        label = shrink(label, 14, min_summary)
+        if label and summary_width() < min_summary and func:
+            func = 0
+        func = shrink(func, 12, min_summary)
         if summary_width() < 8:
             duration = 0
+        label = shrink(label, 8, 8)
         summary = summary_width()
         if summary < 4:
             summary = 0
-            spare = width - (1 + sum(w + 1 for w in (index, step_id, status, duration) if w))
+            fixed = (index, step_id, status, duration, label)
+            spare = width - (1 + sum(w + 1 for w in fixed if w))
             func = max(min(func, spare - 1), 0)
-        return _Layout(width, index, step_id, status, func, duration, tags, max(summary, 0))
+        return _Layout(width, index, step_id, status, label, func, duration, tags,
+                       max(summary, 0))
 
     # ------------------------------------------------------------------ internals
 
@@ -707,6 +888,12 @@ class StepTable(ScrollView, can_focus=True):
         if row.step_id > self._max_id:
             changed = changed or len(str(row.step_id)) > len(str(self._max_id))
             self._max_id = row.step_id
+        if row.index != row.step_id and not self._index_differs:
+            changed = self._index_differs = True
+        label = len(step_label(row)) if row.identity else 0
+        if label > self._max_label:
+            changed = changed or self._max_label < _LABEL
+            self._max_label = label
         if len(row.func) > self._max_func:
             changed = changed or self._max_func < 28
             self._max_func = len(row.func)
@@ -730,9 +917,12 @@ class StepTable(ScrollView, can_focus=True):
         """Recompute the rows shown, keep the cursor on its step when possible."""
         self._refilter_scheduled = False
         terms = self._filter_terms
-        if not terms:
+        if not terms and not self._groups.groups:
             self._display = range(len(self._rows))
             self._display_pos = None
+        elif not terms:
+            self._display = display_order(len(self._rows), self._groups, self._unfolded)
+            self._display_pos = {entry: pos for pos, entry in enumerate(self._display)}
         else:
             if self._haystack is None:
                 self._haystack = [row_search_text(row) for row in self._rows]
@@ -750,19 +940,44 @@ class StepTable(ScrollView, can_focus=True):
         self._cache.clear()
         self._update_virtual_size()
         target = 0
-        if self._cursor_id is not None:
+        header = self._group_number.get(self._cursor_group_name or "")
+        if header is not None and self._display_pos and ~header in self._display_pos:
+            target = self._display_pos[~header]  # the cursor stays on its group's row
+        elif self._cursor_id is not None:
             position = self._position.get(self._cursor_id)
-            if position is not None:
-                if self._display_pos is None:
-                    target = position
-                else:
-                    target = self._display_pos.get(
-                        position, min(self._cursor, len(self._display) - 1)
-                    )
-            else:
-                target = min(self._cursor, len(self._display) - 1)
-        self._move_cursor(max(target, 0), force=True)
+            found = None if position is None else self._display_position(position)
+            target = min(self._cursor, len(self._display) - 1) if found is None else found
+        self._move_cursor(max(target, 0), force=True, member=self._cursor_id)
         self.refresh()
+
+    def _regroup(self) -> None:
+        """Find the groups of the rows again (after `set_rows` or a new row)."""
+        self._groups = GroupIndex(self._rows)
+        self._group_number = {group.name: n for n, group in enumerate(self._groups.groups)}
+        self._group_tags = {}
+        for group in self._groups.groups:  # the group's row names it: "▸ detect (3)"
+            self._max_label = max(self._max_label, len(group.name) + len(str(group.size)) + 5)
+
+    def _display_position(self, position: int, own_row: bool = False) -> int | None:
+        """Where row ``position`` is shown: its own line, or (unless ``own_row``) its folded
+        group's; None when it is not shown (filtered out)."""
+        if self._display_pos is None:
+            return position if position < len(self._display) else None
+        found = self._display_pos.get(position)
+        if found is None and not own_row and not self._filter_terms:
+            number = self._groups.group_of(position)
+            if number is not None:
+                found = self._display_pos.get(~number)
+        return found
+
+    def _repaint_entry(self, entry: int) -> None:
+        """Render one entry of the display (a row index, or ~g for group g's row) again."""
+        self._cache.discard((entry, False))
+        self._cache.discard((entry, True))
+        if self._display_pos is not None:
+            found = self._display_pos.get(entry)
+            if found is not None:
+                self.refresh_line(found + 1)
 
     def _schedule_refilter(self) -> None:
         """Re-apply the filter once, after the current batch of updates."""
@@ -786,8 +1001,14 @@ class StepTable(ScrollView, can_focus=True):
         """Rows per page (the header excluded)."""
         return max(self.scrollable_content_region.height - 2, 1)
 
-    def _move_cursor(self, position: int, force: bool = False) -> None:
-        """Move the cursor to a display position, scroll to it, post `Highlighted`."""
+    def _move_cursor(self, position: int, force: bool = False,
+                     member: int | None = None) -> None:
+        """Move the cursor to a display position, scroll to it, post `Highlighted`.
+
+        On a group's row the cursor stands for one member: ``member`` when it is one of the
+        group's, else the one it stood for when it stays on this row, else the group's most
+        pressing member (:meth:`aw_tui.tui.step_groups.GroupIndex.representative`).
+        """
         count = len(self._display)
         position = min(max(position, 0), max(count - 1, 0))
         old = self._cursor
@@ -798,12 +1019,26 @@ class StepTable(ScrollView, can_focus=True):
                 self.refresh_line(old + 1)
             self.refresh_line(position + 1)
         self._scroll_to_cursor()
-        row = self.cursor_step
-        new_id = None if row is None else row.step_id
+        entry = self._display[position] if count else 0
+        group = None
+        self._cursor_group_name = None
+        if count and entry < 0:
+            group = self._groups.groups[~entry]
+            self._cursor_group_name = group.name
+            stays = member if member is not None else (
+                self._cursor_id if position == old else None)
+            found = None if stays is None else self._position.get(stays)
+            if found is None or not group.start <= found < group.stop:
+                found = self._groups.representative(self._rows, ~entry)
+            new_id: int | None = self._rows[found].step_id
+        else:
+            new_id = self._rows[entry].step_id if count else None
         if new_id != self._cursor_id:
             self._cursor_id = new_id
+            row = None if new_id is None else self.get_row(new_id)
             if row is not None and self.is_mounted:
-                self.post_message(self.Highlighted(self, row.step_id, row))
+                self.post_message(self.Highlighted(self, row.step_id, row,
+                                                   None if group is None else group.name))
 
     def _repaint_cursor(self) -> None:
         """Repaint the cursor row (its style depends on focus)."""
