@@ -27,6 +27,7 @@ __all__ = [
     "GroupIndex",
     "StepGroup",
     "display_order",
+    "has_label",
     "split_identity",
     "step_label",
 ]
@@ -75,6 +76,13 @@ def split_identity(identity: str) -> tuple[str, str]:
         if bracket and not (base and name):
             return base + name, key
     return identity, ""
+
+
+def has_label(identity: str) -> bool:
+    """Whether a step with this identity has a name to show (:func:`step_label`): not a
+    script step's (its id) nor an unnamed ``[[steps]]`` table's without an item."""
+    return bool(identity) and not identity.isdigit() and not (
+        identity.startswith("steps[") and _UNNAMED.fullmatch(identity))
 
 
 def step_label(row: StepRow) -> str:

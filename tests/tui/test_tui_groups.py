@@ -265,3 +265,22 @@ def test_the_palette_folds_and_unfolds_every_group(tmp_path) -> None:
             await wait_until(pilot, lambda: "each · b" in screen_text(app), 5, "members")
 
     asyncio.run(run())
+
+
+@sync
+async def test_a_folded_group_shows_the_start_marker_of_a_member() -> None:
+    from dataclasses import replace
+
+    app = TableApp(demo_rows())
+    async with app.run_test(size=(100, 14)) as pilot:
+        table = app.query_one(StepTable)
+        await pilot.pause()
+        assert not shown(table)[0].startswith("»")
+        row = table.get_row(2)
+        assert row is not None
+        table.update_row(2, replace(row, is_start=True))  # `s` on member 206403
+        await pilot.pause()
+        assert shown(table)[0].startswith("»"), shown(table)[0]
+        table.update_row(2, replace(row, is_start=False))
+        await pilot.pause()
+        assert not shown(table)[0].startswith("»")

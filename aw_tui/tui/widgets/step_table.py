@@ -27,7 +27,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from aw_tui.tui.progress_view import progress_bar
-from aw_tui.tui.step_groups import GroupIndex, display_order, step_label
+from aw_tui.tui.step_groups import GroupIndex, display_order, has_label, step_label
 from aw_tui.tui.step_rows import (
     STATUS_COLORS,
     StepRow,
@@ -257,6 +257,7 @@ class StepTable(ScrollView, can_focus=True):
         self._cursor_group_name: str | None = None  # the group whose row has the cursor
         self._unfolded: set[str] = set()  # names of the groups shown member by member
         self._group_tags: dict[int, list[str]] = {}
+        self._starts: set[int] = set()  # rows with the start marker (a group's row shows it)
         self._refilter_scheduled = False
         self._cursor = 0
         self._cursor_id: int | None = None
@@ -381,8 +382,11 @@ class StepTable(ScrollView, can_focus=True):
         self._index_differs = any(row.index != row.step_id for row in self._rows)
         # "detect · 206401" is one cell longer than "detect[206401]" (and for the names of
         # script steps or unnamed tables, shorter): a bound, without parsing 100,000 names.
-        self._max_label = max(map(len, (row.identity for row in self._rows)), default=-1) + 1
+        identities = [row.identity for row in self._rows]
+        named = any(has_label(identity) for identity in identities)
+        self._max_label = max(map(len, identities)) + 1 if named else 0
         self._regroup()
+        self._starts = {i for i, row in enumerate(self._rows) if row.is_start}
         self._max_func = max((len(row.func) for row in self._rows), default=0)
         self._max_tags = max((len(",".join(row.tags)) for row in self._rows), default=0)
         self._max_summary = max((len(row.summary) for row in self._rows), default=0)
@@ -411,12 +415,18 @@ class StepTable(ScrollView, can_focus=True):
                 self._schedule_refilter()
         else:
             group = self._groups.replace(position, self._rows[position], row)
+            if row.is_start != self._rows[position].is_start and group is not None:
+                self._repaint_entry(~group)
             self._rows[position] = row
             if self._haystack is not None:
                 self._haystack[position] = row_search_text(row)
             if row.step_id != step_id:
                 del self._position[step_id]
         self._position[row.step_id] = position
+        if row.is_start:
+            self._starts.add(position)
+        else:
+            self._starts.discard(position)
         self._cache.discard((position, False))
         self._cache.discard((position, True))
         if self._grow_maxima(row):
@@ -774,8 +784,9 @@ class StepTable(ScrollView, can_focus=True):
             tags = self._group_tags[number] = self._groups.tags(self._rows, number)
         fold = _UNFOLDED if group.name in self._unfolded else _FOLDED
         word = "success" if status == "warn" else status
+        start = any(group.start <= position < group.stop for position in self._starts)
         values = {
-            "mark": " ",
+            "mark": _START_MARK if start else " ",
             "index": "",
             "step_id": "",
             "status": (f"{status_symbol(status)} {word}" if layout.status > 1
@@ -790,6 +801,11 @@ class StepTable(ScrollView, can_focus=True):
         cursor_style = self._style("step-table--cursor") if cursor else None
         segments = []
         for text, column in self._cells(layout, values):
+            if column == "mark" and start:
+                text_style = base + self._style("step-table--start")
+                segments.append(Segment(text, text_style + cursor_style
+                                        if cursor_style else text_style))
+                continue
             if column == "summary":  # each count in its state's colour: "1 ✘" in red
                 start = 0
                 for part, part_status in group.summary_parts():
