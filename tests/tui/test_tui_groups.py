@@ -284,3 +284,17 @@ async def test_a_folded_group_shows_the_start_marker_of_a_member() -> None:
         table.update_row(2, replace(row, is_start=False))
         await pilot.pause()
         assert not shown(table)[0].startswith("»")
+
+
+@sync
+async def test_a_folded_group_shows_the_progress_of_its_running_member() -> None:
+    app = TableApp(demo_rows())
+    async with app.run_test(size=(120, 14)) as pilot:
+        table = app.query_one(StepTable)
+        await pilot.pause()
+        table.set_progress({2: (0.64, "64% Line 5720/8887")})
+        await pilot.pause()
+        assert "1/4 ✔  1 ▶  1 ✘  1 ·  64% Line 5720/8887" in shown(table)[0], shown(table)
+        table.set_progress({})
+        await pilot.pause()
+        assert "64%" not in shown(table)[0]

@@ -488,6 +488,9 @@ class StepTable(ScrollView, can_focus=True):
             display = self._display_position(position, own_row=True)
             if display is not None:
                 self.refresh_line(display + 1)
+            group = self._groups.group_of(position)
+            if group is not None:  # a folded group's row shows its running member's too
+                self._repaint_entry(~group)
 
     def move_cursor_to_step(self, step_id: int, unfold: bool = False) -> bool:
         """Put the cursor on a step (and scroll to it).
@@ -785,6 +788,12 @@ class StepTable(ScrollView, can_focus=True):
         fold = _UNFOLDED if group.name in self._unfolded else _FOLDED
         word = "success" if status == "warn" else status
         start = any(group.start <= position < group.stop for position in self._starts)
+        parts = group.summary_parts()
+        running = [(self._position.get(sid, -1), text) for sid, (_, text) in
+                   self._progress.items()]
+        running = sorted((pos, text) for pos, text in running if group.start <= pos < group.stop)
+        if running:  # the first running member's progress, after the counts
+            parts.append((running[0][1].translate(_PRINTABLE), "running"))
         values = {
             "mark": _START_MARK if start else " ",
             "index": "",
@@ -795,7 +804,7 @@ class StepTable(ScrollView, can_focus=True):
             "func": self._rows[group.start].func.translate(_PRINTABLE),
             "duration": format_duration(group.duration) if group.timed else "",
             "tags": ",".join(tags).translate(_PRINTABLE),
-            "summary": group.summary(),
+            "summary": "  ".join(part for part, _ in parts),
         }
         base = self.rich_style + self._style("step-table--group")
         cursor_style = self._style("step-table--cursor") if cursor else None
@@ -808,7 +817,7 @@ class StepTable(ScrollView, can_focus=True):
                 continue
             if column == "summary":  # each count in its state's colour: "1 ✘" in red
                 start = 0
-                for part, part_status in group.summary_parts():
+                for part, part_status in parts:
                     piece = text[start:start + len(part) + 2]
                     start += len(piece)
                     if piece:
