@@ -168,3 +168,29 @@ def sextractor_argv(
         argv += ["-FLAG_IMAGE", str(flag)]
     argv += ["-XML_NAME", str(xml) if xml is not None else str(Path(catalog).with_suffix(".xml"))]
     return argv + list(extra or [])
+
+
+class FinishedRun:
+    """A project folder whose run finished once, handed back as it was to each test.
+
+    A checkpoint belongs to its place (``--resume`` refuses a copied or moved project), so
+    the pristine copy is always put back at the same absolute path; ``shutil.copytree``
+    keeps every file's size and mtime, so the run's provenance sees the files it wrote.
+    Tests that use it must not run at the same time (they do not: no pytest-xdist).
+
+    Parameters
+    ----------
+    folder : Path
+        The project's folder, after its run ended.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder).resolve()
+        self.pristine = self.folder.parent / f".{self.folder.name}.pristine"
+        shutil.copytree(self.folder, self.pristine, symlinks=True)
+
+    def restore(self) -> Path:
+        """The folder as the run left it (whatever an earlier test did to it)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        shutil.copytree(self.pristine, self.folder, symlinks=True)
+        return self.folder

@@ -8,11 +8,7 @@ every step's ``steps/<id>.out``.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
-
-from tooling import require_tool
 
 from aw_tui.astromatic.progress import Progress, ProgressFile, ProgressParser, ProgressTracker
 
@@ -136,16 +132,10 @@ def test_the_tracker_follows_the_running_steps_only(tmp_path: Path) -> None:
     assert list(tracker.poll({2: str(tmp_path / "2.out")})) == [2]
 
 
-def test_every_step_of_the_real_demo(tmp_path: Path) -> None:
-    """The real tools' output, as the demo's run directory keeps it."""
-    for tool in ("source-extractor", "scamp", "SWarp", "psfex"):
-        require_tool(tool)
-    folder = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "-m", "aw_tui", "demo", str(folder), "--size", "256",
-                           "--batch"], capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    steps = folder / "work" / "log" / "steps"
+def test_every_step_of_the_real_demo(demo_512_run) -> None:
+    """The real tools' output, as the demo's run directory keeps it (the session's 512 px
+    demo run)."""
+    steps = demo_512_run.folder / "work" / "log" / "steps"
     seen: dict[str, set[str]] = {}
     for out in sorted(steps.glob("*.out")):
         parser = ProgressParser()

@@ -225,7 +225,7 @@ def test_status_reports_a_runner_killed_with_sigkill(tmp_path):
 def test_signal_mid_tool_leaves_a_resumable_run(tmp_path, sig):
     side = tmp_path / "side.txt"
     steps = (step("aw_tui.testing_funcs:touch", ["a"], path=str(side))
-             + step("aw_tui.testing_funcs:print_lines", ["tool"], lines=200, delay=0.05)
+             + step("aw_tui.testing_funcs:print_lines", ["tool"], lines=80, delay=0.05)
              + step("aw_tui.testing_funcs:touch", ["c"], path=str(side)))
     project = write_project(tmp_path, steps)
     runner = subprocess.Popen([*AW, str(project), "--batch"], stdout=subprocess.PIPE,

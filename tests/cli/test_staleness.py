@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
-from tooling import require_tool
+from tooling import FinishedRun, require_tool
 
 from aw_tui.cli.check import cmd_check
 from aw_tui.cli.status import cmd_status
@@ -58,13 +58,20 @@ def fresh_demo(template: Path, where: Path) -> Path:
     return where / "project.toml"
 
 
-@pytest.fixture
-def demo(template: Path, tmp_path: Path) -> Path:
-    """A finished demo project at 512 px."""
-    project = fresh_demo(template, tmp_path / "demo")
+@pytest.fixture(scope="module")
+def finished(template: Path, tmp_path_factory: pytest.TempPathFactory) -> FinishedRun:
+    """The demo project at 512 px, run to its end once for the module."""
+    project = fresh_demo(template, tmp_path_factory.mktemp("finished") / "demo")
     proc = aw(str(project), "--batch")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return project
+    return FinishedRun(project.parent)
+
+
+@pytest.fixture
+def demo(finished: FinishedRun) -> Path:
+    """A finished demo project at 512 px (the module's run, as it ended: same place, same
+    files, whatever the test before did to it)."""
+    return finished.restore() / "project.toml"
 
 
 def log_dir(project: Path) -> Path:

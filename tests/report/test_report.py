@@ -7,12 +7,11 @@ import io
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from tooling import on_ci, require_tool
+from tooling import on_ci
 
 from aw_tui.report.page import write_report
 
@@ -30,15 +29,9 @@ def _chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    for tool in ("source-extractor", "scamp", "SWarp", "psfex"):
-        require_tool(tool)
-    folder = tmp_path_factory.mktemp("report") / "demo"
-    proc = subprocess.run([sys.executable, "-m", "aw_tui", "demo", str(folder), "--size", "512",
-                           "--batch"], capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return folder
+def demo_run(demo_512_run) -> Path:
+    """The session's finished 512 px demo (read only)."""
+    return demo_512_run.folder
 
 
 def test_every_plot_is_embedded_and_shows_something(demo_run: Path, tmp_path: Path) -> None:

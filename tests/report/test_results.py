@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io.votable import parse
 from astropy.table import Table
-from tooling import require_tool
 
 import aw_tui
 from aw_tui import Pipeline, testing_funcs
@@ -60,15 +57,8 @@ def _text(table: Table, fmt: str) -> str:
     return out.getvalue()
 
 
-def test_on_the_demo_the_fwhm_is_psfexs_own(tmp_path: Path) -> None:
-    for tool in ("source-extractor", "scamp", "SWarp", "psfex"):
-        require_tool(tool)
-    folder = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "-m", "aw_tui", "demo", str(folder), "--size", "512",
-                           "--batch"], capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    log = folder / "work" / "log"
+def test_on_the_demo_the_fwhm_is_psfexs_own(demo_512_run) -> None:
+    log = demo_512_run.folder / "work" / "log"
     table = aw_tui.results(str(log))
     assert len(table) == 9
     psfex = table[table["tool"] == "PSFEx"][0]

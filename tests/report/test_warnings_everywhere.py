@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from tooling import require_tool
 
 import aw_tui
 from aw_tui.rundir.journal import read_events
@@ -21,15 +20,9 @@ from aw_tui.tui.widgets.step_table import StepTable
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    for tool in ("source-extractor", "scamp", "SWarp", "psfex"):
-        require_tool(tool)
-    folder = tmp_path_factory.mktemp("warn") / "demo"
-    proc = subprocess.run([sys.executable, "-m", "aw_tui", "demo", str(folder), "--size", "512",
-                           "--batch"], capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return folder, proc.stdout
+def demo(demo_512_run) -> tuple[Path, str]:
+    """The session's finished 512 px demo (read only): its folder and the batch's lines."""
+    return demo_512_run.folder, demo_512_run.stdout
 
 
 def test_batch_marks_the_swarp_step_warn_with_its_first_warning(demo) -> None:

@@ -28,7 +28,7 @@ from aw_tui.rundir.journal import read_events
 from aw_tui.rundir.store import CheckpointError, find_checkpoint
 
 N_STEPS = 40
-BLOB = 20000  # dicts in each large kwarg: the start checkpoint takes tens of ms (C pickler)
+BLOB = 8000  # dicts in each large kwarg: the start checkpoint takes tens of ms (C pickler)
 
 STEPS_MODULE = textwrap.dedent(
     """

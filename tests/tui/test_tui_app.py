@@ -570,8 +570,10 @@ async def test_x_stop_now_kills_the_running_tool(tmp_path, runners):
 
 @sync
 async def test_x_stop_after_step_lets_the_current_step_finish(tmp_path, runners):
-    project = write_project(tmp_path, "".join(step(SLEEP, [f"s{i}"], seconds=1.0)
-                                              for i in range(3)))
+    # Step 0 must still be running when "a" is pressed (a few dialogs after it started):
+    # with 1 s it sometimes ended first on a loaded machine, and the stop came after step 1.
+    project = write_project(tmp_path, step(SLEEP, ["s0"], seconds=3.0)
+                            + "".join(step(SLEEP, [f"s{i}"], seconds=1.0) for i in (1, 2)))
     async with opened(project) as (app, pilot):
         await pilot.press("r")
         await wait_until(pilot, lambda: statuses(app).get(0) == "running", 20, "step 0 runs")

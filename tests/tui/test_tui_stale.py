@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.text import Text
 from test_tui_app import (  # noqa: F401
     SIZE,
@@ -41,7 +42,7 @@ from test_tui_app import (  # noqa: F401
     wait_header,
     wait_until,
 )
-from tooling import require_tool
+from tooling import FinishedRun, require_tool
 
 from aw_tui.rundir.journal import read_events
 from aw_tui.target import resolve_target
@@ -71,6 +72,18 @@ def status_json(project: Path) -> dict[str, Any]:
 def status_words(project: Path) -> dict[int, str]:
     """step id -> the status word ``aw-tui status`` gives (``stale`` for a stale step)."""
     return {s["step_id"]: s["status"] for s in status_json(project)["steps"]}
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> FinishedRun:
+    """:func:`finished_demo`, run once for the module."""
+    return FinishedRun(finished_demo(tmp_path_factory.mktemp("stale")).parent)
+
+
+@pytest.fixture
+def finished(demo_run: FinishedRun) -> Path:
+    """The finished demo's project file, as its run left it (same place, same files)."""
+    return demo_run.restore() / "project.toml"
 
 
 def finished_demo(folder: Path) -> Path:
@@ -137,8 +150,8 @@ async def opened(project: Path) -> AsyncIterator[tuple[AwTuiApp, Any]]:
 # -- the demo, real tools -----------------------------------------------------------------------
 @sync
 async def test_a_changed_detect_thresh_turns_detect_and_downstream_stale_and_c_reruns_them(
-        tmp_path, runners):  # noqa: F811
-    project = finished_demo(tmp_path)
+        finished, runners):  # noqa: F811
+    project = finished
     log = project.parent / "work" / "log"
     async with opened(project) as (app, pilot):
         await wait_words(pilot, dict.fromkeys(DEMO_STEPS, "success"), 20)
@@ -187,8 +200,8 @@ async def test_a_changed_detect_thresh_turns_detect_and_downstream_stale_and_c_r
 
 @sync
 async def test_scamp_failing_after_an_edit_leaves_swarp_psfex_and_photometry_stale(
-        tmp_path, runners):  # noqa: F811
-    project = finished_demo(tmp_path)
+        finished, runners):  # noqa: F811
+    project = finished
     async with opened(project) as (app, pilot):
         await wait_words(pilot, dict.fromkeys(DEMO_STEPS, "success"), 20)
         edit(project, REFERENCE, REFERENCE.replace("reference.fits", "no_such_ref.fits"))
