@@ -16,8 +16,9 @@ at once: only its last `max_initial_bytes` are interpreted, at most about `max_c
 characters of lines are kept, and the first line then says where the full output is.
 
 A tool printing faster than anyone can read costs the view almost nothing: while the view
-follows, a flood is not interpreted byte by byte; the view shows its last lines, looks again
-a few times a second, and reads the skipped part in the background once the output settles.
+follows and a flood keeps coming, the reader only looks at the file's size (no read), and the
+pane says how much arrived; the moment it pauses the view shows its end, and once it has
+settled the skipped part is read in the background.
 """
 
 from __future__ import annotations
@@ -84,7 +85,11 @@ class _TailState:
         With a new epoch that fills in output skipped by a jump: how many lines were put
         in front of the lines shown before (0 otherwise).
     streaming : bool
-        Output is arriving too fast to read: only its end is shown for now.
+        Output is arriving too fast to read: only its end is shown for now (or, with
+        `arriving`, not even that).
+    arriving : int
+        While output floods in: bytes past `size` that the reader saw arrive and did not
+        read (the lines held are those shown before the flood); 0 otherwise.
     """
 
     epoch: int
@@ -95,6 +100,7 @@ class _TailState:
     size: int = 0
     shift: int = 0
     streaming: bool = False
+    arriving: int = 0
 
 
 class _Reading:
@@ -151,12 +157,15 @@ def _line_start(fd: int, offset: int) -> int:
 class _Tail(threading.Thread):
     """Background reader of one file for an `OutputView`.
 
-    While the view follows the end and the tool prints faster than the view reads, the
-    reader does not interpret the flood: it jumps to the last `tail_bytes` and reports at
-    most every `stream_interval` seconds, so a viewer costs a running tool almost no CPU.
-    Once the output has been quiet for `settle` seconds (or the user scrolls up), the
-    skipped part is interpreted in the background and swapped in, so the whole output
-    (up to `max_initial_bytes`) can be scrolled through.
+    While the view follows the end and the tool prints faster than the view reads (more
+    than `jump_bytes` waiting, arriving faster than `jump_bytes` per `stream_interval`),
+    the reader neither reads nor interprets the flood: each look is one ``fstat``, and the
+    view is told how much arrived at most every `stream_interval` seconds, so a viewer costs
+    a running tool almost no CPU. At the first look that finds the output slower (the tool
+    paused or ended) or the user scrolled up, the reader jumps to the last `tail_bytes` and
+    shows them. Once the output has been quiet for `settle` seconds (or the user scrolls
+    up), the skipped part is interpreted in the background and swapped in, so the whole
+    output (up to `max_initial_bytes`) can be scrolled through.
 
     Parameters
     ----------
@@ -276,6 +285,9 @@ class _Tail(threading.Thread):
         pending = False  # shown changed since the last report
         shift = 0
         last_data = 0.0
+        looked: tuple[float, int] | None = None  # (time, size) of the previous look
+        flooding = False  # output arrives too fast: looking at its size only, not reading
+        told = 0.0  # when the view was last told how much arrived in a flood
         while not stop.is_set():
             if fd is None:
                 try:
@@ -297,17 +309,37 @@ class _Tail(threading.Thread):
                 self._epoch += 1
                 shown, filling, jumped, streaming, reported, pending = (
                     _Reading(full_start, self.max_chars), None, False, False, None, True)
+                looked, flooding = None, False
             assert shown is not None
             now = time.monotonic()
             size = os.fstat(fd).st_size
             following = self.view.following
-            if following and size - shown.position > self.jump_bytes:
-                # A flood (or a big file just opened): show its end at once; what nobody
-                # can read live is not interpreted now.
+            fast = looked is not None and (size - looked[1]) * self.stream_interval > (
+                self.jump_bytes * max(now - looked[0], 1e-3))
+            looked = (now, size)
+            if following and fast and reported is not None and (
+                    flooding or size - shown.position > self.jump_bytes):
+                # A flood: nobody can read it live, so it is neither read nor interpreted
+                # now; only its size is looked at (this fstat), until it slows down.
+                if flooding and now - told >= self.stream_interval:
+                    told = now
+                    self._publish(_TailState(
+                        self._epoch, shown.text.snapshot(), "ok", "", shown.start,
+                        shown.position, 0, True, size - shown.position))
+                elif not flooding:
+                    told = now - self.stream_interval  # tell at the next look if it goes on
+                flooding, filling, last_data = True, None, now
+                stop.wait(self.poll_interval)
+                continue
+            if (following or flooding) and size - shown.position > self.jump_bytes:
+                # A flood that paused or ended (or a big file just opened, or the user
+                # scrolled up in a flood): show its end at once; the rest is not
+                # interpreted now.
                 streaming = reported is not None
                 shown = _Reading(_line_start(fd, size - self.tail_bytes), self.max_chars)
                 self._epoch += 1
                 filling, jumped, pending, shift = None, True, True, 0
+            flooding = False
             got = shown.advance(fd, self.tick_bytes, stop, size)
             if got:
                 last_data, pending = now, True
@@ -521,6 +553,8 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self._slot_posted = False
         self._state: _TailState | None = None
         self._notes: list[str] = []
+        self._trailer: list[str] = []
+        """Status lines shown below the output (how much of a flood is not read yet)."""
         self._missing_note: str | None = None
         self._following = True
         self._cache: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
@@ -545,7 +579,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
     @property
     def line_count(self) -> int:
         """Number of lines shown (status and "omitted" notes included)."""
-        return len(self._notes) + self._text_line_count()
+        return len(self._notes) + self._text_line_count() + len(self._trailer)
 
     @property
     def bytes_read(self) -> int:
@@ -561,7 +595,8 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         return bool(state.skipped_bytes or state.snapshot.omitted)
 
     def get_line(self, index: int) -> str:
-        """Return a line as shown (SGR sequences included), notes first.
+        """Return a line as shown (SGR sequences included), notes first (and last, while
+        output floods in: how much of it is not read yet).
 
         Parameters
         ----------
@@ -582,10 +617,12 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             raise IndexError(index)
         if index < len(self._notes):
             return self._notes[index]
-        state = self._state
-        if state is None or state.snapshot is None:
-            raise IndexError(index)
-        return state.snapshot.get_line(index - len(self._notes))
+        index -= len(self._notes)
+        text_lines = self._text_line_count()
+        if index < text_lines:
+            assert self._state is not None and self._state.snapshot is not None
+            return self._state.snapshot.get_line(index)
+        return self._trailer[index - text_lines]
 
     @property
     def lines(self) -> list[str]:
@@ -817,7 +854,8 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
     def _forget(self, index: int) -> None:
         """Drop line `index` from the cache of rendered lines."""
         state = self._state
-        if state is not None and state.snapshot is not None and index >= len(self._notes):
+        if (state is not None and state.snapshot is not None
+                and len(self._notes) <= index < len(self._notes) + state.snapshot.line_count):
             self._cache.discard((state.epoch, state.snapshot.omitted + index - len(self._notes)))
 
     def _status(self, text: str) -> None:
@@ -940,6 +978,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
     def _update_notes(self) -> None:
         """Compute the status lines shown above (or instead of) the output."""
         notes: list[str] = []
+        trailer: list[str] = []
         state = self._state
         path = self._path
         if path is None:
@@ -952,7 +991,12 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         elif state.status == "error":
             notes.append(f"cannot read {path}: {state.message}")
         elif state.snapshot is not None:
-            if state.streaming:
+            if state.arriving:
+                notes.append(f"… output arriving fast: not read while it comes; its end is "
+                             f"shown when it pauses, all of it once it settles (see {path})")
+                trailer.append(f"… output arriving fast: {_amount(state.arriving)} more so "
+                               f"far, not read while it comes")
+            elif state.streaming:
                 notes.append(f"… output arriving fast: its end is shown, all of it once it "
                              f"settles (see {path})")
             elif state.skipped_bytes or state.snapshot.omitted:
@@ -961,6 +1005,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
                 notes.append(f"waiting for output… ({path} is empty)")
         # A path or an error message may hold ESC: shown, never acted on.
         self._notes = [inert(note, one_line=True) for note in notes]
+        self._trailer = trailer
 
     def _update_virtual_size(self) -> None:
         """Set the scrollable size from the lines held."""
@@ -968,8 +1013,8 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         width = 0
         if state is not None and state.snapshot is not None:
             width = state.snapshot.max_width
-        if self._notes:
-            width = max(width, *(cell_len(note) for note in self._notes))
+        if self._notes or self._trailer:
+            width = max(width, *(cell_len(note) for note in self._notes + self._trailer))
         self.virtual_size = Size(width, self.line_count)
 
     # ------------------------------------------------------------------ following
@@ -1018,10 +1063,12 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         notes = self._notes
         if index >= self.line_count:
             return Strip.blank(width, rich_style)
-        if index < len(notes):
+        text_end = len(notes) + self._text_line_count()
+        if index < len(notes) or index >= text_end:
+            note = notes[index] if index < len(notes) else self._trailer[index - text_end]
             style = rich_style + self.get_component_rich_style("output-view--status", partial=True)
-            text = Text(notes[index], style=style, no_wrap=True, end="")
-            strip = Strip(text.render(self.app.console), cell_len(notes[index]))
+            text = Text(note, style=style, no_wrap=True, end="")
+            strip = Strip(text.render(self.app.console), cell_len(note))
         else:
             state = self._state
             assert state is not None and state.snapshot is not None
@@ -1060,6 +1107,15 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         elif current:
             text.stylize(_PROBLEM_STYLE)
         return Strip(text.render(self.app.console), text.cell_len)
+
+
+def _amount(size: int) -> str:
+    """A number of bytes for a reader: ``640 KB``, ``12.3 MB``, ``1.5 GB``."""
+    if size < 1_000_000:
+        return f"{size // 1000} KB"
+    if size < 1_000_000_000:
+        return f"{size / 1_000_000:.1f} MB"
+    return f"{size / 1_000_000_000:.1f} GB"
 
 
 def count_in_file(path: str | os.PathLike[str], pattern: re.Pattern[str], size: int) -> int:
