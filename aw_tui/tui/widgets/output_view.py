@@ -339,6 +339,9 @@ class _Tail(threading.Thread):
                 shown = _Reading(_line_start(fd, size - self.tail_bytes), self.max_chars)
                 self._epoch += 1
                 filling, jumped, pending, shift = None, True, True, 0
+                jumped_now = True
+            else:
+                jumped_now = False
             flooding = False
             got = shown.advance(fd, self.tick_bytes, stop, size)
             if got:
@@ -346,7 +349,8 @@ class _Tail(threading.Thread):
                 if len(head) < 64:
                     head = os.pread(fd, 64, 0)
             settled = not streaming or now - last_data >= self.settle
-            if jumped and filling is None and (settled or not following):
+            # Filled in from the next look on: a file opened big may be a flood going on.
+            if jumped and not jumped_now and filling is None and (settled or not following):
                 filling = _Reading(_line_start(fd, max(full_start, size - self.max_initial_bytes)),
                                    self.max_chars)
                 filling.mark = shown.start
