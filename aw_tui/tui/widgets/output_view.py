@@ -952,6 +952,16 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         """
         old = self._state
         snapshot = state.snapshot
+        if (old is not None and old.arriving and state.arriving and old.epoch == state.epoch
+                and old.size == state.size):
+            # A flood goes on: only the count below the lines changed; repaint that line.
+            self._state = state
+            self._update_notes()
+            self._update_virtual_size()
+            if self._following:
+                self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+            self.refresh_line(self.line_count - 1)
+            return
         if old is None or old.epoch != state.epoch or old.snapshot is None or snapshot is None:
             self._cache.clear()
         else:
