@@ -184,11 +184,13 @@ class _Tail(threading.Thread):
     max_chars : int
         Bound on the characters of lines kept (see `TerminalText`).
     jump_bytes : int
-        While following, a backlog larger than this is skipped rather than interpreted.
+        While following, a backlog larger than this, growing faster than this per
+        `stream_interval`, is not read (a flood); a backlog larger than this is skipped
+        rather than interpreted.
     tail_bytes : int
         How much of the end is interpreted after such a jump.
     stream_interval : float
-        Least seconds between two reports while output keeps coming.
+        Least seconds between two reports while output keeps coming (or floods in).
     settle : float
         Seconds of quiet after which skipped output is filled in.
     """
@@ -425,11 +427,14 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         At most about this many characters of lines are kept in memory.
     jump_bytes : int, optional
         While the view follows the end, output arriving faster than this many bytes per
-        check is not interpreted: the view jumps to the last `tail_bytes` of it.
+        `stream_interval` (a flood) is not read while it comes: only the file's size is
+        looked at, every `poll_interval`; when it slows down the view jumps to the last
+        `tail_bytes` of it.
     tail_bytes : int, optional
-        How much of the end of a flood of output is shown while it comes.
+        How much of the end of a flood of output is shown when it pauses or ends.
     stream_interval : float, optional
-        Seconds between two checks (and redraws) while output keeps coming.
+        Seconds between two reads (and redraws) while output keeps coming, and between two
+        updates of the count of a flood's bytes.
     settle : float, optional
         Seconds of quiet (or the user scrolling up) after which output skipped by a jump is
         read in the background and the whole output can be scrolled through again.
