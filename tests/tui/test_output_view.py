@@ -517,3 +517,34 @@ async def test_a_flood_that_settles_shows_all_of_it(tmp_path: Path,
         assert view.following
         await pilot.pause()
         assert visible(view)[-1] == seam.last
+
+
+@sync
+async def test_scrolling_up_while_a_flood_is_not_read_keeps_the_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user who scrolls up while a flood is only looked at stays among the lines held;
+    the output is then read on below them (not replaced by the flood's end)."""
+    path = tmp_path / "flood.out"
+    before = [f"before {i:02d}" for i in range(30)]
+    path.write_bytes("".join(f"{line}\n" for line in before).encode())
+    seam = _FloodSeam(path, monkeypatch)
+    app = ViewApp(path, jump_bytes=4096, tail_bytes=1024, stream_interval=0.05, settle=60)
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        view.focus()
+        await wait_for(pilot, lambda: view.lines == before)
+        seam.armed.set()
+        await wait_for(pilot, lambda: view.get_line(view.line_count - 1).startswith(
+            "… output arriving fast: "))
+        await pilot.pause()
+        await pilot.press("k", "k", "k")
+        assert not view.following
+        held = [line for line in visible(view) if line.startswith("before ")]
+        assert len(held) >= 5  # the user looks at lines held before the flood
+        seam.armed.clear()
+        await wait_for(pilot, lambda: view.get_line(view.line_count - 1) == seam.last,
+                       timeout=10)
+        assert view.lines == before + [f"flood line {i:06d}" for i in range(seam.written)]
+        await pilot.pause()
+        assert visible(view)[:len(held)] == held  # still in sight, in the same place
+        assert not view.following

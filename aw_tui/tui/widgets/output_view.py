@@ -162,10 +162,11 @@ class _Tail(threading.Thread):
     the reader neither reads nor interprets the flood: each look is one ``fstat``, and the
     view is told how much arrived at most every `stream_interval` seconds, so a viewer costs
     a running tool almost no CPU. At the first look that finds the output slower (the tool
-    paused or ended) or the user scrolled up, the reader jumps to the last `tail_bytes` and
-    shows them. Once the output has been quiet for `settle` seconds (or the user scrolls
-    up), the skipped part is interpreted in the background and swapped in, so the whole
-    output (up to `max_initial_bytes`) can be scrolled through.
+    paused or ended), the reader jumps to the last `tail_bytes` and shows them (if the user
+    scrolled up meanwhile, it reads on from the lines held instead, as when not following).
+    Once the output has been quiet for `settle` seconds (or the user scrolls up), the
+    skipped part is interpreted in the background and swapped in, so the whole output (up
+    to `max_initial_bytes`) can be scrolled through.
 
     Parameters
     ----------
@@ -333,10 +334,10 @@ class _Tail(threading.Thread):
                 flooding, filling, last_data = True, None, now
                 stop.wait(self.poll_interval)
                 continue
-            if (following or flooding) and size - shown.position > self.jump_bytes:
-                # A flood that paused or ended (or a big file just opened, or the user
-                # scrolled up in a flood): show its end at once; the rest is not
-                # interpreted now.
+            if following and size - shown.position > self.jump_bytes:
+                # A flood that paused or ended (or a big file just opened): show its end
+                # at once; the rest is not interpreted now. (A user who scrolled up in a
+                # flood reads on from the lines held, in place, as when not following.)
                 streaming = reported is not None
                 shown = _Reading(_line_start(fd, size - self.tail_bytes), self.max_chars)
                 self._epoch += 1
@@ -963,7 +964,8 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             self._state = state
             self._update_notes()
             self._update_virtual_size()
-            if self._following:
+            if self._following and round(self.scroll_y) < self.max_scroll_y:
+                # The last full update missed the end (a scroll bar appeared since).
                 self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
             self.refresh_line(self.line_count - 1)
             return
@@ -995,7 +997,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         return state.snapshot.line_count
 
     def _update_notes(self) -> None:
-        """Compute the status lines shown above (or instead of) the output."""
+        """Compute the status lines shown above (or instead of) the output, and below it."""
         notes: list[str] = []
         trailer: list[str] = []
         state = self._state
