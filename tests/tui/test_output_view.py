@@ -405,3 +405,146 @@ async def test_a_big_finished_output_opens_at_its_end_then_fills_in(tmp_path: Pa
         assert view.get_line(0) == "row 000000"
         await pilot.pause()
         assert visible(view)[-1] == "row 099999"
+
+
+class _FloodSeam:
+    """A flood that grows at every look of the reader, counting the reader's reads.
+
+    The reader loop's size check (``os.fstat`` called from ``_loop``) first appends a burst
+    of lines while armed, so each look finds more output; ``os.pread`` calls from the
+    reader thread are counted. Deterministic: no wall time decides what the reader sees.
+    """
+
+    def __init__(self, path: Path, monkeypatch: pytest.MonkeyPatch, looks: int = 10**9) -> None:
+        self.path = path
+        self.armed = threading.Event()
+        self.looks_left = looks
+        self.written = 0
+        self.reads = 0
+        self.reads_while_armed = 0
+        self.real_fstat = os.fstat
+        self.real_pread = os.pread
+        monkeypatch.setattr(os, "fstat", self.fstat)
+        monkeypatch.setattr(os, "pread", self.pread)
+
+    def burst(self) -> None:
+        # 10,000 lines (~180 KB) per look: fast however long the look took (up to ~2 s).
+        append(self.path, b"".join(b"flood line %06d\n" % (self.written + i)
+                                   for i in range(10_000)))
+        self.written += 10_000
+
+    def fstat(self, fd: int) -> os.stat_result:
+        if self.armed.is_set() and sys._getframe(1).f_code.co_name == "_loop":
+            self.burst()
+            self.looks_left -= 1
+            if not self.looks_left:
+                self.armed.clear()
+        return self.real_fstat(fd)
+
+    def pread(self, fd: int, length: int, offset: int) -> bytes:
+        if threading.current_thread().name.startswith("aw-tui output reader"):
+            self.reads += 1
+            if self.armed.is_set():
+                self.reads_while_armed += 1
+        return self.real_pread(fd, length, offset)
+
+    @property
+    def last(self) -> str:
+        return f"flood line {self.written - 1:06d}"
+
+
+@sync
+async def test_a_flood_is_not_read_while_it_comes(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """While output floods in, the reader only looks at the file's size: no read. The pane
+    says so (how much arrived, below the lines it holds); the moment the flood stops its
+    end is shown, and output that then comes slowly is read as usual."""
+    path = tmp_path / "flood.out"
+    before = [f"before {i:02d}" for i in range(20)]
+    path.write_bytes("".join(f"{line}\n" for line in before).encode())
+    seam = _FloodSeam(path, monkeypatch)
+    app = ViewApp(path, jump_bytes=4096, tail_bytes=1024, stream_interval=0.05, settle=60)
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: view.lines == before)
+        seam.armed.set()
+
+        def arriving() -> str:
+            last = view.get_line(view.line_count - 1)
+            return last if last.startswith("… output arriving fast: ") else ""
+
+        await wait_for(pilot, lambda: bool(arriving()))
+        first = arriving()
+        await wait_for(pilot, lambda: arriving() not in ("", first))  # the count moves on
+        assert first.endswith("more so far, not read while it comes")
+        lines = view.lines
+        assert lines[0].startswith("… output arriving fast: not read while it comes")
+        assert lines[1:-1] == before  # what was read before the flood, nothing of it
+        await pilot.pause()
+        # Following, the pane shows the end of what it holds: the count below is in sight.
+        assert visible(view)[-2:] == [before[-1], arriving()]
+        seam.armed.clear()
+        assert seam.reads_while_armed == 0
+        assert view.bytes_read == sum(len(line) + 1 for line in before)
+
+        # The flood stops: its end is shown at the next look, the rest is skipped for now.
+        await wait_for(pilot, lambda: view.get_line(view.line_count - 1) == seam.last)
+        assert view.get_line(0).startswith("… output arriving fast: its end is shown")
+        assert view.line_count < 100  # the last 1,024 bytes: ~57 lines
+        assert seam.reads > 0
+        append(path, b"a slow line\n")
+        await wait_for(pilot, lambda: view.get_line(view.line_count - 1) == "a slow line")
+
+
+@sync
+async def test_a_flood_that_settles_shows_all_of_it(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a flood that was never read while it came, the whole output (up to the
+    pane's limit) is read once it settles: every line, in order, the notes gone."""
+    path = tmp_path / "flood.out"
+    path.write_bytes(b"start\n")
+    seam = _FloodSeam(path, monkeypatch, looks=6)
+    app = ViewApp(path, jump_bytes=4096, tail_bytes=1024, stream_interval=0.05, settle=0.3)
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: view.lines == ["start"])
+        seam.armed.set()
+        await wait_for(pilot, lambda: not seam.armed.is_set())
+        assert seam.reads_while_armed == 0
+        await wait_for(pilot, lambda: view.line_count == seam.written + 1, timeout=10)
+        assert view.lines[0] == "start" and view.lines[-1] == seam.last
+        assert view.lines[1:3] == ["flood line 000000", "flood line 000001"]
+        assert view.following
+        await pilot.pause()
+        assert visible(view)[-1] == seam.last
+
+
+@sync
+async def test_scrolling_up_while_a_flood_is_not_read_keeps_the_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user who scrolls up while a flood is only looked at stays among the lines held;
+    the output is then read on below them (not replaced by the flood's end)."""
+    path = tmp_path / "flood.out"
+    before = [f"before {i:02d}" for i in range(30)]
+    path.write_bytes("".join(f"{line}\n" for line in before).encode())
+    seam = _FloodSeam(path, monkeypatch)
+    app = ViewApp(path, jump_bytes=4096, tail_bytes=1024, stream_interval=0.05, settle=60)
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        view.focus()
+        await wait_for(pilot, lambda: view.lines == before)
+        seam.armed.set()
+        await wait_for(pilot, lambda: view.get_line(view.line_count - 1).startswith(
+            "… output arriving fast: "))
+        await pilot.pause()
+        await pilot.press("k", "k", "k")
+        assert not view.following
+        held = [line for line in visible(view) if line.startswith("before ")]
+        assert len(held) >= 5  # the user looks at lines held before the flood
+        seam.armed.clear()
+        await wait_for(pilot, lambda: view.get_line(view.line_count - 1) == seam.last,
+                       timeout=10)
+        assert view.lines == before + [f"flood line {i:06d}" for i in range(seam.written)]
+        await pilot.pause()
+        assert visible(view)[:len(held)] == held  # still in sight, in the same place
+        assert not view.following

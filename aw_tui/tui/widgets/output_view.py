@@ -16,8 +16,9 @@ at once: only its last `max_initial_bytes` are interpreted, at most about `max_c
 characters of lines are kept, and the first line then says where the full output is.
 
 A tool printing faster than anyone can read costs the view almost nothing: while the view
-follows, a flood is not interpreted byte by byte; the view shows its last lines, looks again
-a few times a second, and reads the skipped part in the background once the output settles.
+follows and a flood keeps coming, the reader only looks at the file's size (no read), and the
+pane says how much arrived; the moment it pauses the view shows its end, and once it has
+settled the skipped part is read in the background.
 """
 
 from __future__ import annotations
@@ -84,7 +85,11 @@ class _TailState:
         With a new epoch that fills in output skipped by a jump: how many lines were put
         in front of the lines shown before (0 otherwise).
     streaming : bool
-        Output is arriving too fast to read: only its end is shown for now.
+        Output is arriving too fast to read: only its end is shown for now (or, with
+        `arriving`, not even that).
+    arriving : int
+        While output floods in: bytes past `size` that the reader saw arrive and did not
+        read (the lines held are those shown before the flood); 0 otherwise.
     """
 
     epoch: int
@@ -95,6 +100,7 @@ class _TailState:
     size: int = 0
     shift: int = 0
     streaming: bool = False
+    arriving: int = 0
 
 
 class _Reading:
@@ -151,12 +157,16 @@ def _line_start(fd: int, offset: int) -> int:
 class _Tail(threading.Thread):
     """Background reader of one file for an `OutputView`.
 
-    While the view follows the end and the tool prints faster than the view reads, the
-    reader does not interpret the flood: it jumps to the last `tail_bytes` and reports at
-    most every `stream_interval` seconds, so a viewer costs a running tool almost no CPU.
+    While the view follows the end and the tool prints faster than the view reads (more
+    than `jump_bytes` waiting, arriving faster than `jump_bytes` per `stream_interval`),
+    the reader neither reads nor interprets the flood: each look is one ``fstat``, and the
+    view is told how much arrived at most every `stream_interval` seconds, so a viewer costs
+    a running tool almost no CPU. At the first look that finds the output slower (the tool
+    paused or ended), the reader jumps to the last `tail_bytes` and shows them (if the user
+    scrolled up meanwhile, it reads on from the lines held instead, as when not following).
     Once the output has been quiet for `settle` seconds (or the user scrolls up), the
-    skipped part is interpreted in the background and swapped in, so the whole output
-    (up to `max_initial_bytes`) can be scrolled through.
+    skipped part is interpreted in the background and swapped in, so the whole output (up
+    to `max_initial_bytes`) can be scrolled through.
 
     Parameters
     ----------
@@ -175,11 +185,13 @@ class _Tail(threading.Thread):
     max_chars : int
         Bound on the characters of lines kept (see `TerminalText`).
     jump_bytes : int
-        While following, a backlog larger than this is skipped rather than interpreted.
+        While following, a backlog larger than this, growing faster than this per
+        `stream_interval`, is not read (a flood); a backlog larger than this is skipped
+        rather than interpreted.
     tail_bytes : int
         How much of the end is interpreted after such a jump.
     stream_interval : float
-        Least seconds between two reports while output keeps coming.
+        Least seconds between two reports while output keeps coming (or floods in).
     settle : float
         Seconds of quiet after which skipped output is filled in.
     """
@@ -276,6 +288,9 @@ class _Tail(threading.Thread):
         pending = False  # shown changed since the last report
         shift = 0
         last_data = 0.0
+        looked: tuple[float, int] | None = None  # (time, size) of the previous look
+        flooding = False  # output arrives too fast: looking at its size only, not reading
+        told = 0.0  # when the view was last told how much arrived in a flood
         while not stop.is_set():
             if fd is None:
                 try:
@@ -297,24 +312,48 @@ class _Tail(threading.Thread):
                 self._epoch += 1
                 shown, filling, jumped, streaming, reported, pending = (
                     _Reading(full_start, self.max_chars), None, False, False, None, True)
+                looked, flooding = None, False
             assert shown is not None
             now = time.monotonic()
             size = os.fstat(fd).st_size
             following = self.view.following
+            fast = looked is not None and (size - looked[1]) * self.stream_interval > (
+                self.jump_bytes * max(now - looked[0], 1e-3))
+            looked = (now, size)
+            if following and fast and reported is not None and (
+                    flooding or size - shown.position > self.jump_bytes):
+                # A flood: nobody can read it live, so it is neither read nor interpreted
+                # now; only its size is looked at (this fstat), until it slows down.
+                if flooding and now - told >= self.stream_interval:
+                    told = now
+                    self._publish(_TailState(
+                        self._epoch, shown.text.snapshot(), "ok", "", shown.start,
+                        shown.position, 0, True, size - shown.position))
+                elif not flooding:
+                    told = now - self.stream_interval  # tell at the next look if it goes on
+                flooding, filling, last_data = True, None, now
+                stop.wait(self.poll_interval)
+                continue
             if following and size - shown.position > self.jump_bytes:
-                # A flood (or a big file just opened): show its end at once; what nobody
-                # can read live is not interpreted now.
+                # A flood that paused or ended (or a big file just opened): show its end
+                # at once; the rest is not interpreted now. (A user who scrolled up in a
+                # flood reads on from the lines held, in place, as when not following.)
                 streaming = reported is not None
                 shown = _Reading(_line_start(fd, size - self.tail_bytes), self.max_chars)
                 self._epoch += 1
                 filling, jumped, pending, shift = None, True, True, 0
+                jumped_now = True
+            else:
+                jumped_now = False
+            flooding = False
             got = shown.advance(fd, self.tick_bytes, stop, size)
             if got:
                 last_data, pending = now, True
                 if len(head) < 64:
                     head = os.pread(fd, 64, 0)
             settled = not streaming or now - last_data >= self.settle
-            if jumped and filling is None and (settled or not following):
+            # Filled in from the next look on: a file opened big may be a flood going on.
+            if jumped and not jumped_now and filling is None and (settled or not following):
                 filling = _Reading(_line_start(fd, max(full_start, size - self.max_initial_bytes)),
                                    self.max_chars)
                 filling.mark = shown.start
@@ -389,11 +428,14 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         At most about this many characters of lines are kept in memory.
     jump_bytes : int, optional
         While the view follows the end, output arriving faster than this many bytes per
-        check is not interpreted: the view jumps to the last `tail_bytes` of it.
+        `stream_interval` (a flood) is not read while it comes: only the file's size is
+        looked at, every `poll_interval`; when it slows down the view jumps to the last
+        `tail_bytes` of it.
     tail_bytes : int, optional
-        How much of the end of a flood of output is shown while it comes.
+        How much of the end of a flood of output is shown when it pauses or ends.
     stream_interval : float, optional
-        Seconds between two checks (and redraws) while output keeps coming.
+        Seconds between two reads (and redraws) while output keeps coming, and between two
+        updates of the count of a flood's bytes.
     settle : float, optional
         Seconds of quiet (or the user scrolling up) after which output skipped by a jump is
         read in the background and the whole output can be scrolled through again.
@@ -521,6 +563,8 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self._slot_posted = False
         self._state: _TailState | None = None
         self._notes: list[str] = []
+        self._trailer: list[str] = []
+        """Status lines shown below the output (how much of a flood is not read yet)."""
         self._missing_note: str | None = None
         self._following = True
         self._cache: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
@@ -545,7 +589,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
     @property
     def line_count(self) -> int:
         """Number of lines shown (status and "omitted" notes included)."""
-        return len(self._notes) + self._text_line_count()
+        return len(self._notes) + self._text_line_count() + len(self._trailer)
 
     @property
     def bytes_read(self) -> int:
@@ -561,7 +605,8 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         return bool(state.skipped_bytes or state.snapshot.omitted)
 
     def get_line(self, index: int) -> str:
-        """Return a line as shown (SGR sequences included), notes first.
+        """Return a line as shown (SGR sequences included), notes first (and last, while
+        output floods in: how much of it is not read yet).
 
         Parameters
         ----------
@@ -582,10 +627,12 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
             raise IndexError(index)
         if index < len(self._notes):
             return self._notes[index]
-        state = self._state
-        if state is None or state.snapshot is None:
-            raise IndexError(index)
-        return state.snapshot.get_line(index - len(self._notes))
+        index -= len(self._notes)
+        text_lines = self._text_line_count()
+        if index < text_lines:
+            assert self._state is not None and self._state.snapshot is not None
+            return self._state.snapshot.get_line(index)
+        return self._trailer[index - text_lines]
 
     @property
     def lines(self) -> list[str]:
@@ -817,7 +864,8 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
     def _forget(self, index: int) -> None:
         """Drop line `index` from the cache of rendered lines."""
         state = self._state
-        if state is not None and state.snapshot is not None and index >= len(self._notes):
+        if (state is not None and state.snapshot is not None
+                and len(self._notes) <= index < len(self._notes) + state.snapshot.line_count):
             self._cache.discard((state.epoch, state.snapshot.omitted + index - len(self._notes)))
 
     def _status(self, text: str) -> None:
@@ -910,6 +958,17 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         """
         old = self._state
         snapshot = state.snapshot
+        if (old is not None and old.arriving and state.arriving and old.epoch == state.epoch
+                and old.size == state.size):
+            # A flood goes on: only the count below the lines changed; repaint that line.
+            self._state = state
+            self._update_notes()
+            self._update_virtual_size()
+            if self._following and round(self.scroll_y) < self.max_scroll_y:
+                # The last full update missed the end (a scroll bar appeared since).
+                self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+            self.refresh_line(self.line_count - 1)
+            return
         if old is None or old.epoch != state.epoch or old.snapshot is None or snapshot is None:
             self._cache.clear()
         else:
@@ -938,8 +997,9 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         return state.snapshot.line_count
 
     def _update_notes(self) -> None:
-        """Compute the status lines shown above (or instead of) the output."""
+        """Compute the status lines shown above (or instead of) the output, and below it."""
         notes: list[str] = []
+        trailer: list[str] = []
         state = self._state
         path = self._path
         if path is None:
@@ -952,7 +1012,12 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         elif state.status == "error":
             notes.append(f"cannot read {path}: {state.message}")
         elif state.snapshot is not None:
-            if state.streaming:
+            if state.arriving:
+                notes.append(f"… output arriving fast: not read while it comes; its end is "
+                             f"shown when it pauses, all of it once it settles (see {path})")
+                trailer.append(f"… output arriving fast: {_amount(state.arriving)} more so "
+                               f"far, not read while it comes")
+            elif state.streaming:
                 notes.append(f"… output arriving fast: its end is shown, all of it once it "
                              f"settles (see {path})")
             elif state.skipped_bytes or state.snapshot.omitted:
@@ -961,6 +1026,7 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
                 notes.append(f"waiting for output… ({path} is empty)")
         # A path or an error message may hold ESC: shown, never acted on.
         self._notes = [inert(note, one_line=True) for note in notes]
+        self._trailer = trailer
 
     def _update_virtual_size(self) -> None:
         """Set the scrollable size from the lines held."""
@@ -968,8 +1034,8 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         width = 0
         if state is not None and state.snapshot is not None:
             width = state.snapshot.max_width
-        if self._notes:
-            width = max(width, *(cell_len(note) for note in self._notes))
+        if self._notes or self._trailer:
+            width = max(width, *(cell_len(note) for note in self._notes + self._trailer))
         self.virtual_size = Size(width, self.line_count)
 
     # ------------------------------------------------------------------ following
@@ -1018,10 +1084,12 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         notes = self._notes
         if index >= self.line_count:
             return Strip.blank(width, rich_style)
-        if index < len(notes):
+        text_end = len(notes) + self._text_line_count()
+        if index < len(notes) or index >= text_end:
+            note = notes[index] if index < len(notes) else self._trailer[index - text_end]
             style = rich_style + self.get_component_rich_style("output-view--status", partial=True)
-            text = Text(notes[index], style=style, no_wrap=True, end="")
-            strip = Strip(text.render(self.app.console), cell_len(notes[index]))
+            text = Text(note, style=style, no_wrap=True, end="")
+            strip = Strip(text.render(self.app.console), cell_len(note))
         else:
             state = self._state
             assert state is not None and state.snapshot is not None
@@ -1060,6 +1128,15 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         elif current:
             text.stylize(_PROBLEM_STYLE)
         return Strip(text.render(self.app.console), text.cell_len)
+
+
+def _amount(size: int) -> str:
+    """A number of bytes for a reader: ``640 KB``, ``12.3 MB``, ``1.5 GB``."""
+    if size < 1_000_000:
+        return f"{size // 1000} KB"
+    if size < 1_000_000_000:
+        return f"{size / 1_000_000:.1f} MB"
+    return f"{size / 1_000_000_000:.1f} GB"
 
 
 def count_in_file(path: str | os.PathLike[str], pattern: re.Pattern[str], size: int) -> int:
