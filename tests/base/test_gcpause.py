@@ -39,3 +39,29 @@ def test_a_disabled_collector_stays_disabled() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_gc_frozen_freezes_inside_and_unfreezes_after_the_last_block() -> None:
+    from aw_tui.base.gcpause import gc_frozen
+
+    assert gc.get_freeze_count() == 0
+    with gc_frozen():
+        frozen = gc.get_freeze_count()
+        assert frozen > 0 and gc.isenabled()
+        with gc_frozen():
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen
+    assert gc.get_freeze_count() == 0
+
+
+def test_gc_frozen_leaves_objects_someone_else_froze() -> None:
+    from aw_tui.base.gcpause import gc_frozen
+
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        with gc_frozen():
+            assert gc.get_freeze_count() == before
+        assert gc.get_freeze_count() == before
+    finally:
+        gc.unfreeze()
