@@ -19,7 +19,7 @@ from typing import Any
 from aw_tui.engine.errors import PipelineError, PipelineWarning, RunInterrupted
 from aw_tui.engine.executors import Executor
 from aw_tui.engine.loop import RunEngine
-from aw_tui.engine.steps import PipelineStep, StepList, accepts_argument, func_label
+from aw_tui.engine.steps import PipelineStep, StepList, func_label, keyword_names
 from aw_tui.rundir.checkpoint import (
     CheckpointError,
     find_checkpoint,
@@ -507,9 +507,10 @@ class Pipeline:
     def call_step(self, step: PipelineStep) -> Any:
         """Call a step's function with its kwargs (plus ``pipeline``/``step_id`` if wanted)."""
         func_kwargs = dict(step.func_kwargs)
-        if accepts_argument(step.func, "step_id"):
+        names = keyword_names(step.func)
+        if "step_id" in names:
             func_kwargs["step_id"] = step.step_id
-        if accepts_argument(step.func, "pipeline"):
+        if "pipeline" in names:
             func_kwargs["pipeline"] = self
         return step.func(**func_kwargs)
 

@@ -17,6 +17,7 @@ import warnings
 from typing import Any
 
 from aw_tui.base import process
+from aw_tui.base.gcpause import gc_frozen
 from aw_tui.engine.call import WORKER_LOST, StepCall, StepOutcome
 from aw_tui.engine.checks import apply_checks, parse_checks
 from aw_tui.engine.errors import (
@@ -169,7 +170,10 @@ class RunEngine:
             the run stops, as interrupted, and can be resumed once it is writable.
         """
         try:
-            self._execute()
+            # The pipeline lives through the run: the collector need not walk it again at
+            # each full collection the run's allocations trigger (base/gcpause).
+            with gc_frozen():
+                self._execute()
         except OSError as exc:
             if not is_disk_error(exc) or not self.pipeline.log_dir:
                 raise

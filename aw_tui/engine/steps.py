@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable
+from types import FunctionType
 from typing import Any
 
 from aw_tui.engine.checks import parse_checks
 
-__all__ = ["PipelineStep", "StepList", "accepts_argument", "check_timeout", "func_label"]
+__all__ = [
+    "PipelineStep", "StepList", "accepts_argument", "check_timeout", "func_label", "keyword_names",
+]
 
 
 def check_timeout(timeout: Any) -> float | None:
@@ -148,13 +151,43 @@ def func_label(func: Any) -> str:
     return getattr(func, "__name__", None) or type(func).__name__
 
 
-def accepts_argument(func: Callable[..., Any], name: str) -> bool:
-    """Whether ``func`` takes a keyword argument called ``name``."""
+#: Keyword names of plain functions already looked at: id -> (function, its code,
+#: defaults, keyword defaults, names). Looking at a signature costs ~10 us, twice per step.
+_keyword_cache: dict[int, tuple[Any, Any, Any, Any, frozenset[str]]] = {}
+_KEYWORD_CACHE_SIZE = 4096
+
+
+def keyword_names(func: Callable[..., Any]) -> frozenset[str]:
+    """The names ``func`` takes as keyword arguments (empty if it has no signature).
+
+    Remembered for plain functions while their code and defaults stay the same; looked up
+    each time for other callables (a project's ``FuncRef`` names a function in a file that
+    may change), and for functions that declare another signature (``__wrapped__``,
+    ``__signature__``).
+    """
+    plain = type(func) is FunctionType and not (
+        "__wrapped__" in func.__dict__ or "__signature__" in func.__dict__)
+    if plain:
+        cached = _keyword_cache.get(id(func))
+        if (cached is not None and cached[0] is func and cached[1] is func.__code__
+                and cached[2] is func.__defaults__ and cached[3] is func.__kwdefaults__):
+            return cached[4]
     try:
         params = inspect.signature(func).parameters
     except (TypeError, ValueError):
-        return False
-    return name in params and params[name].kind in (
-        inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        inspect.Parameter.KEYWORD_ONLY,
+        return frozenset()
+    names = frozenset(
+        name for name, param in params.items()
+        if param.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     )
+    if plain:
+        if len(_keyword_cache) >= _KEYWORD_CACHE_SIZE:
+            _keyword_cache.clear()
+        _keyword_cache[id(func)] = (func, func.__code__, func.__defaults__,  # type: ignore[attr-defined]
+                                    func.__kwdefaults__, names)  # type: ignore[attr-defined]
+    return names
+
+
+def accepts_argument(func: Callable[..., Any], name: str) -> bool:
+    """Whether ``func`` takes a keyword argument called ``name``."""
+    return name in keyword_names(func)

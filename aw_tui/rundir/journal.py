@@ -34,6 +34,7 @@ from aw_tui.rundir.vocabulary import (
 __all__ = [
     "CRC_FIELD",
     "EVENTS_FILE",
+    "JSONText",
     "JournalProblem",
     "JournalReader",
     "RunState",
@@ -52,10 +53,65 @@ CRC_FIELD = "crc"
 _CRC_TAIL = b', "crc": '
 
 
+class JSONText:
+    """A value of a journal record already encoded: ``json.dumps(value, ensure_ascii=False)``.
+
+    :func:`encode_line` puts it into the line as it is, so a big value whose size had to be
+    known first (a step's provenance record) is encoded once; the line is the same bytes as
+    with the value itself.
+
+    Parameters
+    ----------
+    text : str
+        The JSON text.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"JSONText({self.text!r})"
+
+    def value(self) -> Any:
+        """The value the text encodes."""
+        return json.loads(self.text)
+
+
+def _decode_text(value: Any) -> Any:
+    if type(value) is JSONText:
+        return value.value()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def encode_line(record: dict[str, Any]) -> bytes:
     """One journal line: ``json.dumps(record, ensure_ascii=False)`` with a ``crc`` field
-    appended as its last key, the CRC-32 of the line's JSON text without that field."""
-    body = json.dumps(record, ensure_ascii=False).encode("utf-8")
+    appended as its last key, the CRC-32 of the line's JSON text without that field.
+
+    Values that are :class:`JSONText` go in as the JSON they hold: the line is the same
+    bytes as with the decoded values. ``record``'s keys are strings.
+
+    Raises
+    ------
+    TypeError
+        For a value JSON cannot hold (as :func:`json.dumps`).
+    """
+    tail: list[str] = []
+    for key in reversed(record):  # the JSONText values at the end are put in as they are
+        value = record[key]
+        if type(value) is not JSONText:
+            break
+        tail.append(f"{json.dumps(key, ensure_ascii=False)}: {value.text}")
+    head = record
+    if tail:
+        head = dict(record)
+        for _ in tail:
+            head.popitem()
+    text = json.dumps(head, ensure_ascii=False, default=_decode_text)
+    if tail:
+        text = (text[:-1] + ", " if head else "{") + ", ".join(reversed(tail)) + "}"
+    body = text.encode("utf-8")
     return body[:-1] + _CRC_TAIL + str(zlib.crc32(body)).encode() + b"}\n"
 
 

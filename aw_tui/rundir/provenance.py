@@ -236,9 +236,10 @@ def paths_in(value: Any, limit: int = MAX_PATHS, exist: bool = True) -> list[str
             return
         if isinstance(item, str):
             budget[0] -= 1
-            if not item or len(item) > 4096 or "\n" in item or "\0" in item:
+            if (not item or len(item) > 4096 or "\n" in item or "\0" in item
+                    or (os.sep not in item and "." not in item)):
                 return
-            name = _FRAME.sub("", item)
+            name = _FRAME.sub("", item) if item.endswith("]") else item
             if os.sep not in name and "." not in name:
                 return
             path = os.path.abspath(name)

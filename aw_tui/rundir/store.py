@@ -30,7 +30,7 @@ from aw_tui.rundir.checkpoint import (
     load_checkpoint,
     replay_journal,
 )
-from aw_tui.rundir.journal import encode_line, last_seq, read_events
+from aw_tui.rundir.journal import JSONText, encode_line, last_seq, read_events
 from aw_tui.rundir.layout import RunLayout
 from aw_tui.rundir.lock import LockInfo, RunLock, RunLockedError, read_lock
 from aw_tui.rundir.pickling import dump_fast, dumps_fast
@@ -130,8 +130,9 @@ def capped_record(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_jsonable(value: Any) -> Any:
-    """A JSON form of ``value`` (tuples as lists; anything else as its ``repr``)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    """A JSON form of ``value`` (tuples as lists; anything else as its ``repr``; a
+    :class:`~aw_tui.rundir.journal.JSONText` kept for :func:`encode_line`)."""
+    if value is None or isinstance(value, (bool, int, float, str, JSONText)):
         return value
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
@@ -236,10 +237,14 @@ class RunStore:
                         self._journal.write(b"\n")
         record = {"seq": self.seq + 1, "time": time.time(), "event": event}
         record.update(fields)
-        record = to_jsonable(record)
-        line = encode_line(record)
+        try:  # the usual record is JSON already: encoded as it is, not copied first
+            line = encode_line(record)
+        except (TypeError, ValueError):
+            record = to_jsonable(record)
+            line = encode_line(record)
         if len(line) > MAX_LINE:
-            record = capped_record(record)
+            record = capped_record(
+                {k: v.value() if type(v) is JSONText else v for k, v in record.items()})
             line = encode_line(record)
         if self._torn:  # an earlier line was cut short (disk full): start a fresh line
             line = b"\n" + line
@@ -289,13 +294,14 @@ class RunStore:
 
     def provenance_field(self, step_id: int, record: dict[str, Any]) -> Any:
         """What a ``step_finished`` line carries of the step's provenance record: the record
-        itself, or ``"file"`` when it is too big for a line (a step over thousands of files):
-        it is then written to ``steps/<id>.provenance.json`` first (atomic, not ``fsync``-ed,
-        as a result). A file per step would cost more than the rest of a step's
-        bookkeeping."""
+        (as :class:`~aw_tui.rundir.journal.JSONText`, encoded once), or ``"file"`` when it
+        is too big for a line (a step over thousands of files): it is then written to
+        ``steps/<id>.provenance.json`` first (atomic, not ``fsync``-ed, as a result). A file
+        per step would cost more than the rest of a step's bookkeeping."""
+        text = json.dumps(record, ensure_ascii=False)
+        if len(text) <= PROVENANCE_INLINE and len(text.encode()) <= PROVENANCE_INLINE:
+            return JSONText(text)
         data = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
-        if len(data) <= PROVENANCE_INLINE:
-            return record
         atomic_write_bytes(self.layout.step_provenance(step_id), data, fsync=False)
         return "file"
 

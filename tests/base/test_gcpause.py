@@ -39,3 +39,51 @@ def test_a_disabled_collector_stays_disabled() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_gc_frozen_freezes_inside_and_unfreezes_after_the_last_block() -> None:
+    from aw_tui.base.gcpause import gc_frozen
+
+    assert gc.get_freeze_count() == 0
+    with gc_frozen():
+        frozen = gc.get_freeze_count()
+        assert frozen > 0 and gc.isenabled()
+        with gc_frozen():
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen
+    assert gc.get_freeze_count() == 0
+
+
+def test_gc_frozen_leaves_objects_someone_else_froze() -> None:
+    from aw_tui.base.gcpause import gc_frozen
+
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        with gc_frozen():
+            assert gc.get_freeze_count() == before
+        assert gc.get_freeze_count() == before
+    finally:
+        gc.unfreeze()
+
+
+def test_gc_frozen_freezes_what_survives_a_full_collection_and_frees_the_rest() -> None:
+    import weakref
+
+    from aw_tui.base.gcpause import gc_frozen
+
+    class Node:
+        pass
+
+    with gc_frozen():
+        frozen = gc.get_freeze_count()
+        kept = [Node() for _ in range(1000)]
+        cycle = Node()
+        cycle.self = cycle
+        ref = weakref.ref(cycle)
+        del cycle
+        gc.collect()
+        assert ref() is None  # made inside: collected
+        assert gc.get_freeze_count() >= frozen + len(kept)  # survivors frozen
+    assert gc.get_freeze_count() == 0
+    assert all(callback.__name__ != "_freeze_survivors" for callback in gc.callbacks)
