@@ -8,7 +8,6 @@ know what each step is doing. See ``docs/run-directory.md`` for the event format
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import statistics
 import zlib
@@ -537,13 +536,40 @@ _RUN_STARTED = json.dumps({"event": "run_started"})[1:-1].encode()
 """How a ``run_started`` event's kind appears in a journal line (see ``RunStore``)."""
 
 _RUN_ENDS = ("run_finished", "run_failed", "run_interrupted")
+_BLOCK = 1024 * 1024  # bytes read at a time from the end of the journal
 
 
-def _line_around(data: mmap.mmap, pos: int, end: int) -> dict[str, Any] | None:
+def _rfind(handle: Any, needle: bytes, limit: int, block: int = _BLOCK) -> int:
+    """Where the last ``needle`` that ends by byte ``limit`` of the file starts, or -1: read
+    backwards a block at a time (memory stays at one block, never the whole journal)."""
+    pos = limit
+    while pos > 0:
+        start = max(0, pos - block)
+        handle.seek(start)
+        found = handle.read(min(pos + len(needle) - 1, limit) - start).rfind(needle)
+        if found >= 0:
+            return start + found
+        pos = start
+    return -1
+
+
+def _line_around(handle: Any, pos: int, end: int) -> dict[str, Any] | None:
     """Parse the journal line holding byte ``pos`` (lines end before ``end``)."""
-    start = data.rfind(b"\n", 0, pos) + 1
-    stop = data.find(b"\n", pos, end)
-    event, _ = decode_line(data[start : stop if stop != -1 else end])
+    start = _rfind(handle, b"\n", pos) + 1
+    handle.seek(start)
+    parts: list[bytes] = []
+    left = end - start
+    while left > 0:
+        chunk = handle.read(min(_BLOCK, left))
+        if not chunk:
+            break
+        left -= len(chunk)
+        cut = chunk.find(b"\n")  # none before ``pos``: the line ends at the first one
+        if cut >= 0:
+            parts.append(chunk[:cut])
+            break
+        parts.append(chunk)
+    event, _ = decode_line(b"".join(parts))
     return event
 
 
@@ -567,29 +593,31 @@ def read_run_header(path: str) -> RunState | None:
     if os.path.isdir(path):
         path = os.path.join(path, EVENTS_FILE)
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed below, mmap needs the descriptor
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError:
         return None
     with handle:
+        # Read backwards a block at a time: the newest run_started of a finished 100,000-step
+        # run is at the start of a 100 MB journal, and a map of the file would count all of
+        # it in the viewer's memory (VmHWM) once searched.
         try:
-            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        except (ValueError, OSError):  # empty, or a file system without mmap
-            return None
-        with data:
-            end = data.rfind(b"\n")  # what follows the last newline is not complete
+            size = handle.seek(0, os.SEEK_END)
+            end = _rfind(handle, b"\n", size)  # what follows the last newline is not complete
             if end <= 0:
                 return None
-            last = _line_around(data, end - 1, end)
+            last = _line_around(handle, end - 1, end)
             started = None
             limit = end
             while started is None:
-                pos = data.rfind(_RUN_STARTED, 0, limit)
+                pos = _rfind(handle, _RUN_STARTED, limit)
                 if pos == -1:
                     break
-                event = _line_around(data, pos, end)
+                event = _line_around(handle, pos, end)
                 if event is not None and event.get("event") == "run_started":
                     started = event
                 limit = pos
+        except OSError:
+            return None
     state = RunState()
     if started is not None:
         state._begin_run(started)
