@@ -11,7 +11,7 @@ import json
 import os
 import statistics
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -297,9 +297,19 @@ def verify_journal(log_dir: str) -> list[JournalProblem]:
     return list(reader.problems)
 
 
-@dataclass
+#: The most different strings a :class:`RunState` shares (its words: statuses, functions,
+#: hosts, tags that repeat); more are kept as they come.
+_MAX_WORDS = 4096
+_NO_WARNINGS: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
 class StepState:
-    """What the journal says about one step."""
+    """What the journal says about one step.
+
+    One per step of a run (100,000 for a big ``foreach``): its fields are slots, and its
+    words (status, function, host, verdict) one string each in the whole state.
+    """
 
     step_id: int
     index: int | None = None
@@ -314,8 +324,9 @@ class StepState:
     tags: list[str] = field(default_factory=list)
     #: ``ok``, ``warn`` or ``bad`` for a tool step (docs/verdicts.md), None otherwise.
     verdict: str | None = None
-    #: The step's warnings (at most 20 in the journal; all in its result).
-    warnings: list[str] = field(default_factory=list)
+    #: The step's warnings (at most 20 in the journal; all in its result); an empty tuple
+    #: when it gave none.
+    warnings: Sequence[str] = field(default_factory=list)
 
 
 @dataclass
@@ -347,6 +358,19 @@ class RunState:
     durations: dict[str, list[float]] = field(default_factory=dict)
     #: Time spent in the earlier runs this run resumed (elapsed counts them too).
     earlier: float = 0.0
+    _words: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def _word(self, value: Any) -> Any:
+        """One object for each repeated string of the steps' events (a status, a function,
+        a host, a tag): up to :data:`_MAX_WORDS` different ones, the rest kept as they are."""
+        if type(value) is not str:
+            return value
+        found = self._words.get(value)
+        if found is not None:
+            return found
+        if len(self._words) < _MAX_WORDS:
+            self._words[value] = value
+        return value
 
     @classmethod
     def from_events(cls, events: list[dict[str, Any]]) -> RunState:
@@ -383,32 +407,37 @@ class RunState:
                     st.duration = None
                     st.summary = {}
                     st.error_msg = None
-                    st.verdict, st.warnings = None, []
+                    st.verdict, st.warnings = None, _NO_WARNINGS
             return None
         if kind == "step_started" and step_id is not None:
             st = self.step(step_id)
+            word = self._word
             st.status = RUNNING
             st.index = event.get("index", st.index)
             st.started = event.get("time")
             st.duration = None
             st.error_msg = None
-            st.verdict, st.warnings = None, []
-            st.host = event.get("host")
-            st.worker = event.get("worker")
-            st.func = event.get("func", st.func)
-            st.tags = list(event.get("tags") or st.tags)
+            st.verdict, st.warnings = None, _NO_WARNINGS
+            st.host = word(event.get("host"))
+            st.worker = word(event.get("worker"))
+            st.func = word(event.get("func", st.func))
+            tags = event.get("tags")
+            if tags and tags != st.tags:
+                st.tags = [word(tag) for tag in tags]
             return st
         if kind == "step_finished" and step_id is not None:
             st = self.step(step_id)
-            st.status = event.get("status") or UNKNOWN
+            word = self._word
+            st.status = word(event.get("status") or UNKNOWN)
             st.index = event.get("index", st.index)
             st.duration = event.get("duration")
             st.summary = dict(event.get("summary") or {})
             st.error_msg = event.get("error_msg")
-            st.host = event.get("host", st.host)
-            st.worker = event.get("worker", st.worker)
-            st.verdict = event.get("verdict")
-            st.warnings = [str(w) for w in event.get("warnings") or []]
+            st.host = word(event.get("host", st.host))
+            st.worker = word(event.get("worker", st.worker))
+            st.verdict = word(event.get("verdict"))
+            found = event.get("warnings")
+            st.warnings = [str(w) for w in found] if found else _NO_WARNINGS
             if st.status in DONE_STATUSES and isinstance(st.duration, (int, float)) and st.func:
                 found = self.durations.setdefault(st.func, [])
                 found.append(float(st.duration))
@@ -539,12 +568,12 @@ _RUN_ENDS = ("run_finished", "run_failed", "run_interrupted")
 _BLOCK = 1024 * 1024  # bytes read at a time from the end of the journal
 
 
-def _rfind(handle: Any, needle: bytes, limit: int, block: int = _BLOCK) -> int:
+def _rfind(handle: Any, needle: bytes, limit: int) -> int:
     """Where the last ``needle`` that ends by byte ``limit`` of the file starts, or -1: read
     backwards a block at a time (memory stays at one block, never the whole journal)."""
     pos = limit
     while pos > 0:
-        start = max(0, pos - block)
+        start = max(0, pos - _BLOCK)
         handle.seek(start)
         found = handle.read(min(pos + len(needle) - 1, limit) - start).rfind(needle)
         if found >= 0:
