@@ -17,6 +17,7 @@ __all__ = [
     "accepts_argument",
     "check_timeout",
     "func_label",
+    "same_definition",
     "share_step_values",
 ]
 
@@ -108,7 +109,7 @@ class PipelineStep:
         What the step's last run ran with and read and wrote (set when it finishes).
     """
 
-    __slots__ = (*STEP_FIELDS, "__dict__", "__weakref__")
+    __slots__ = (*STEP_FIELDS, "_extra", "__weakref__")
 
     def __init__(
         self,
@@ -139,6 +140,7 @@ class PipelineStep:
         self.check_severity = check_severity
         self.identity = str(step_id)
         self.provenance: dict[str, Any] | None = None
+        self._extra: dict[str, Any] | None = None
 
     @property
     def func_name(self) -> str:
@@ -149,11 +151,20 @@ class PipelineStep:
         return f"<PipelineStep {self.step_id} {self.func_name} tags={self.tags}>"
 
     # A step keeps its attributes in slots (no dict each: 100,000 steps of a checkpoint
-    # are ~40 MB less), yet pickles as it always did: a dict of its attributes (and of any
-    # attribute set on it besides them), which older checkpoints hold too.
+    # are ~40 MB less), yet pickles as it always did: a dict of its attributes, which
+    # older checkpoints hold too. Keys of an older checkpoint that are none of them are
+    # kept (``_extra``) and read as attributes.
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails.
+        if name != "_extra":
+            extra = getattr(self, "_extra", None)
+            if extra and name in extra:
+                return extra[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
     def __getstate__(self) -> dict[str, Any]:
         state = {name: getattr(self, name, None) for name in STEP_FIELDS}
-        extra = getattr(self, "__dict__", None)
+        extra = getattr(self, "_extra", None)
         if extra:
             state.update(extra)
         return state
@@ -171,8 +182,7 @@ class PipelineStep:
         state.setdefault("provenance", None)
         for name in STEP_FIELDS:
             setattr(self, name, state.pop(name, None))
-        for name, value in state.items():  # attributes set on a step besides its own
-            setattr(self, name, value)
+        self._extra = state or None
         share_step_values(self)
 
 
@@ -253,6 +263,22 @@ def _share_in(values: Any, share: Callable[[Any], Any]) -> None:
         for key, value in values.items():
             if type(value) is str:
                 values[key] = share(value)
+
+
+_DEFINITION = tuple(n for n in STEP_FIELDS if n not in ("step_id", "results", "provenance"))
+
+
+def same_definition(old: Any, new: PipelineStep) -> bool:
+    """Whether step ``old`` is defined as ``new`` is: the same function, tags, flags,
+    kwargs, checks and identity (ids, results and records aside), and no attribute of an
+    older checkpoint besides. A viewer then shows ``old`` itself for ``new`` (one object per step)."""
+    if type(old) is not PipelineStep or getattr(old, "_extra", None):
+        return False
+    try:
+        return all(getattr(old, name) == getattr(new, name) for name in _DEFINITION) and \
+            getattr(old.func, "spec", None) == getattr(new.func, "spec", None)
+    except Exception:  # kwargs whose == is not a bool (arrays): not the same, to be safe
+        return False
 
 
 def func_label(func: Any) -> str:
