@@ -6,18 +6,19 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from aw_tui.engine.steps import PipelineStep, same_definition
 from aw_tui.pipeline import Pipeline
 from aw_tui.project.funcref import FuncRef
 from aw_tui.project.interpolate import stringify
 from aw_tui.project.schema import KEY_INPUT_KWARGS
 
 
-@dataclass
+@dataclass(slots=True)  # one per step: 100,000 for a big foreach
 class ExpandedStep:
     """One pipeline step of a project, after ``foreach`` expansion and interpolation.
 
@@ -163,7 +164,8 @@ class Project:
         return self.paths.get("log")
 
     def build_pipeline(self, create_paths: bool | None = None,
-                       step_ids: dict[str, int] | None = None) -> Pipeline:
+                       step_ids: dict[str, int] | None = None,
+                       reuse: Mapping[str, PipelineStep] | None = None) -> Pipeline:
         """Make the :class:`~aw_tui.pipeline.Pipeline` this project describes.
 
         Parameters
@@ -175,6 +177,12 @@ class Project:
             The ``step_id`` of each step identity of an earlier run (its checkpoint's): a
             step keeps its id, so the run directory's ``steps/<id>.*`` files and XML logs
             stay its own when steps are added or removed; a new step gets an unused id.
+        reuse : mapping, optional
+            Steps of an earlier pipeline by identity (a loaded checkpoint's, for a viewer):
+            where one is defined as the project now defines its step (:func:`same_definition`)
+            and has the id ``step_ids`` gives, that very object is the new pipeline's step,
+            with its results, rather than a second copy of it (a viewer of 100,000 steps then
+            holds them once).
 
         Returns
         -------
@@ -214,6 +222,10 @@ class Project:
             # Set afterwards: a function may take kwargs named like add_step's parameters.
             added.func_kwargs = copy.deepcopy(step.kwargs)
             added.identity = step.identity
+            old = reuse.get(added.identity) if reuse else None
+            if old is not None and old.step_id == (step_ids or {}).get(added.identity) \
+                    and same_definition(old, added):
+                pipeline.steps[-1] = old  # the one just built is dropped at once
         if step_ids:
             renumber_steps(pipeline, step_ids)
         return pipeline
