@@ -415,7 +415,7 @@ class Session:
         return StepRow(
             index=index,
             step_id=step.step_id,
-            tags=list(step.tags),
+            tags=step.tags,  # the step's own list: rows are built again, never changed
             func=step.func_name,
             status=status,
             duration=duration,
