@@ -172,20 +172,24 @@ class PipelineStep:
     def __setstate__(self, state: Any) -> None:
         if isinstance(state, tuple) and len(state) == 2:  # (dict, slots): object's default
             state = {**(state[0] or {}), **(state[1] or {})}
-        state = dict(state)
-        state.setdefault("independent", False)
-        state.setdefault("group", None)
-        state.setdefault("timeout", None)  # checkpoints written before steps had one
-        state.setdefault("checks", [])
-        state.setdefault("check_severity", "error")
-        state.setdefault("identity", str(state.get("step_id")))
-        state.setdefault("provenance", None)
+        extra = None
+        if state.keys() != _FIELD_SET:  # an older checkpoint's step (or one with more)
+            state = dict(state)
+            state.setdefault("independent", False)
+            state.setdefault("group", None)
+            state.setdefault("timeout", None)  # checkpoints written before steps had one
+            state.setdefault("checks", [])
+            state.setdefault("check_severity", "error")
+            state.setdefault("identity", str(state.get("step_id")))
+            state.setdefault("provenance", None)
+            extra = {k: v for k, v in state.items() if k not in _FIELD_SET} or None
         for name in STEP_FIELDS:
-            setattr(self, name, state.pop(name, None))
-        self._extra = state or None
+            setattr(self, name, state.get(name))
+        self._extra = extra
         share_step_values(self)
 
 
+_FIELD_SET = frozenset(STEP_FIELDS)
 _SHARED_EMPTY: dict[str, Any] = {}
 """The one empty ``reads``/``writes`` of the provenance records of loaded steps (records are
 read, never changed in place: a new run gives a step a new record)."""
@@ -205,64 +209,35 @@ def _shared_func_record(found: dict[str, Any]) -> dict[str, Any]:
 
 
 def share_step_values(step: Any) -> None:
-    """Make a loaded step's equal values one object each (what it is does not change).
+    """Make the equal parts of a loaded step's provenance record one object each.
 
-    A checkpoint's step holds its item's name four or five times (its tags, kwargs, result
-    summary and provenance record) and an identity twice, each a string of its own once
-    unpickled; the ``func`` entry and the empty ``reads``/``writes`` of its record are the
-    same for every member of a ``foreach``. Sharing them makes a loaded 100,000-step
-    checkpoint ~60 MB smaller (and the checkpoint written from it smaller too: pickle
-    writes a shared object once). Only strings and read-only record parts are shared;
-    every dict and list the seed's API lets you change stays the step's own.
+    A runner's checkpoint already holds each string once (its objects were shared when it
+    was written), but not the empty ``reads``/``writes`` of each record, its status word,
+    nor, from older writers, its ``func`` entry (the same for every member of a ``foreach``)
+    or its identity. Sharing them makes a loaded 100,000-step checkpoint ~20 MB smaller (and
+    the checkpoint written from it smaller too). Only the record's parts are shared, which
+    are read and never changed in place (a new run gives a step a new record); every dict
+    and list the seed's API lets you change stays the step's own.
     """
-    seen: dict[str, str] = {}
-
-    def share(value: Any) -> Any:
-        return seen.setdefault(value, value) if type(value) is str else value
-
-    identity = step.identity
-    if type(identity) is str:
-        seen[identity] = identity
-    for group in (step.tags, step.func_kwargs):
-        _share_in(group, share)
-    results = step.results
-    if type(results) is dict:
-        summary = results.get("summary")
-        if type(summary) is dict:
-            _share_in(summary, share)
-    if type(step.group) is str:
-        step.group = sys.intern(step.group)
-    if type(step.check_severity) is str:
-        step.check_severity = sys.intern(step.check_severity)
     record = step.provenance
     if type(record) is not dict:
         return
-    if record.get("identity") == identity:
+    identity = step.identity
+    found = record.get("identity")
+    if found is not identity and found == identity:
         record["identity"] = identity
-    if record.get("step_id") == step.step_id:
-        record["step_id"] = step.step_id
-    if type(record.get("status")) is str:
-        record["status"] = sys.intern(record["status"])
-    if type(record.get("kwargs")) is dict:
-        _share_in(record["kwargs"], share)
-    if type(record.get("func")) is dict:
-        record["func"] = _shared_func_record(record["func"])
-    for key in ("reads", "writes"):
-        if type(record.get(key)) is dict and not record[key]:
-            record[key] = _SHARED_EMPTY
-
-
-def _share_in(values: Any, share: Callable[[Any], Any]) -> None:
-    """Replace the strings of a list, or the string values of a dict, by ``share`` (in
-    place: the container stays the same object)."""
-    if type(values) is list:
-        for index, value in enumerate(values):
-            if type(value) is str:
-                values[index] = share(value)
-    elif type(values) is dict:
-        for key, value in values.items():
-            if type(value) is str:
-                values[key] = share(value)
+    found = record.get("status")
+    if type(found) is str:
+        record["status"] = sys.intern(found)
+    found = record.get("func")
+    if type(found) is dict:
+        record["func"] = _shared_func_record(found)
+    found = record.get("reads")
+    if found is not _SHARED_EMPTY and type(found) is dict and not found:
+        record["reads"] = _SHARED_EMPTY
+    found = record.get("writes")
+    if found is not _SHARED_EMPTY and type(found) is dict and not found:
+        record["writes"] = _SHARED_EMPTY
 
 
 _DEFINITION = tuple(n for n in STEP_FIELDS if n not in ("step_id", "results", "provenance"))
