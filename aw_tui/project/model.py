@@ -181,8 +181,9 @@ class Project:
             Steps of an earlier pipeline by identity (a loaded checkpoint's, for a viewer):
             where one is defined as the project now defines its step (:func:`same_definition`)
             and has the id ``step_ids`` gives, that very object is the new pipeline's step,
-            with its results, rather than a second copy of it (a viewer of 100,000 steps then
-            holds them once).
+            with its results, rather than a second copy of it, and this project's step
+            takes its kwargs and tags (equal values: a viewer of 100,000 steps then holds
+            them once; a pipeline built later copies them as ever).
 
         Returns
         -------
@@ -226,6 +227,7 @@ class Project:
             if old is not None and old.step_id == (step_ids or {}).get(added.identity) \
                     and same_definition(old, added):
                 pipeline.steps[-1] = old  # the one just built is dropped at once
+                step.kwargs, step.tags = old.func_kwargs, old.tags  # equal: held once
         if step_ids:
             renumber_steps(pipeline, step_ids)
         return pipeline

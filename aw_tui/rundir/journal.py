@@ -11,7 +11,7 @@ import json
 import os
 import statistics
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -499,6 +499,27 @@ class RunState:
         self.error_msg = self.reason = self.stop_requested = None
         self.run_steps = list(event.get("run_steps") or [])
         self.start_idx = int(event.get("start_idx") or 0)
+
+    def share_with(self, steps: Mapping[int, Any], events: Iterable[dict[str, Any]]) -> None:
+        """Make the tags and summary of the steps these events are about the very lists and
+        dicts of ``steps`` (a pipeline's steps by id: their ``tags`` and result
+        ``summary``) where equal: a viewer of a finished 100,000-step run then holds them
+        once, not once from the checkpoint and once from the journal. Nothing changes
+        value; the state replaces them (never changes them in place) on later events."""
+        for event in events:
+            st = self.steps.get(event.get("step_id"))  # type: ignore[arg-type]
+            step = steps.get(st.step_id) if st is not None else None
+            if step is None:
+                continue
+            tags = getattr(step, "tags", None)
+            if st.tags is not tags and st.tags == tags:
+                st.tags = tags
+            results = getattr(step, "results", None)
+            summary = results.get("summary") if type(results) is dict else None
+            if st.summary is not summary and type(summary) is dict and st.summary == summary:
+                st.summary = summary
+            if st.index is not st.step_id and st.index == st.step_id:
+                st.index = st.step_id
 
     # The views below may run in another thread than the one applying events: they read
     # with ``get`` and copy containers first, so they never change the state or trip over

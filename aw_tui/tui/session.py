@@ -285,6 +285,7 @@ class Session:
         reader = JournalReader(self.log_dir or "", max_bytes=1024 * 1024)
         state = RunState()
         seqs: dict[int, int] = {}
+        steps = {s.step_id: s for s in self.steps()}  # their tags and summaries: held once
         with gc_paused():
             while True:
                 if stop is not None and stop.is_set():
@@ -293,6 +294,7 @@ class Session:
                 if reader.reset:
                     state, seqs = RunState(), {}
                 self._apply(events, state, seqs)
+                state.share_with(steps, events)
                 if reader.at_end:
                     break
         self.reader, self.state, self._step_seq, self.caught_up = reader, state, seqs, True
