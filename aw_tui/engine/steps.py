@@ -163,7 +163,18 @@ class PipelineStep:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __getstate__(self) -> dict[str, Any]:
-        state = {name: getattr(self, name, None) for name in STEP_FIELDS}
+        try:
+            state = {  # STEP_FIELDS, written out: the quickest (a checkpoint dump)
+                "func": self.func, "step_id": self.step_id, "tags": self.tags,
+                "ignore_errors": self.ignore_errors,
+                "ignore_exceptions": self.ignore_exceptions, "func_kwargs": self.func_kwargs,
+                "results": self.results, "independent": self.independent,
+                "group": self.group, "timeout": self.timeout, "checks": self.checks,
+                "check_severity": self.check_severity, "identity": self.identity,
+                "provenance": self.provenance,
+            }
+        except AttributeError:  # one was deleted: left out, as an older step's state
+            state = {name: getattr(self, name) for name in STEP_FIELDS if hasattr(self, name)}
         extra = getattr(self, "_extra", None)
         if extra:
             state.update(extra)

@@ -210,6 +210,44 @@ def child_paint(project: str) -> dict[str, Any]:
     }
 
 
+def vm_mb() -> tuple[float, float]:
+    """(VmRSS, VmHWM) of this process, in MB."""
+    found = {}
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                found[line[:5]] = int(line.split()[1]) / 1024
+    return found.get("VmRSS", 0.0), found.get("VmHWM", 0.0)
+
+
+def child_phases(project: str) -> dict[str, Any]:
+    """The TUI's load path without the app, phase by phase (issue 16): time, then RSS and
+    peak RSS (VmHWM) after each. The app's imports first, as ``aw-tui PROJECT`` has them."""
+    start = time.perf_counter()
+    import aw_tui.tui.app  # noqa: F401 - the app's imports, counted in the baseline
+    from aw_tui.target import resolve_target
+    from aw_tui.tui.session import Session
+
+    out: dict[str, Any] = {}
+
+    def mark(name: str, since: float) -> None:
+        rss, hwm = vm_mb()
+        out[name] = {"s": round(time.perf_counter() - since, 2), "rss": round(rss),
+                     "hwm": round(hwm)}
+
+    mark("imports", start)
+    since = time.perf_counter()
+    session = Session(resolve_target(project, expand=False))
+    mark("resolve", since)
+    for name, call in (("load", lambda: session.load()), ("rows", lambda: session.rows()),
+                       ("catch_up", lambda: session.catch_up()),
+                       ("refresh", lambda: session.refresh()), ("rows again", session.rows)):
+        since = time.perf_counter()
+        call()
+        mark(name, since)
+    return out
+
+
 def child_stream_tui(project: str) -> dict[str, Any]:
     from aw_tui.rundir.journal import read_events
     from aw_tui.target import resolve_target
@@ -332,13 +370,15 @@ def main() -> int:
     parser.add_argument("--stream-rates", type=float, nargs="+", default=[0.0, 5.0],
                         help="tool output rates in MB/s (0: as fast as it can write)")
     parser.add_argument("--repeat", type=int, default=3, help="streaming runs of each kind")
+    parser.add_argument("--no-stream", action="store_true", help="the first paints only")
     parser.add_argument("--quick", action="store_true",
                         help="10,000 steps, no after-run paint, one streaming run of each")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, project = args.child
-        result = child_paint(project) if kind == "paint" else child_stream_tui(project)
+        child = {"paint": child_paint, "phases": child_phases}.get(kind, child_stream_tui)
+        result = child(project)
         print(json.dumps(result))
         return 0
     if args.quick:
@@ -356,7 +396,7 @@ def main() -> int:
                   f"{r['worker_load']:6.2f} {r['worker_rows']:6.2f} "
                   f"{r['app_to_rows']:6.2f} {r['open']:6.2f} {r['caught_up']:7.2f} "
                   f"{r['states']:6.2f} {r['peak_mb']:7.0f}  < {r['target']:.0f} s {'ok' if met else 'MISSED'}")
-        for rate in args.stream_rates:
+        for rate in [] if args.no_stream else args.stream_rates:
             stream = bench_stream(args.stream_mb, rate, args.repeat, workdir)
             slow_ok = stream["slowdown_pct"] < 10.0
             mem_ok = stream["tui_peak_mb"] < 200.0

@@ -44,6 +44,7 @@ def test_a_step_has_no_dict_and_refuses_an_unknown_attribute() -> None:
     with pytest.raises(AttributeError):
         step.not_an_attribute = 1  # type: ignore[attr-defined]
     assert step.identity == "1" and step.provenance is None and step.checks == []
+    assert tuple(step.__getstate__()) == STEP_FIELDS  # every attribute, in their order
 
 
 def test_an_old_dict_state_unpickles_with_defaults_and_its_extra_keys() -> None:
