@@ -508,7 +508,7 @@ def _resume_project(target: Target, checkpoint: Any, create_paths: bool | None,
     ids = {i: int(old.get("step_id", -1)) for i, old in retired.items()}
     ids.update({i: s.step_id for i, s in old_steps.items()})
     pipeline = build_from_project(target, create_paths, step_ids=ids,
-                                  reuse=old_steps if reuse else None)
+                                  reuse=old_steps if reuse else None, share_values=reuse)
     keep = {"done", "stale"} if keep_stale else {"done"}
     states = {s.identity: s for s in freshness.states}
     completed = set()
@@ -564,13 +564,14 @@ def complete_project(target: Target) -> Any:
 
 def build_from_project(target: Target, create_paths: bool | None = None,
                        step_ids: dict[str, int] | None = None,
-                       reuse: dict[str, Any] | None = None) -> Any:
+                       reuse: dict[str, Any] | None = None,
+                       share_values: bool = False) -> Any:
     """Build a fresh pipeline from the target's project file (``step_ids``: the ids of
-    step identities an earlier run used; ``reuse``: steps to keep where alike, see
-    ``Project.build_pipeline``)."""
+    step identities an earlier run used; ``reuse``: steps to keep where alike;
+    ``share_values``: for a viewer, see ``Project.build_pipeline``)."""
     project = complete_project(target)
     pipeline = project.build_pipeline(create_paths=create_paths, step_ids=step_ids,
-                                      reuse=reuse)
+                                      reuse=reuse, share_values=share_values)
     if not pipeline.paths.get("log") and target.log_dir:
         os.makedirs(target.log_dir, exist_ok=True)
         pipeline.paths["log"] = target.log_dir

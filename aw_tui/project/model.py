@@ -165,7 +165,8 @@ class Project:
 
     def build_pipeline(self, create_paths: bool | None = None,
                        step_ids: dict[str, int] | None = None,
-                       reuse: Mapping[str, PipelineStep] | None = None) -> Pipeline:
+                       reuse: Mapping[str, PipelineStep] | None = None,
+                       share_values: bool = False) -> Pipeline:
         """Make the :class:`~aw_tui.pipeline.Pipeline` this project describes.
 
         Parameters
@@ -184,6 +185,9 @@ class Project:
             with its results, rather than a second copy of it, and this project's step
             takes its kwargs and tags (equal values: a viewer of 100,000 steps then holds
             them once; a pipeline built later copies them as ever).
+        share_values : bool
+            The new steps take this project's kwargs and tags themselves, not copies: for a
+            viewer, which never runs nor changes them in place (a run's steps may).
 
         Returns
         -------
@@ -221,7 +225,10 @@ class Project:
                 check_severity=step.check_severity,
             )
             # Set afterwards: a function may take kwargs named like add_step's parameters.
-            added.func_kwargs = copy_kwargs(step.kwargs)
+            if share_values:
+                added.func_kwargs, added.tags = step.kwargs, step.tags
+            else:
+                added.func_kwargs = copy_kwargs(step.kwargs)
             added.identity = step.identity
             old = reuse.get(added.identity) if reuse else None
             if old is not None and old.step_id == (step_ids or {}).get(added.identity) \

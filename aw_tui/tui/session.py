@@ -181,7 +181,7 @@ class Session:
                 self._checkpoint_stamp = file_stamp([self.target.checkpoint or ""])
             else:
                 self.pipeline = build_from_project(
-                    self.target, create_paths=create_paths or None)
+                    self.target, create_paths=create_paths or None, share_values=True)
                 self.folded = True  # no checkpoint: every step is pending
         if self.reader is not None:
             self.state = read_run_header(self.log_dir or "") or RunState()
