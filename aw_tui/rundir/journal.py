@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -297,9 +298,10 @@ def verify_journal(log_dir: str) -> list[JournalProblem]:
     return list(reader.problems)
 
 
-#: The most different strings a :class:`RunState` shares (its words: statuses, functions,
-#: hosts, tags that repeat); more are kept as they come.
-_MAX_WORDS = 4096
+#: One object for each word of the steps' events (status, function, host, worker, verdict):
+#: 100,000 steps' "success" are one string, not 100,000.
+_intern = sys.intern
+_SHARED_EVENTS = ("step_started", "step_finished")
 _NO_WARNINGS: tuple[str, ...] = ()
 
 
@@ -358,19 +360,6 @@ class RunState:
     durations: dict[str, list[float]] = field(default_factory=dict)
     #: Time spent in the earlier runs this run resumed (elapsed counts them too).
     earlier: float = 0.0
-    _words: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
-
-    def _word(self, value: Any) -> Any:
-        """One object for each repeated string of the steps' events (a status, a function,
-        a host, a tag): up to :data:`_MAX_WORDS` different ones, the rest kept as they are."""
-        if type(value) is not str:
-            return value
-        found = self._words.get(value)
-        if found is not None:
-            return found
-        if len(self._words) < _MAX_WORDS:
-            self._words[value] = value
-        return value
 
     @classmethod
     def from_events(cls, events: list[dict[str, Any]]) -> RunState:
@@ -411,31 +400,33 @@ class RunState:
             return None
         if kind == "step_started" and step_id is not None:
             st = self.step(step_id)
-            word = self._word
             st.status = RUNNING
             st.index = event.get("index", st.index)
             st.started = event.get("time")
             st.duration = None
             st.error_msg = None
             st.verdict, st.warnings = None, _NO_WARNINGS
-            st.host = word(event.get("host"))
-            st.worker = word(event.get("worker"))
-            st.func = word(event.get("func", st.func))
+            host, worker, func = event.get("host"), event.get("worker"), event.get("func", st.func)
+            st.host = _intern(host) if type(host) is str else host
+            st.worker = _intern(worker) if type(worker) is str else worker
+            st.func = _intern(func) if type(func) is str else func
             tags = event.get("tags")
             if tags and tags != st.tags:
-                st.tags = [word(tag) for tag in tags]
+                st.tags = list(tags)
             return st
         if kind == "step_finished" and step_id is not None:
             st = self.step(step_id)
-            word = self._word
-            st.status = word(event.get("status") or UNKNOWN)
+            status = event.get("status") or UNKNOWN
+            st.status = _intern(status) if type(status) is str else status
             st.index = event.get("index", st.index)
             st.duration = event.get("duration")
             st.summary = dict(event.get("summary") or {})
             st.error_msg = event.get("error_msg")
-            st.host = word(event.get("host", st.host))
-            st.worker = word(event.get("worker", st.worker))
-            st.verdict = word(event.get("verdict"))
+            host, worker = event.get("host", st.host), event.get("worker", st.worker)
+            st.host = _intern(host) if type(host) is str else host
+            st.worker = _intern(worker) if type(worker) is str else worker
+            verdict = event.get("verdict")
+            st.verdict = _intern(verdict) if type(verdict) is str else verdict
             found = event.get("warnings")
             st.warnings = [str(w) for w in found] if found else _NO_WARNINGS
             if st.status in DONE_STATUSES and isinstance(st.duration, (int, float)) and st.func:
@@ -507,6 +498,8 @@ class RunState:
         once, not once from the checkpoint and once from the journal. Nothing changes
         value; the state replaces them (never changes them in place) on later events."""
         for event in events:
+            if event.get("event") not in _SHARED_EVENTS:
+                continue
             st = self.steps.get(event.get("step_id"))  # type: ignore[arg-type]
             step = steps.get(st.step_id) if st is not None else None
             if step is None:
