@@ -107,6 +107,12 @@ class PipelineStep:
         matched by it.
     provenance : dict or None
         What the step's last run ran with and read and wrote (set when it finishes).
+
+    Notes
+    -----
+    The attributes are slots (:data:`STEP_FIELDS`): a step takes no other attribute
+    (``AttributeError``), so 100,000 steps hold no dict each. The keys of an older
+    checkpoint's step that are none of them are kept and still read as attributes.
     """
 
     __slots__ = (*STEP_FIELDS, "_extra", "__weakref__")

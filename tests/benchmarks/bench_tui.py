@@ -1,7 +1,9 @@
 """Benchmarks of the whole TUI app (issue 5): first paint of big projects, streaming output.
 
 Run ``python tests/benchmarks/bench_tui.py`` from the repository root (about 2 minutes; add
-``--quick`` for a smaller run). Every measurement runs in a fresh subprocess, so import time
+``--quick`` for a smaller run; ``--steps 10000 100000 --no-stream`` for the 100,000-step
+paints of issue 16, about 6 minutes; ``--child phases PROJECT`` for the load path's time,
+RSS and peak RSS phase by phase). Every measurement runs in a fresh subprocess, so import time
 and peak memory are its own. Figures:
 
 1. **First paint** of a project of 10,000 and 50,000 steps (a TOML ``foreach`` over that many
