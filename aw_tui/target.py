@@ -492,20 +492,23 @@ def project_pipeline(target: Target, checkpoint: Any, freshness: Freshness | Non
     file's steps, ids kept by identity, each with the checkpoint's result taken over (only
     the ``done`` ones count as completed). What a viewer shows; it runs nothing.
     """
-    return _resume_project(target, checkpoint, create_paths, False, freshness)[0]
+    return _resume_project(target, checkpoint, create_paths, False, freshness, reuse=True)[0]
 
 
 def _resume_project(target: Target, checkpoint: Any, create_paths: bool | None,
-                    keep_stale: bool,
-                    freshness: Freshness | None = None) -> tuple[Any, list[str]]:
-    """The project's pipeline with the current results of ``checkpoint`` taken over."""
+                    keep_stale: bool, freshness: Freshness | None = None,
+                    reuse: bool = False) -> tuple[Any, list[str]]:
+    """The project's pipeline with the current results of ``checkpoint`` taken over
+    (``reuse``: the checkpoint's step objects themselves, where the project defines them
+    alike: what a viewer shows, never a run)."""
     if freshness is None:
         freshness = freshness_of(target, checkpoint)
     old_steps = {s.identity: s for s in checkpoint.steps}
     retired = dict(getattr(checkpoint, "retired", None) or {})
     ids = {i: int(old.get("step_id", -1)) for i, old in retired.items()}
     ids.update({i: s.step_id for i, s in old_steps.items()})
-    pipeline = build_from_project(target, create_paths, step_ids=ids)
+    pipeline = build_from_project(target, create_paths, step_ids=ids,
+                                  reuse=old_steps if reuse else None, share_values=reuse)
     keep = {"done", "stale"} if keep_stale else {"done"}
     states = {s.identity: s for s in freshness.states}
     completed = set()
@@ -560,11 +563,15 @@ def complete_project(target: Target) -> Any:
 
 
 def build_from_project(target: Target, create_paths: bool | None = None,
-                       step_ids: dict[str, int] | None = None) -> Any:
+                       step_ids: dict[str, int] | None = None,
+                       reuse: dict[str, Any] | None = None,
+                       share_values: bool = False) -> Any:
     """Build a fresh pipeline from the target's project file (``step_ids``: the ids of
-    step identities an earlier run used, see ``Project.build_pipeline``)."""
+    step identities an earlier run used; ``reuse``: steps to keep where alike;
+    ``share_values``: for a viewer, see ``Project.build_pipeline``)."""
     project = complete_project(target)
-    pipeline = project.build_pipeline(create_paths=create_paths, step_ids=step_ids)
+    pipeline = project.build_pipeline(create_paths=create_paths, step_ids=step_ids,
+                                      reuse=reuse, share_values=share_values)
     if not pipeline.paths.get("log") and target.log_dir:
         os.makedirs(target.log_dir, exist_ok=True)
         pipeline.paths["log"] = target.log_dir

@@ -53,7 +53,8 @@ class InputSets:
             except (Silent, InterpolationError):
                 continue
             self.items[name] = items
-            out[name] = [dict(item.fields) for item in items]
+            # The items' own fields (not copies: 100,000 items would hold them twice).
+            out[name] = [item.fields for item in items]
         return out
 
     def _string_list(self, table: dict[str, Any], key: str, keypath: str,

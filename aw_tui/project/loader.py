@@ -192,16 +192,18 @@ def _load_bytes(file_path: Path, display: str, raw_bytes: bytes, check_files: bo
             ) from None
 
 
-_FIRST_STEP = re.compile(r"^[ \t]*\[\[[ \t]*steps[ \t]*\]\]", re.MULTILINE)
+_FIRST_STEP = re.compile(r"^[ \t]*\[\[?[ \t]*(?:steps|inputs)[ \t]*[.\]]", re.MULTILINE)
 _HEADER = re.compile(r"^[ \t]*\[.*$", re.MULTILINE)
-_STEPS_HEADER = re.compile(r"[ \t]*\[\[?[ \t]*steps[ \t]*[.\]]")
+_STEPS_HEADER = re.compile(r"[ \t]*\[\[?[ \t]*(?:steps|inputs)[ \t]*[.\]]")
 
 
 def head_without_steps(text: str) -> str | None:
-    """The part of a project file before its first ``[[steps]]``, when only the steps' own
-    tables follow it: all that ``load_project(..., steps=False)`` reads, parsed in a
-    fraction of the time for a file of thousands of steps (a folder of a hundred projects
-    lists at once). None when the file does not allow it (then it is read whole)."""
+    """The part of a project file before its first ``[inputs]`` or ``[[steps]]`` table, when
+    only those tables follow it: all that ``load_project(..., steps=False)`` reads, parsed
+    in a fraction of the time for a file of thousands of steps or items (a folder of a
+    hundred projects lists at once; ``aw-tui PROJECT`` finds the run directory of a project
+    of 100,000 items without reading them twice). None when the file does not allow it
+    (then it is read whole)."""
     first = _FIRST_STEP.search(text)
     if first is None:
         return None

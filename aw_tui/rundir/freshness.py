@@ -48,7 +48,7 @@ STATES = ("done", "stale", "pending", "running", "failed", "removed")
 _MAX_UPSTREAM = 3
 
 
-@dataclass
+@dataclass(slots=True)
 class Planned:
     """A step as it is defined now.
 
@@ -70,7 +70,7 @@ class Planned:
     step_id: int
 
 
-@dataclass
+@dataclass(slots=True)  # one per step
 class StepFreshness:
     """The state of one step now, and why.
 

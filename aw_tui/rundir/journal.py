@@ -8,11 +8,11 @@ know what each step is doing. See ``docs/run-directory.md`` for the event format
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import statistics
+import sys
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -354,9 +354,20 @@ def verify_journal(log_dir: str) -> list[JournalProblem]:
     return list(reader.problems)
 
 
-@dataclass
+#: One object for each word of the steps' events (status, function, host, worker, verdict):
+#: 100,000 steps' "success" are one string, not 100,000.
+_intern = sys.intern
+_SHARED_EVENTS = ("step_started", "step_finished")
+_NO_WARNINGS: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
 class StepState:
-    """What the journal says about one step."""
+    """What the journal says about one step.
+
+    One per step of a run (100,000 for a big ``foreach``): its fields are slots, and its
+    words (status, function, host, verdict) one string each in the whole state.
+    """
 
     step_id: int
     index: int | None = None
@@ -371,8 +382,9 @@ class StepState:
     tags: list[str] = field(default_factory=list)
     #: ``ok``, ``warn`` or ``bad`` for a tool step (docs/verdicts.md), None otherwise.
     verdict: str | None = None
-    #: The step's warnings (at most 20 in the journal; all in its result).
-    warnings: list[str] = field(default_factory=list)
+    #: The step's warnings (at most 20 in the journal; all in its result); an empty tuple
+    #: when it gave none.
+    warnings: Sequence[str] = field(default_factory=list)
 
 
 @dataclass
@@ -440,7 +452,7 @@ class RunState:
                     st.duration = None
                     st.summary = {}
                     st.error_msg = None
-                    st.verdict, st.warnings = None, []
+                    st.verdict, st.warnings = None, _NO_WARNINGS
             return None
         if kind == "step_started" and step_id is not None:
             st = self.step(step_id)
@@ -449,23 +461,30 @@ class RunState:
             st.started = event.get("time")
             st.duration = None
             st.error_msg = None
-            st.verdict, st.warnings = None, []
-            st.host = event.get("host")
-            st.worker = event.get("worker")
-            st.func = event.get("func", st.func)
-            st.tags = list(event.get("tags") or st.tags)
+            st.verdict, st.warnings = None, _NO_WARNINGS
+            host, worker, func = event.get("host"), event.get("worker"), event.get("func", st.func)
+            st.host = _intern(host) if type(host) is str else host
+            st.worker = _intern(worker) if type(worker) is str else worker
+            st.func = _intern(func) if type(func) is str else func
+            tags = event.get("tags")
+            if tags and tags != st.tags:
+                st.tags = list(tags)
             return st
         if kind == "step_finished" and step_id is not None:
             st = self.step(step_id)
-            st.status = event.get("status") or UNKNOWN
+            status = event.get("status") or UNKNOWN
+            st.status = _intern(status) if type(status) is str else status
             st.index = event.get("index", st.index)
             st.duration = event.get("duration")
             st.summary = dict(event.get("summary") or {})
             st.error_msg = event.get("error_msg")
-            st.host = event.get("host", st.host)
-            st.worker = event.get("worker", st.worker)
-            st.verdict = event.get("verdict")
-            st.warnings = [str(w) for w in event.get("warnings") or []]
+            host, worker = event.get("host", st.host), event.get("worker", st.worker)
+            st.host = _intern(host) if type(host) is str else host
+            st.worker = _intern(worker) if type(worker) is str else worker
+            verdict = event.get("verdict")
+            st.verdict = _intern(verdict) if type(verdict) is str else verdict
+            found = event.get("warnings")
+            st.warnings = [str(w) for w in found] if found else _NO_WARNINGS
             if st.status in DONE_STATUSES and isinstance(st.duration, (int, float)) and st.func:
                 found = self.durations.setdefault(st.func, [])
                 found.append(float(st.duration))
@@ -527,6 +546,29 @@ class RunState:
         self.error_msg = self.reason = self.stop_requested = None
         self.run_steps = list(event.get("run_steps") or [])
         self.start_idx = int(event.get("start_idx") or 0)
+
+    def share_with(self, steps: Mapping[int, Any], events: Iterable[dict[str, Any]]) -> None:
+        """Make the tags and summary of the steps these events are about the very lists and
+        dicts of ``steps`` (a pipeline's steps by id: their ``tags`` and result
+        ``summary``) where equal: a viewer of a finished 100,000-step run then holds them
+        once, not once from the checkpoint and once from the journal. Nothing changes
+        value; the state replaces them (never changes them in place) on later events."""
+        for event in events:
+            if event.get("event") not in _SHARED_EVENTS:
+                continue
+            st = self.steps.get(event.get("step_id"))  # type: ignore[arg-type]
+            step = steps.get(st.step_id) if st is not None else None
+            if step is None:
+                continue
+            tags = getattr(step, "tags", None)
+            if st.tags is not tags and st.tags == tags:
+                st.tags = tags
+            results = getattr(step, "results", None)
+            summary = results.get("summary") if type(results) is dict else None
+            if st.summary is not summary and type(summary) is dict and st.summary == summary:
+                st.summary = summary
+            if st.index is not st.step_id and st.index == st.step_id:
+                st.index = st.step_id
 
     # The views below may run in another thread than the one applying events: they read
     # with ``get`` and copy containers first, so they never change the state or trip over
@@ -593,13 +635,40 @@ _RUN_STARTED = json.dumps({"event": "run_started"})[1:-1].encode()
 """How a ``run_started`` event's kind appears in a journal line (see ``RunStore``)."""
 
 _RUN_ENDS = ("run_finished", "run_failed", "run_interrupted")
+_BLOCK = 1024 * 1024  # bytes read at a time from the end of the journal
 
 
-def _line_around(data: mmap.mmap, pos: int, end: int) -> dict[str, Any] | None:
+def _rfind(handle: Any, needle: bytes, limit: int) -> int:
+    """Where the last ``needle`` that ends by byte ``limit`` of the file starts, or -1: read
+    backwards a block at a time (memory stays at one block, never the whole journal)."""
+    pos = limit
+    while pos > 0:
+        start = max(0, pos - _BLOCK)
+        handle.seek(start)
+        found = handle.read(min(pos + len(needle) - 1, limit) - start).rfind(needle)
+        if found >= 0:
+            return start + found
+        pos = start
+    return -1
+
+
+def _line_around(handle: Any, pos: int, end: int) -> dict[str, Any] | None:
     """Parse the journal line holding byte ``pos`` (lines end before ``end``)."""
-    start = data.rfind(b"\n", 0, pos) + 1
-    stop = data.find(b"\n", pos, end)
-    event, _ = decode_line(data[start : stop if stop != -1 else end])
+    start = _rfind(handle, b"\n", pos) + 1
+    handle.seek(start)
+    parts: list[bytes] = []
+    left = end - start
+    while left > 0:
+        chunk = handle.read(min(_BLOCK, left))
+        if not chunk:
+            break
+        left -= len(chunk)
+        cut = chunk.find(b"\n")  # none before ``pos``: the line ends at the first one
+        if cut >= 0:
+            parts.append(chunk[:cut])
+            break
+        parts.append(chunk)
+    event, _ = decode_line(b"".join(parts))
     return event
 
 
@@ -623,29 +692,31 @@ def read_run_header(path: str) -> RunState | None:
     if os.path.isdir(path):
         path = os.path.join(path, EVENTS_FILE)
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed below, mmap needs the descriptor
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError:
         return None
     with handle:
+        # Read backwards a block at a time: the newest run_started of a finished 100,000-step
+        # run is at the start of a 100 MB journal, and a map of the file would count all of
+        # it in the viewer's memory (VmHWM) once searched.
         try:
-            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        except (ValueError, OSError):  # empty, or a file system without mmap
-            return None
-        with data:
-            end = data.rfind(b"\n")  # what follows the last newline is not complete
+            size = handle.seek(0, os.SEEK_END)
+            end = _rfind(handle, b"\n", size)  # what follows the last newline is not complete
             if end <= 0:
                 return None
-            last = _line_around(data, end - 1, end)
+            last = _line_around(handle, end - 1, end)
             started = None
             limit = end
             while started is None:
-                pos = data.rfind(_RUN_STARTED, 0, limit)
+                pos = _rfind(handle, _RUN_STARTED, limit)
                 if pos == -1:
                     break
-                event = _line_around(data, pos, end)
+                event = _line_around(handle, pos, end)
                 if event is not None and event.get("event") == "run_started":
                     started = event
                 limit = pos
+        except OSError:
+            return None
     state = RunState()
     if started is not None:
         state._begin_run(started)

@@ -143,7 +143,7 @@ def fold(target: Target, checkpoint: Any, running: Iterable[int] = (),
     if checkpoint is None:
         if project is None:
             raise FoldError(f"{target.path}: no checkpoint to show")
-        return Folded(build_from_project(target, make, step_ids=step_ids))
+        return Folded(build_from_project(target, make, step_ids=step_ids, share_values=True))
     freshness = freshness_of(target, checkpoint, running)
     if project is None:
         pipeline = checkpoint

@@ -181,7 +181,7 @@ class Session:
                 self._checkpoint_stamp = file_stamp([self.target.checkpoint or ""])
             else:
                 self.pipeline = build_from_project(
-                    self.target, create_paths=create_paths or None)
+                    self.target, create_paths=create_paths or None, share_values=True)
                 self.folded = True  # no checkpoint: every step is pending
         if self.reader is not None:
             self.state = read_run_header(self.log_dir or "") or RunState()
@@ -285,6 +285,7 @@ class Session:
         reader = JournalReader(self.log_dir or "", max_bytes=1024 * 1024)
         state = RunState()
         seqs: dict[int, int] = {}
+        steps = {s.step_id: s for s in self.steps()}  # their tags and summaries: held once
         with gc_paused():
             while True:
                 if stop is not None and stop.is_set():
@@ -293,6 +294,7 @@ class Session:
                 if reader.reset:
                     state, seqs = RunState(), {}
                 self._apply(events, state, seqs)
+                state.share_with(steps, events)
                 if reader.at_end:
                     break
         self.reader, self.state, self._step_seq, self.caught_up = reader, state, seqs, True
@@ -415,7 +417,7 @@ class Session:
         return StepRow(
             index=index,
             step_id=step.step_id,
-            tags=list(step.tags),
+            tags=step.tags,  # the step's own list: rows are built again, never changed
             func=step.func_name,
             status=status,
             duration=duration,

@@ -53,9 +53,9 @@ STATUS_COLORS: dict[str, str] = {
 """A Rich style (colour) per status."""
 
 
-@dataclass
+@dataclass(slots=True)
 class StepRow:
-    """What the step table shows for one step.
+    """What the step table shows for one step (one per step: its fields are slots).
 
     Parameters
     ----------

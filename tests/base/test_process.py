@@ -142,7 +142,8 @@ def test_timeout_is_pickled_and_old_steps_load_without_one():
     step = PipelineStep(tf.succeed, 3, timeout=12)
     assert dill.loads(dill.dumps(step)).timeout == 12.0
     old = PipelineStep(tf.succeed, 4)
-    del old.__dict__["timeout"]  # a step pickled before steps had a timeout
+    del old.timeout  # a step pickled before steps had a timeout (its state has none)
+    assert "timeout" not in old.__getstate__()
     assert pickle.loads(pickle.dumps(old)).timeout is None
 
 

@@ -1,7 +1,10 @@
 """Benchmarks of the whole TUI app (issue 5): first paint of big projects, streaming output.
 
 Run ``python tests/benchmarks/bench_tui.py`` from the repository root (about 3 minutes; add
-``--quick`` for a smaller run, ``--stream-only`` for the streaming cases alone). Every measurement runs in a fresh subprocess, so import time
+``--quick`` for a smaller run, ``--stream-only`` for the streaming cases alone;
+``--steps 10000 100000 --no-stream`` for the 100,000-step paints of issue 16, about 6 minutes;
+``--child phases PROJECT`` for the load path's time, RSS and peak RSS phase by phase). Every
+measurement runs in a fresh subprocess, so import time
 and peak memory are its own. Figures:
 
 1. **First paint** of a project of 10,000 and 50,000 steps (a TOML ``foreach`` over that many
@@ -213,6 +216,44 @@ def child_paint(project: str) -> dict[str, Any]:
     }
 
 
+def vm_mb() -> tuple[float, float]:
+    """(VmRSS, VmHWM) of this process, in MB."""
+    found = {}
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                found[line[:5]] = int(line.split()[1]) / 1024
+    return found.get("VmRSS", 0.0), found.get("VmHWM", 0.0)
+
+
+def child_phases(project: str) -> dict[str, Any]:
+    """The TUI's load path without the app, phase by phase (issue 16): time, then RSS and
+    peak RSS (VmHWM) after each. The app's imports first, as ``aw-tui PROJECT`` has them."""
+    start = time.perf_counter()
+    import aw_tui.tui.app  # noqa: F401 - the app's imports, counted in the baseline
+    from aw_tui.target import resolve_target
+    from aw_tui.tui.session import Session
+
+    out: dict[str, Any] = {}
+
+    def mark(name: str, since: float) -> None:
+        rss, hwm = vm_mb()
+        out[name] = {"s": round(time.perf_counter() - since, 2), "rss": round(rss),
+                     "hwm": round(hwm)}
+
+    mark("imports", start)
+    since = time.perf_counter()
+    session = Session(resolve_target(project, expand=False))
+    mark("resolve", since)
+    for name, call in (("load", lambda: session.load()), ("rows", lambda: session.rows()),
+                       ("catch_up", lambda: session.catch_up()),
+                       ("refresh", lambda: session.refresh()), ("rows again", session.rows)):
+        since = time.perf_counter()
+        call()
+        mark(name, since)
+    return out
+
+
 def child_stream_tui(project: str) -> dict[str, Any]:
     from aw_tui.rundir.journal import read_events
     from aw_tui.target import resolve_target
@@ -391,6 +432,7 @@ def main() -> int:
     parser.add_argument("--stream-only", action="store_true",
                         help="only the streaming cases (no first paint)")
     parser.add_argument("--repeat", type=int, default=3, help="streaming runs of each kind")
+    parser.add_argument("--no-stream", action="store_true", help="the first paints only")
     parser.add_argument("--quick", action="store_true",
                         help="10,000 steps, no after-run paint, 20 MB only, 2 streaming runs "
                         "of each")
@@ -398,7 +440,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.child:
         kind, project = args.child
-        result = child_paint(project) if kind == "paint" else child_stream_tui(project)
+        child = {"paint": child_paint, "phases": child_phases}.get(kind, child_stream_tui)
+        result = child(project)
         print(json.dumps(result))
         return 0
     if args.quick:
@@ -420,7 +463,8 @@ def main() -> int:
                   f"{r['worker_load']:6.2f} {r['worker_rows']:6.2f} "
                   f"{r['app_to_rows']:6.2f} {r['open']:6.2f} {r['caught_up']:7.2f} "
                   f"{r['states']:6.2f} {r['peak_mb']:7.0f}  < {r['target']:.0f} s {'ok' if met else 'MISSED'}")
-        ok &= report_streams(args, workdir)
+        if not args.no_stream:
+            ok &= report_streams(args, workdir)
     return 0 if ok else 1
 
 

@@ -56,3 +56,19 @@ def test_a_table_after_the_steps_makes_it_read_the_whole_file(tmp_path: Path) ->
 def test_steps_are_not_checked_without_steps(tmp_path: Path) -> None:
     path = _write(tmp_path, HEAD + STEP.format(n=1) + "\n[[steps]]\nfunc = = 1\n")
     assert load_project(path, steps=False).log_dir == str(tmp_path / "work" / "log")
+
+
+def test_inputs_are_left_out_of_the_head_too(tmp_path: Path) -> None:
+    """``aw-tui PROJECT`` reads the head to find the run directory: 100,000 items before the
+    steps are not parsed there (then once more for the steps)."""
+    items = ", ".join(f'"f{i}"' for i in range(500))
+    inputs = f'[inputs.frames]\nitems = [{items}]\ntext_fields = ["image"]\n'
+    text = HEAD + inputs + STEP.format(n=1)
+    assert head_without_steps(text) == HEAD
+    path = _write(tmp_path, text)
+    quick, whole = load_project(path, steps=False), load_project(path)
+    for name in ("name", "paths", "vars", "launcher_config", "executor_config", "log_dir"):
+        assert getattr(quick, name) == getattr(whole, name), name
+    assert len(whole.inputs["frames"]) == 500
+    assert head_without_steps(HEAD + inputs + '[executor]\nkind = "local"\n' + STEP.format(
+        n=1)) is None  # a table of the head after the inputs: read whole
