@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def test_groups_count_their_members_and_follow_row_changes() -> None:
     assert display_order(len(rows), index, {"detect"}) == [~0, 0, 1, 2, 3, 4, 5]
     assert index.group_of(3) == 0 and index.group_of(4) is None
     # The running member ends with warnings: counted as done, shown as ⚠.
-    new = StepRow(**{**vars(rows[2]), "status": "success", "warnings": 2, "duration": 1.0})
+    new = replace(rows[2], status="success", warnings=2, duration=1.0)
     assert index.replace(2, rows[2], new) == 0
     assert group.status == "error"
     assert group.summary() == "2/4 ✔  1 ✘  1 ·  1 ⚠"
@@ -128,7 +129,7 @@ async def test_a_member_update_recounts_its_group_and_keeps_the_fold() -> None:
         assert "2/4 ✔  1 ▶  1 ·" in shown(table)[0]
         row = table.get_row(2)
         assert row is not None
-        table.update_row(2, StepRow(**{**vars(row), "status": "error", "duration": 1.0}))
+        table.update_row(2, replace(row, status="error", duration=1.0))
         await pilot.pause()
         line = shown(table)[0]
         assert "✘ error" in line and "2/4 ✔  1 ✘  1 ·" in line, line
@@ -269,7 +270,6 @@ def test_the_palette_folds_and_unfolds_every_group(tmp_path) -> None:
 
 @sync
 async def test_a_folded_group_shows_the_start_marker_of_a_member() -> None:
-    from dataclasses import replace
 
     app = TableApp(demo_rows())
     async with app.run_test(size=(100, 14)) as pilot:
