@@ -422,13 +422,15 @@ class AwTuiApp(FollowProject, EditActions, LauncherActions, ViewActions, App[int
                if self.live_pid and state.state == "running" else "")
             + start + tags
         )
-        self.query_one("#header", Static).update(self.fit_progress(text, run_since))
+        # Its size is fixed (app.tcss): no layout of the whole screen (~12 ms) per update.
+        self.query_one("#header", Static).update(self.fit_progress(text, run_since),
+                                                 layout=False)
 
     def show_message(self, text: str) -> None:
         """A one-line message above the footer."""
         self.message_line = text
         self.message_shown_at = time.monotonic()
-        self.query_one("#message", Static).update(text)
+        self.query_one("#message", Static).update(text, layout=False)  # fixed size
 
     # -- actions ------------------------------------------------------------------------
     def _require_loaded(self) -> bool:
