@@ -312,7 +312,12 @@ class Pipeline:
         KeyError
             When no step has that id.
         """
-        for step in self.steps:
+        steps = self.steps
+        if isinstance(step_id, int) and 0 <= step_id < len(steps):
+            guess = steps[step_id]  # ids are usually positions: no scan of 100,000 steps
+            if guess.step_id == step_id:
+                return guess
+        for step in steps:
             if step.step_id == step_id:
                 return step
         raise KeyError(f"no step with id {step_id}")
