@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Static, TextArea
 
 from aw_tui.base.text import inert
 from aw_tui.project.tomledit import loads
+from aw_tui.tui.step_groups import split_identity
 
 __all__ = [
     "ConfirmScreen", "EditScreen", "HelpScreen", "ScopeScreen", "StopScreen", "TagsScreen",
@@ -108,7 +109,7 @@ class ScopeScreen(ModalScreen[str | None]):
         self.file_name = file_name
 
     def compose(self) -> ComposeResult:
-        name, _, key = self.identity.partition("[")
+        name, key = split_identity(self.identity)
         with Vertical(classes="dialog"):
             yield Static(
                 f"Edit {shown(self.identity)}, one of the {self.members} members of "
@@ -116,7 +117,7 @@ class ScopeScreen(ModalScreen[str | None]):
                 "[b]t[/b]  the step's template: every member ("
                 + escape("[steps.kwargs]") + ")\n"
                 "[b]m[/b]  only this member (its "
-                + escape(f'[steps.items."{inert(key.rstrip("]"))}".kwargs]') + " override)\n"
+                + escape(f'[steps.items."{inert(key)}".kwargs]') + " override)\n"
                 "[b]esc[/b]  cancel",
                 classes="question",
             )
