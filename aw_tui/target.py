@@ -515,8 +515,8 @@ def _resume_project(target: Target, checkpoint: Any, create_paths: bool | None,
     for step in pipeline.steps:
         old = old_steps.get(step.identity)
         state = states.get(step.identity)
-        if old is not None:
-            step.results, step.provenance = old.results, old.provenance
+        if old is not None and old is not step:
+            step.take_record_of(old)  # the record as held: not decoded
         if old is not None and state is not None and state.state in keep:
             completed.add(step.step_id)
     for gone in freshness.removed:

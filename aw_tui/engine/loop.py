@@ -31,6 +31,7 @@ from aw_tui.engine.executors import Executor
 from aw_tui.engine.signals import interrupt_main_thread, interrupt_signals
 from aw_tui.engine.steps import PipelineStep
 from aw_tui.rundir import control
+from aw_tui.rundir.journal import JSONText
 from aw_tui.rundir.provenance import make_record, paths_in, snapshot
 from aw_tui.rundir.store import RunStore
 from aw_tui.rundir.trust import read_own_json
@@ -662,7 +663,11 @@ class RunEngine:
         if self.store is not None:
             self.store.write_result(step.step_id, result)
             step.provenance = make_record(step, result, status, done,
-                                          self._before.pop(step.step_id, None), step.provenance)
+                                          self._before.pop(step.step_id, None),
+                                          step.record_as_held)
+            record = self.store.provenance_field(step.step_id, step.provenance)
+            if isinstance(record, JSONText):
+                step.hold_record_text(record.text)  # encoded once, for the line and the step
             summary = result.get("summary") if isinstance(result.get("summary"), dict) else {}
             self.store.append_event(
                 "step_finished",
@@ -679,7 +684,7 @@ class RunEngine:
                 worker=outcome.worker,
                 run_step_idx=next_idx,
                 completed=done,
-                provenance=self.store.provenance_field(step.step_id, step.provenance),
+                provenance=record,
             )
 
     # -- control ------------------------------------------------------------------------

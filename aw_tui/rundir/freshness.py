@@ -25,6 +25,7 @@ it. docs/run-directory.md describes the model.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterable
@@ -33,6 +34,7 @@ from typing import Any
 
 from aw_tui.rundir.provenance import (
     canonical,
+    decode_record,
     file_changed,
     fingerprint,
     func_identity,
@@ -82,15 +84,18 @@ class StepFreshness:
     reasons : list of str
         Why it is stale (or pending: ``new``; failed: what changed since).
     step_id : int or None
-    record : dict or None
-        The provenance record of its last run (its "previous run").
+    finished : float or None
+        When its last run ended (``time.time()``; 0.0 for a record that does not say),
+        None when no run of it is on record. The record itself is not kept: at 100,000
+        steps the records are most of a loaded checkpoint, and a step's state needs only
+        this of it once decided.
     """
 
     identity: str
     state: str
     reasons: list[str] = field(default_factory=list)
     step_id: int | None = None
-    record: dict[str, Any] | None = None
+    finished: float | None = None
 
     @property
     def needs_run(self) -> bool:
@@ -122,15 +127,25 @@ class Freshness:
                 if s.needs_run and not (keep_stale and s.state == "stale")]
 
 
-def records_of(steps: Iterable[Any], completed: Iterable[int]) -> dict[str, dict[str, Any]]:
+def records_of(steps: Iterable[Any], completed: Iterable[int]) -> dict[str, Any]:
     """The provenance records of a checkpoint's steps that count, by identity: a finished
     step's (its id in ``completed``, or scheduled to run again with its last result still
-    held: a resume that stopped before it), and a failed one's."""
+    held: a resume that stopped before it), and a failed one's. Each as the step holds
+    it (a dict, or the JSON text of a loaded checkpoint's: :func:`assess` decodes one at a
+    time)."""
     done = set(completed)
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Any] = {}
     for step in steps:
-        record = getattr(step, "provenance", None)
-        if not isinstance(record, dict):
+        held = getattr(step, "record_as_held", None)
+        if held is None:
+            held = getattr(step, "provenance", None)  # a step of another kind
+        identity = getattr(step, "identity", None) or str(step.step_id)
+        if type(held) is str and step.step_id in done and held.startswith(
+                f'{{"identity": {json.dumps(identity, ensure_ascii=False)}, '):
+            out[identity] = held  # the usual case: the record of this identity, done
+            continue
+        record = decode_record(held)
+        if record is None:
             if step.step_id in done:
                 # Finished before aw-tui recorded what steps ran with: taken as current.
                 out[getattr(step, "identity", str(step.step_id))] = {
@@ -215,7 +230,8 @@ def assess(
     planned : list of Planned
         The steps as defined now, in order.
     records : dict
-        The provenance record of each step's last run, by identity (:func:`records_of`).
+        The provenance record of each step's last run, by identity (:func:`records_of`):
+        a dict or its JSON text.
     known : iterable of str
         The identities an earlier run knew (the checkpoint's): a pending step not among
         them is ``new``.
@@ -238,12 +254,23 @@ def assess(
         if not grown:
             break
         forced.update(grown)
-    gone = [StepFreshness(identity, "removed", step_id=sid, record=records.get(identity))
+    gone = [StepFreshness(identity, "removed", step_id=sid,
+                          finished=_finished(decode_record(records.get(identity))))
             for identity, sid in removed]
     return Freshness(states, gone)
 
 
-def _walk(planned: list[Planned], records: dict[str, dict[str, Any]], known: set[str],
+def _finished(record: dict[str, Any] | None) -> float | None:
+    """:attr:`StepFreshness.finished` of a record."""
+    if record is None:
+        return None
+    try:
+        return float(record.get("finished") or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _walk(planned: list[Planned], records: dict[str, Any], known: set[str],
           running: set[str], tools: _ToolCheck, stats: dict[str, Any],
           forced: dict[str, str]) -> tuple[list[StepFreshness], dict[str, str]]:
     """One pass over the steps in order. Returns their states, and the finished steps that
@@ -255,8 +282,9 @@ def _walk(planned: list[Planned], records: dict[str, dict[str, Any]], known: set
     wanted: dict[str, str] = {}
     needs: list[tuple[int, str]] = []  # (producer position, why) for missing inputs
     for position, step in enumerate(planned):
-        record = records.get(step.identity)
-        state = StepFreshness(step.identity, "pending", step_id=step.step_id, record=record)
+        record = decode_record(records.get(step.identity))
+        state = StepFreshness(step.identity, "pending", step_id=step.step_id,
+                              finished=_finished(record))
         states.append(state)
         reads = (record or {}).get("reads") or {}
         if step.identity in running:
@@ -280,7 +308,7 @@ def _walk(planned: list[Planned], records: dict[str, dict[str, Any]], known: set
                        f"{step.identity} reads it")
                       for path in reads if path in upstream.producer
                       and file_changed(path, [0, 0, None], stats) == "missing"]
-        upstream.add(position, state)
+        upstream.add(position, state, record)
     for index, why in needs:
         if states[index].state == "done":
             wanted.setdefault(states[index].identity, why)
@@ -290,7 +318,7 @@ def _walk(planned: list[Planned], records: dict[str, dict[str, Any]], known: set
 def _describe(other: StepFreshness) -> str | None:
     """Why a step that depends on ``other`` cannot be current, if so."""
     if other.state == "pending":
-        return f"{other.identity} {'has not run yet' if other.record is None else 'is not finished'}"
+        return f"{other.identity} {'has not run yet' if other.finished is None else 'is not finished'}"
     word = {"stale": "is stale", "failed": "failed", "running": "is running"}.get(other.state)
     return f"{other.identity} {word}" if word else None
 
@@ -314,8 +342,8 @@ class _Upstream:
             upstream = sorted({*(self.producer[p] for p in reads if p in self.producer),
                                *self.barriers})
             candidates = [self.states[i] for i in upstream]
-            newer = [s for s in candidates if s.state == "done" and s.record
-                     and float(s.record.get("finished") or 0) > finished]
+            newer = [s for s in candidates if s.state == "done" and s.finished is not None
+                     and s.finished > finished]
             not_done = [s for s in candidates if s.state != "done"]
         else:  # the seed's order: it depends on every step before it
             not_done = [self.states[i] for i in self.open[:_MAX_UPSTREAM + 1]]
@@ -341,23 +369,21 @@ class _Upstream:
             if index is None:
                 continue
             other = self.states[index]
-            if other.state != "done" or float((other.record or {}).get("finished") or 0) \
-                    > finished:
+            if other.state != "done" or (other.finished or 0.0) > finished:
                 out.add(path)
         return out
 
-    def add(self, position: int, state: StepFreshness) -> None:
-        """Take the step at ``position`` (its state decided) into account."""
-        record = state.record or {}
-        writes = record.get("writes") or {}
+    def add(self, position: int, state: StepFreshness,
+            record: dict[str, Any] | None) -> None:
+        """Take the step at ``position`` (its state decided, from ``record``) into
+        account."""
+        writes = (record or {}).get("writes") or {}
         for path in writes:
             self.producer[path] = position
-        if state.record is not None and not record.get("reads") and not writes \
+        if record is not None and not record.get("reads") and not writes \
                 and not record.get("legacy"):
             self.barriers.append(position)
         if state.state != "done":
             self.open.append(position)
-        elif state.record is not None:
-            finished = float(record.get("finished") or 0)
-            if finished > self.latest[0]:
-                self.latest = (finished, position)
+        elif state.finished is not None and state.finished > self.latest[0]:
+            self.latest = (state.finished, position)

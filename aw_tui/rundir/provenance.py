@@ -32,6 +32,7 @@ __all__ = [
     "HASH_LIMIT",
     "FileIdentity",
     "canonical",
+    "decode_record",
     "file_changed",
     "file_identity",
     "fingerprint",
@@ -328,7 +329,7 @@ def tool_identity(tool: Any) -> dict[str, Any] | None:
 def make_record(
     step: Any, result: Any, status: str, completed: bool,
     before: dict[str, tuple[int, int] | None] | None,
-    previous: dict[str, Any] | None = None,
+    previous: dict[str, Any] | str | None = None,
 ) -> dict[str, Any]:
     """The provenance record of a step that just finished.
 
@@ -347,9 +348,10 @@ def make_record(
         :func:`snapshot` of the files its kwargs named when it started (``paths_in(kwargs,
         exist=False)``): those that are new or changed now were written by it, the others
         read.
-    previous : dict, optional
-        The record of its run before: a step that did not finish still counts as the
-        writer of what that run wrote (the steps that read those files depend on it).
+    previous : dict or str, optional
+        The record of its run before (or its JSON text, :func:`decode_record`): a step
+        that did not finish still counts as the writer of what that run wrote (the steps
+        that read those files depend on it).
     """
     declared = result.get("files") if isinstance(result, dict) else None
     declared = declared if isinstance(declared, dict) else {}
@@ -364,7 +366,8 @@ def make_record(
         else:
             written.add(path)
     read -= written
-    if not completed and isinstance(previous, dict):
+    previous = None if completed else decode_record(previous)
+    if previous is not None:
         written |= set(previous.get("writes") or {})
     encoded = canonical(step.func_kwargs)
     tool = tool_identity(result.get("tool")) if isinstance(result, dict) else None
@@ -381,3 +384,14 @@ def make_record(
         "reads": {p: file_identity(p) for p in sorted(read)},
         "writes": {p: file_identity(p, content=False) for p in sorted(written)},
     }
+
+
+def decode_record(held: Any) -> dict[str, Any] | None:
+    """A provenance record as a dict, from what a step holds (``record_as_held``): the
+    dict itself, its JSON text decoded (a loaded checkpoint's), None for anything else."""
+    if type(held) is str:
+        try:
+            held = json.loads(held)
+        except ValueError:
+            return None
+    return held if isinstance(held, dict) else None

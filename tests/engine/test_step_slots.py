@@ -132,3 +132,48 @@ def test_same_definition() -> None:
         c = copy.copy(b)
         setattr(c, name, value)
         assert not same_definition(a, c), name
+
+
+def test_a_checkpoint_keeps_records_as_text_decoded_when_read(tmp_path: Path) -> None:
+    """Issue 16: the record of a finished step is pickled as its JSON text (one object, not
+    a dozen); ``step.provenance`` still gives the dict, through plain ``dill.load`` too, and
+    the states and a resume read it."""
+    log = tmp_path / "log"
+    pipeline = Pipeline({"log": str(log), "temp": str(tmp_path / "temp")}, "text",
+                        create_paths=True)
+    for i in range(3):
+        pipeline.add_step(tf.succeed, [f"t{i}"], n=i)
+    pipeline.run()
+    with open(checkpoint_path(str(log)), "rb") as handle:
+        loaded = dill.load(handle)
+    held = [s.record_as_held for s in loaded.steps]
+    assert all(type(h) is str and h.startswith('{"identity": ') for h in held)
+    assert [s.provenance["kwargs"] for s in loaded.steps] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert loaded.steps[0].provenance is not loaded.steps[0].provenance  # decoded each time
+    assert loaded.steps[1].__getstate__()["provenance"] == held[1]  # pickled as it is held
+    # The states read the text: all done; a changed kwargs makes its step stale.
+    from aw_tui.rundir.freshness import Planned, assess, records_of
+    records = records_of(loaded.steps, loaded.completed_step_ids)
+    planned = [Planned(s.identity, dict(s.func_kwargs), s.func, s.step_id) for s in loaded.steps]
+    planned[2] = Planned(planned[2].identity, {"n": 7}, planned[2].func, 2)
+    states = assess(planned, records)
+    assert [s.state for s in states.states] == ["done", "done", "stale"]
+    assert states.states[2].reasons[0].startswith("n 2 -> 7")
+    assert states.states[0].finished and states.states[0].finished > 0
+    # A record held for another identity (a checkpoint rebuilt over changed steps) counts
+    # for the identity it names, not for the step that holds it.
+    loaded.steps[0].identity = "renamed"
+    assert set(records_of(loaded.steps, loaded.completed_step_ids)) == {"0", "1", "2"}
+    resumed = load_pipeline(str(log))
+    assert resumed.steps[2].provenance == loaded.steps[2].provenance
+
+
+def test_hold_record_text_refuses_what_is_not_a_record() -> None:
+    step = PipelineStep(tf.succeed, 1)
+    with pytest.raises(ValueError, match="not the JSON text"):
+        step.hold_record_text("[1, 2]")
+    step.hold_record_text('{"identity": "1", "completed": true}')
+    assert step.provenance == {"identity": "1", "completed": True}
+    other = PipelineStep(tf.succeed, 2)
+    other.take_record_of(step)
+    assert other.record_as_held is step.record_as_held
