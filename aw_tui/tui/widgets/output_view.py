@@ -40,6 +40,7 @@ from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar  # noqa: F401 - imported now, not on the first overflow
 from textual.strip import Strip
 
 from aw_tui.base.terminal_text import TerminalText, TextSnapshot
