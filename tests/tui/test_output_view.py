@@ -548,3 +548,31 @@ async def test_scrolling_up_while_a_flood_is_not_read_keeps_the_place(
         await pilot.pause()
         assert visible(view)[:len(held)] == held  # still in sight, in the same place
         assert not view.following
+
+
+@sync
+async def test_a_long_note_is_cut_at_the_edge_and_brings_no_horizontal_scrollbar(
+        tmp_path: Path) -> None:
+    """A status line naming a long path is cut with "…" where the pane ends (it stays there
+    when wide output is scrolled sideways); it never widens the scrollable area (issue 14: a
+    horizontal scrollbar appearing with the flood note cost layouts of the whole screen)."""
+    deep = tmp_path / ("a-folder-with-a-long-name-" * 4) / "steps"
+    path = deep / "0.out"
+    app = ViewApp(path)
+    async with app.run_test(size=(60, 8)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: "does not exist yet" in view.get_line(0))
+        await pilot.pause()
+        note = view.get_line(0)
+        assert len(note) > 60  # the whole note is still the line's text
+        assert view.virtual_size.width <= view.size.width
+        assert not view.show_horizontal_scrollbar
+        shown = visible(view)[0]
+        assert shown.endswith("…") and len(shown) == view.size.width
+        assert note.startswith(shown[:-1])
+        deep.mkdir(parents=True)
+        path.write_bytes(b"x" * 200 + b"\nshort\n")  # wide output: sideways scrolling
+        await wait_for(pilot, lambda: view.line_count >= 2 and view.get_line(
+            view.line_count - 1) == "short")
+        await pilot.pause()
+        assert view.virtual_size.width == 200 and view.show_horizontal_scrollbar

@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 from rich.text import Text
 from textual import on
@@ -1030,13 +1030,13 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         self._trailer = trailer
 
     def _update_virtual_size(self) -> None:
-        """Set the scrollable size from the lines held."""
+        """Set the scrollable size from the lines held. The status lines do not count: they
+        are cut at the pane's edge (a note naming a long path would otherwise bring a
+        horizontal scrollbar, and a layout of the whole screen, with each change of it)."""
         state = self._state
         width = 0
         if state is not None and state.snapshot is not None:
             width = state.snapshot.max_width
-        if self._notes or self._trailer:
-            width = max(width, *(cell_len(note) for note in self._notes + self._trailer))
         self.virtual_size = Size(width, self.line_count)
 
     # ------------------------------------------------------------------ following
@@ -1089,8 +1089,11 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         if index < len(notes) or index >= text_end:
             note = notes[index] if index < len(notes) else self._trailer[index - text_end]
             style = rich_style + self.get_component_rich_style("output-view--status", partial=True)
+            if cell_len(note) > width:  # cut at the pane's edge, where it stays
+                note = set_cell_size(note, max(0, width - 1)) + "…"
             text = Text(note, style=style, no_wrap=True, end="")
-            strip = Strip(text.render(self.app.console), cell_len(note))
+            return Strip(text.render(self.app.console), cell_len(note)).extend_cell_length(
+                width, rich_style)
         else:
             state = self._state
             assert state is not None and state.snapshot is not None
