@@ -652,7 +652,9 @@ class RunEngine:
         self, step: PipelineStep, index: int, outcome: StepOutcome, result: dict[str, Any],
         status: str, ignored: bool, done: bool, next_idx: int,
     ) -> None:
-        """Write the step's result file and its ``step_finished`` journal line."""
+        """Write the step's ``step_finished`` journal line, with its results in it (or in
+        its result file first, when JSON would not give them back exactly or they are too
+        big: :meth:`aw_tui.rundir.store.RunStore.results_field`)."""
         if outcome.duration:
             self._durations.setdefault(step.func_name, []).append(outcome.duration)
         warned = warning_texts(result)
@@ -661,7 +663,7 @@ class RunEngine:
                 step.func_name, index, status, outcome.duration,
                 f"; {len(warned)} warning(s), the first: {warned[0]}" if warned else "")
         if self.store is not None:
-            self.store.write_result(step.step_id, result)
+            results = self.store.results_field(step.step_id, result)
             step.provenance = make_record(step, result, status, done,
                                           self._before.pop(step.step_id, None),
                                           step.record_as_held)
@@ -685,6 +687,7 @@ class RunEngine:
                 run_step_idx=next_idx,
                 completed=done,
                 provenance=record,
+                results=results,
             )
 
     # -- control ------------------------------------------------------------------------

@@ -111,9 +111,11 @@ def load_checkpoint(path: str) -> Any:
 def replay_journal(pipeline: Any, log_dir: str) -> int:
     """Apply the journal events newer than the checkpoint to ``pipeline``.
 
-    Finished steps get their results back from ``steps/<id>.result.p``, edits their kwargs
-    from ``steps/<id>.kwargs.p``, and ``run_step_idx`` points at the first step that did not
-    finish, so ``run(resume=True)`` goes on from there.
+    Finished steps get their results back from their ``step_finished`` line (JSON: nothing
+    is unpickled) or, when the line says ``"results": "file"`` or has no ``results`` (a
+    journal written before results went into it), from ``steps/<id>.result.p``; edits get
+    their kwargs from ``steps/<id>.kwargs.p``; and ``run_step_idx`` points at the first step
+    that did not finish, so ``run(resume=True)`` goes on from there.
 
     Returns
     -------
@@ -151,7 +153,7 @@ def replay_journal(pipeline: Any, log_dir: str) -> int:
                 pipeline.completed_step_ids = set(event.get("completed") or [])
         elif kind == "step_finished" and step is not None:
             try:
-                step.results = load_trusted(layout.step_result(step.step_id), "step result")
+                step.results = _results_of(event, layout)
             except Exception:
                 # The journal line reached the disk but the result did not (power cut), or
                 # the result is not provably yours: the step is not done and runs again.
@@ -199,6 +201,21 @@ def replay_journal(pipeline: Any, log_dir: str) -> int:
     if events:
         pipeline.journal_seq = max(_seq_of(e) for e in events)
     return applied
+
+
+def _results_of(event: dict[str, Any], layout: RunLayout) -> Any:
+    """A ``step_finished`` event's results: in the line (a dict), else in the step's result
+    file (``"file"``, or no ``results`` field: an older journal).
+
+    Raises
+    ------
+    Exception
+        When the file is missing, damaged or not provably yours.
+    """
+    results = event.get("results")
+    if type(results) is dict:
+        return results
+    return load_trusted(layout.step_result(event["step_id"]), "step result")
 
 
 def _seq_of(event: dict[str, Any]) -> int:

@@ -43,6 +43,7 @@ __all__ = [
     "check_checkpoint_safe",
     "checkpoint_path",
     "find_checkpoint",
+    "json_exact",
     "load_checkpoint",
     "read_lock",
     "rebuild_checkpoint",
@@ -62,6 +63,11 @@ MAX_LINE = 64 * 1024
 
 #: A provenance record up to this size goes into its ``step_finished`` line, else to a file.
 PROVENANCE_INLINE = 24 * 1024
+#: A step's results up to this size (bytes of JSON) go into its ``step_finished`` line when
+#: JSON gives them back exactly (:func:`json_exact`), else to ``steps/<id>.result.p``. With
+#: the provenance record and the fields the line repeats from them (summary, error_msg,
+#: warnings: each at most the results' size) the line stays under :data:`MAX_LINE`.
+RESULTS_INLINE = 16 * 1024
 #: The characters of a long string the journal keeps.
 PREVIEW = 2000
 #: Fields a capped line always keeps whole.
@@ -127,6 +133,51 @@ def capped_record(record: dict[str, Any]) -> dict[str, Any]:
                 if len(text) > budget:
                     capped[key] = f"{text[:budget]}... [truncated]"
     return capped
+
+
+def _exact_left(value: Any, budget: int) -> int:
+    """``budget`` less a lower bound of the JSON size of ``value``; negative when
+    ``value`` is not JSON-exact (:func:`json_exact`) or the budget ran out."""
+    kind = type(value)
+    if kind is str:
+        return budget - len(value) - 2
+    if kind is dict:
+        budget -= 2
+        for key, item in value.items():
+            if type(key) is not str:
+                return -1
+            budget = _exact_left(item, budget - len(key) - 4)
+            if budget < 0:
+                return budget
+        return budget
+    if kind is list:
+        budget -= 2
+        for item in value:
+            budget = _exact_left(item, budget - 2)
+            if budget < 0:
+                return budget
+        return budget
+    if kind is int or kind is bool or value is None:
+        return budget - 1
+    if kind is float:  # finite: nan - nan and inf - inf are nan
+        return budget - 1 if value - value == 0.0 else -1
+    return -1
+
+
+def json_exact(value: Any, limit: int = RESULTS_INLINE) -> bool:
+    """Whether a JSON round trip gives back ``value`` exactly, equal and of the same types,
+    and its JSON may fit in ``limit`` bytes (a lower bound: the caller measures the text).
+
+    Exact: ``dict`` (that very type) with ``str`` keys, ``list``, ``str``, ``int``, finite
+    ``float``, ``bool``, ``None``, recursively. Not: a tuple (a list after), a dict subclass,
+    a non-str key, NaN or infinities, a numpy value, a set, anything else. Stops at the first
+    value that is not, or once the size is known to be over ``limit``, so a huge value is not
+    walked whole (nor a cycle forever). A few microseconds for a usual step's results.
+    """
+    try:
+        return _exact_left(value, limit) >= 0
+    except RecursionError:  # nested deeper than JSON can be read back
+        return False
 
 
 def to_jsonable(value: Any) -> Any:
@@ -242,6 +293,12 @@ class RunStore:
         except (TypeError, ValueError):
             record = to_jsonable(record)
             line = encode_line(record)
+        if len(line) > MAX_LINE and type(record.get("results")) is JSONText:
+            # Inline results that, with the rest of the line, would be cut to a preview: to
+            # the step's result file (JSON-exact: the decoded value is the results).
+            self.write_result(record["step_id"], record["results"].value())
+            record["results"] = "file"
+            line = encode_line(record)
         if len(line) > MAX_LINE:
             record = capped_record(
                 {k: v.value() if type(v) is JSONText else v for k, v in record.items()})
@@ -278,7 +335,8 @@ class RunStore:
         return self.layout.step_kwargs(step_id)
 
     def write_result(self, step_id: int, results: Any) -> None:
-        """Write a step's results atomically (a picklable stand-in if they are not).
+        """Write a step's results atomically (a picklable stand-in if they are not): for
+        results that do not go into their ``step_finished`` line (:meth:`results_field`).
 
         Atomic (temporary file, ``os.replace``) but not ``fsync``-ed: an fsync per step
         costs 0.2-5 ms depending on the disk's other traffic, more than the rest of the
@@ -291,6 +349,26 @@ class RunStore:
         except Exception as exc:
             data = dill.dumps({"status": _status_of(results), "unpicklable": repr(exc)})
         atomic_write_bytes(self.result_path(step_id), data, fsync=False)
+
+    def results_field(self, step_id: int, results: Any) -> Any:
+        """What a ``step_finished`` line carries of the step's results: the results (as
+        :class:`~aw_tui.rundir.journal.JSONText`, encoded once) when they are JSON-exact
+        (:func:`json_exact`: reading the line gives back equal values of the same types) and
+        at most :data:`RESULTS_INLINE` bytes, else ``"file"``: they are then written to
+        ``steps/<id>.result.p`` first (:meth:`write_result`). An inline result has no file:
+        creating one per step cost 30-600 us on an ext4 disk, more than the rest of a step's
+        bookkeeping."""
+        if json_exact(results):
+            try:
+                text = json.dumps(results, ensure_ascii=False, allow_nan=False)
+                size = len(text.encode())  # a lone surrogate cannot go into a line
+            except (ValueError, TypeError, RecursionError):
+                pass  # e.g. an int of more digits than Python converts
+            else:
+                if size <= RESULTS_INLINE:
+                    return JSONText(text)
+        self.write_result(step_id, results)
+        return "file"
 
     def provenance_field(self, step_id: int, record: dict[str, Any]) -> Any:
         """What a ``step_finished`` line carries of the step's provenance record: the record
@@ -337,10 +415,11 @@ def rebuild_checkpoint(log_dir: str, fresh: Any, run_name: str | None = None) ->
     """Rebuild a damaged (e.g. truncated) checkpoint from a fresh pipeline and the journal.
 
     ``fresh`` is the pipeline built again from the project file (the same steps); the
-    journal and the result files, replayed over it from the first event, give back the
-    run's state (what ran, results, edits), exactly as a resume would see it. Under the run
-    directory's lock (no runner may be live), the damaged file is kept aside as
-    ``<checkpoint>.damaged-<time>`` and the rebuilt one written in its place.
+    journal (with the results its lines hold) and the result files of the other steps,
+    replayed over it from the first event, give back the run's state (what ran, results,
+    edits), exactly as a resume would see it. Under the run directory's lock (no runner may
+    be live), the damaged file is kept aside as ``<checkpoint>.damaged-<time>`` and the
+    rebuilt one written in its place.
 
     Returns
     -------

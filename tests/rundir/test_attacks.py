@@ -87,12 +87,17 @@ PLANT = """
 """
 
 
-def finished_run(shared: Path) -> Path:
+def succeed_in_a_file(n: int) -> dict:
+    """Results JSON would not give back exactly (a tuple): in ``steps/<id>.result.p``."""
+    return {"status": "success", "n": (n,)}
+
+
+def finished_run(shared: Path, func=succeed_in_a_file) -> Path:
     """A run of 3 steps whose checkpoint is the one of its start (as after a kill -9)."""
     log = shared / "log"
     pipe = Pipeline({"log": str(log), "temp": str(shared / "temp")}, create_paths=True)
     for i in range(3):
-        pipe.add_step(succeed, ["t"], n=i)
+        pipe.add_step(func, ["t"], n=i)
     pipe.run()
     checkpoint = load_checkpoint(str(log / "pipeline.p"))
     checkpoint.journal_seq = 1  # the run_started event
@@ -114,6 +119,18 @@ def test_a_step_result_planted_by_another_user_is_never_loaded(shared, attacker)
     assert not pwned.exists(), "the planted pickle ran"
     assert pipe.completed_step_ids == {0, 2}
     assert pipe.run_step_idx == 1  # the step runs again on resume
+
+
+def test_a_result_file_planted_beside_an_inline_result_is_never_read(shared, attacker):
+    log = finished_run(shared, func=succeed)  # plain results: in the journal lines
+    share(log, attacker)
+    share(log / "steps", attacker)
+    pwned = shared / "pwned-result"
+    as_attacker(attacker, PLANT.format(pwned=str(pwned), target=str(log / "steps/1.result.p")))
+    pipe = load_pipeline(str(log))
+    assert not pwned.exists(), "the planted pickle ran"
+    assert pipe.completed_step_ids == {0, 1, 2}
+    assert pipe.steps[1].results == succeed(n=1)
 
 
 def test_a_checkpoint_swapped_by_another_user_is_refused(shared, attacker):

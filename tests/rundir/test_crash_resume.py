@@ -314,7 +314,8 @@ KILL_SCRIPT = textwrap.dedent(
     def note(step_id, side):
         with open(side, "a") as handle:
             handle.write(f"{step_id}\\n")
-        return {"status": "success", "step": step_id}
+        # a tuple: JSON would not give it back, so the result goes to steps/<id>.result.p
+        return {"status": "success", "step": step_id, "at": (step_id,)}
 
     def kill_me(step_id, side):
         import os, signal
@@ -334,7 +335,8 @@ KILL_SCRIPT = textwrap.dedent(
 
 def test_a_result_file_lost_after_its_journal_line_makes_the_step_run_again(tmp_path):
     # After a power cut the journal may say a step finished while its result file never
-    # reached the disk (or is cut short): that step is not done, it runs again.
+    # reached the disk (or is cut short): that step is not done, it runs again. (Results
+    # in their journal line have no file: tests/rundir/test_results_inline.py.)
     side, log = tmp_path / "side", tmp_path / "log"
     (tmp_path / "kill.py").write_text(KILL_SCRIPT)
     proc = subprocess.run([sys.executable, str(tmp_path / "kill.py"), str(log), str(side)],

@@ -33,6 +33,11 @@ from aw_tui.rundir.trust import UntrustedFileError, load_trusted
 from aw_tui.testing_funcs import succeed
 
 
+def succeed_in_a_file(n: int) -> dict[str, Any]:
+    """Results JSON would not give back exactly (a tuple): in ``steps/<id>.result.p``."""
+    return {"status": "success", "n": (n,)}
+
+
 def make_pipeline(tmp_path: Path, n: int = 4, func: Any = succeed) -> Pipeline:
     pipe = Pipeline({"log": str(tmp_path / "log"), "temp": str(tmp_path / "temp")},
                     create_paths=True)
@@ -282,7 +287,7 @@ def test_check_reports_a_truncated_or_group_writable_checkpoint_and_a_rebuild(tm
 
 def test_a_group_writable_step_result_is_never_unpickled(tmp_path):
     log = tmp_path / "log"
-    make_pipeline(tmp_path).run()
+    make_pipeline(tmp_path, func=succeed_in_a_file).run()
     rewind_checkpoint(log)
     result = log / "steps" / "2.result.p"
     result.chmod(0o666)
@@ -315,7 +320,7 @@ def test_files_and_folders_get_their_modes_whatever_the_umask(tmp_path):
     log = tmp_path / "log"
     old = os.umask(0)
     try:
-        make_pipeline(tmp_path, n=2).run()
+        make_pipeline(tmp_path, n=2, func=succeed_in_a_file).run()
         RunStore(str(log))  # the lock is written while a run is live: take it once
         from aw_tui.rundir.control import request_stop
 
