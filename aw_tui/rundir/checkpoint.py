@@ -12,7 +12,7 @@ from typing import Any
 
 from aw_tui.base.errors import AwTuiError
 from aw_tui.rundir.edits import decode_kwargs
-from aw_tui.rundir.journal import JournalReader, last_seq
+from aw_tui.rundir.journal import JournalReader, event_at_seq, last_seq
 from aw_tui.rundir.layout import RunLayout
 from aw_tui.rundir.trust import UntrustedFileError, load_trusted, open_trusted, read_own_json
 
@@ -25,6 +25,7 @@ __all__ = [
     "load_checkpoint",
     "replay_if_newer",
     "replay_journal",
+    "results_at",
     "resume_verdict",
 ]
 
@@ -216,6 +217,23 @@ def _results_of(event: dict[str, Any], layout: RunLayout) -> Any:
     if type(results) is dict:
         return results
     return load_trusted(layout.step_result(event["step_id"]), "step result")
+
+
+def results_at(log_dir: str, seq: int, step_id: int) -> Any:
+    """The results of step ``step_id`` when the journal's event ``seq`` is its
+    ``step_finished`` line: the line's own (JSON), else its result file's (unpickled only
+    when provably yours). None otherwise: another event, the file missing or refused.
+
+    A viewer keeps only the ``seq`` of each step's last event and reads the line back
+    (:func:`aw_tui.rundir.journal.event_at_seq`), not a second copy of every step's results.
+    """
+    event = event_at_seq(log_dir, seq)
+    if event is None or event.get("event") != "step_finished" or event.get("step_id") != step_id:
+        return None
+    try:
+        return _results_of(event, RunLayout(log_dir))
+    except Exception:
+        return None
 
 
 def _seq_of(event: dict[str, Any]) -> int:

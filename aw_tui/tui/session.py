@@ -39,7 +39,6 @@ from aw_tui.rundir.freshness import StepFreshness
 from aw_tui.rundir.journal import JournalReader, RunState, read_run_header
 from aw_tui.rundir.layout import RunLayout
 from aw_tui.rundir.lock import LockInfo, read_lock
-from aw_tui.rundir.trust import load_trusted
 from aw_tui.rundir.vocabulary import (
     DONE_STATUSES,
     PENDING,
@@ -461,15 +460,14 @@ class Session:
         return RunLayout(self.log_dir).step_output(step_id)
 
     def result(self, step_id: int) -> dict[str, Any] | None:
-        """A step's results: from ``steps/<id>.result.p`` (the live run) or the checkpoint."""
+        """A step's results: those of its newest ``step_finished`` line in the journal (the
+        live run), else the checkpoint's."""
         if step_id in self._results:
             return self._results[step_id]
         result = None
-        if self.log_dir:
-            path = RunLayout(self.log_dir).step_result(step_id)
-            # Not there yet, damaged, or not provably yours (never unpickled): the checkpoint's.
-            with contextlib.suppress(Exception):
-                result = load_trusted(path, "step result")
+        seq = self._step_seq.get(step_id)  # its last event's: its results if it finished
+        if seq and self.log_dir:
+            result = checkpoint.results_at(self.log_dir, seq, step_id)
         if result is None and self.pipeline is not None:
             with contextlib.suppress(KeyError):
                 result = self.pipeline.get_step(step_id).results
