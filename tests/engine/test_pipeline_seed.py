@@ -1083,7 +1083,8 @@ def test_the_documented_journal_table_is_parsed():
     }
     assert documented_fields()["step_finished"] == [
         "seq", "time", "event", "step_id", "index", "status", "duration", "summary",
-        "error_msg", "ignored", "host", "worker", "run_step_idx", "completed",
+        "error_msg", "verdict", "warnings", "ignored", "host", "worker", "run_step_idx",
+        "completed", "provenance", "results",
     ]
 
 
