@@ -107,7 +107,8 @@ class RunLayout:
         return os.path.join(self.steps, f"{step_id}.out")
 
     def step_result(self, step_id: int) -> str:
-        """``steps/<step_id>.result.p``: the step's results dict."""
+        """``steps/<step_id>.result.p``: the step's results dict, when its ``step_finished``
+        line says ``"results": "file"`` (or has no ``results``: an older journal)."""
         return os.path.join(self.steps, f"{step_id}.result.p")
 
     def step_kwargs(self, step_id: int) -> str:

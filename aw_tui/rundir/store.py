@@ -205,7 +205,8 @@ class RunStore:
     run_name : str, optional
         Selects the checkpoint file ``pipeline-<run_name>.p``.
     fsync : bool
-        Flush checkpoints and result files to disk before renaming them into place.
+        Flush checkpoints and kwargs files to disk before renaming them into place (result
+        files are not: see :meth:`write_result`).
     """
 
     def __init__(self, log_dir: str, run_name: str | None = None, fsync: bool = True) -> None:
@@ -327,7 +328,8 @@ class RunStore:
         return self.layout.step_output(step_id)
 
     def result_path(self, step_id: int) -> str:
-        """``steps/<step_id>.result.p``: the step's results dict."""
+        """``steps/<step_id>.result.p``: the step's results dict, for results that are not in
+        its ``step_finished`` line (:meth:`results_field`)."""
         return self.layout.step_result(step_id)
 
     def kwargs_path(self, step_id: int) -> str:
