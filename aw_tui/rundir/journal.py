@@ -103,12 +103,33 @@ def encode_line(record: dict[str, Any]) -> bytes:
     return body[:-1] + _CRC_TAIL + str(zlib.crc32(body)).encode() + b"}\n"
 
 
-def decode_line(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
+#: Where the fields a viewer does not decode begin (``light``): a ``step_finished`` line's
+#: ``provenance``, then its ``results``, are its last fields before ``crc``.
+_LIGHT_CUT = b', "provenance": '
+
+
+def decode_line(line: bytes, light: bool = False
+                ) -> tuple[dict[str, Any] | None, str | None]:
     """``(event, None)`` for a sound line, ``(None, what is wrong)`` for a damaged one.
 
     A line without a ``crc`` field (written before checksums) is accepted when it parses.
+
+    Parameters
+    ----------
+    line : bytes
+        One line of the journal.
+    light : bool
+        Leave out the fields from ``provenance`` on (``provenance`` and ``results``, most of
+        a ``step_finished`` line's bytes): the checksum is still checked over the whole
+        line, the rest is not decoded. For a viewer, which shows neither.
     """
     line = line.rstrip(b"\r\n")
+    if light:
+        cut = line.find(_LIGHT_CUT)
+        if cut > 0:
+            event = _decode_before(line, cut)
+            if event is not None:
+                return event, None
     try:
         event = json.loads(line)
     except ValueError:
@@ -123,6 +144,27 @@ def decode_line(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
         if pos < 0 or not isinstance(crc, int) or zlib.crc32(line[:pos] + b"}") != crc:
             return None, "its checksum does not match (the line was changed or damaged)"
     return event, None
+
+
+def _decode_before(line: bytes, cut: int) -> dict[str, Any] | None:
+    """The event of a sound line without its fields from ``cut`` on, or None (no checksum,
+    a checksum that does not match, or ``cut`` inside a value: the caller decodes it all
+    and says what is wrong). A cut inside a nested object leaves a brace open: it never
+    parses as a whole object."""
+    pos = line.rfind(_CRC_TAIL)
+    if pos < cut or not line.endswith(b"}"):
+        return None
+    try:
+        crc = int(line[pos + len(_CRC_TAIL):-1])
+    except ValueError:
+        return None
+    if zlib.crc32(line[:pos] + b"}") != crc:
+        return None
+    try:
+        event = json.loads(line[:cut] + b"}")
+    except (ValueError, RecursionError):
+        return None
+    return event if isinstance(event, dict) else None
 
 
 @dataclass
@@ -161,6 +203,9 @@ class JournalReader:
     opener : callable, optional
         ``opener(path) -> fd`` instead of ``os.open(path, O_RDONLY)`` (e.g.
         :func:`aw_tui.rundir.trust.open_trusted` when the events feed a resume).
+    light : bool
+        Events without their ``provenance`` and ``results`` (:func:`decode_line`): a
+        viewer's, a third of the decoding of a big run's journal.
 
     Every line is checked (its ``crc`` when it has one, ``seq`` continuity): damaged lines
     and missing events are skipped and listed in :attr:`problems`, with their line number.
@@ -168,8 +213,9 @@ class JournalReader:
 
     def __init__(
         self, path: str, max_bytes: int = 8 * 1024 * 1024,
-        opener: Callable[[str], int] | None = None,
+        opener: Callable[[str], int] | None = None, light: bool = False,
     ) -> None:
+        self.light = light
         if os.path.isdir(path):
             path = os.path.join(path, EVENTS_FILE)
         self.path = path
@@ -233,7 +279,7 @@ class JournalReader:
             self.line_no += 1
             if not line.strip():
                 continue
-            event, problem = decode_line(line)
+            event, problem = decode_line(line, self.light)
             if event is None:
                 # A damaged line (a disk that lost a block, an edit by hand, a runner killed
                 # while writing it) is skipped and reported, never fatal.

@@ -115,7 +115,7 @@ class Session:
         self.target = target
         self.pipeline: Any = None
         self.state = RunState()
-        self.reader = JournalReader(self.log_dir) if self.log_dir else None
+        self.reader = JournalReader(self.log_dir, light=True) if self.log_dir else None
         self.start_idx: int | None = None
         self.run_tags: list[str] = []
         self.ignore_tags: list[str] = []
@@ -184,7 +184,7 @@ class Session:
                 self.folded = True  # no checkpoint: every step is pending
         if self.reader is not None:
             self.state = read_run_header(self.log_dir or "") or RunState()
-            self.reader = JournalReader(self.log_dir or "")
+            self.reader = JournalReader(self.log_dir or "", light=True)
             self.caught_up = False
             self._step_seq = {}
         if not self.folded and len(self.pipeline.steps) <= INLINE_STEPS:
@@ -281,7 +281,7 @@ class Session:
         if self.reader is None:
             self.caught_up = True
             return True
-        reader = JournalReader(self.log_dir or "", max_bytes=1024 * 1024)
+        reader = JournalReader(self.log_dir or "", max_bytes=1024 * 1024, light=True)
         state = RunState()
         seqs: dict[int, int] = {}
         steps = {s.step_id: s for s in self.steps()}  # their tags and summaries: held once

@@ -53,3 +53,33 @@ def test_provenance_field_inline_or_in_a_file(tmp_path) -> None:
     with open(store.layout.step_provenance(2), encoding="utf-8") as handle:
         assert json.load(handle) == big
     store.close()
+
+
+def test_a_light_decoding_leaves_out_provenance_and_results_and_still_checks_the_line(
+        tmp_path) -> None:
+    """A viewer's reader (``light``) does not decode a step_finished line's provenance and
+    results (most of its bytes), yet refuses a damaged line as the full decoding does, and
+    a nested ``provenance`` key earlier in the line is not taken for the cut."""
+    record = {**RECORD, "results": {"status": "success", "summary": {"n": 1}}}
+    line = encode_line(record)
+    event, problem = decode_line(line, light=True)
+    assert problem is None
+    assert event == {k: v for k, v in RECORD.items() if k != "provenance"}
+    assert decode_line(line)[0] == record  # the full decoding has every field
+    damaged = line.replace(b'"fwhm": 2.5', b'"fwhm": 3.5')
+    assert decode_line(damaged, light=True) == (
+        None, "its checksum does not match (the line was changed or damaged)")
+    nested = encode_line({**record, "summary": {"a": 1, "provenance": {"b": 2}}})
+    event, problem = decode_line(nested, light=True)
+    assert problem is None and event["summary"] == {"a": 1, "provenance": {"b": 2}}
+    old = json.dumps(record, ensure_ascii=False).encode()  # no crc: decoded in full
+    assert decode_line(old, light=True) == (record, None)
+    store = RunStore(str(tmp_path))
+    store.append_event("step_finished", step_id=1, summary={"x": 1},
+                       provenance=as_text({"a": 1}), results=as_text({"status": "success"}))
+    store.close()
+    from aw_tui.rundir.journal import JournalReader
+    (light,) = JournalReader(str(tmp_path), light=True).read_new()
+    (full,) = JournalReader(str(tmp_path)).read_new()
+    assert "provenance" not in light and "results" not in light
+    assert {k: v for k, v in full.items() if k not in ("provenance", "results")} == light
