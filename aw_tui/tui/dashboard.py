@@ -230,12 +230,19 @@ class DashboardApp(App[str | None]):
             if self.runs:
                 table.move_cursor(row=index)
         else:
+            changed = False
             for key, new in zip(keys, cells, strict=True):
                 old = table.get_row(key)
                 for column, (before, after) in enumerate(zip(old, new, strict=True)):
                     if str(before) != str(after):
                         table.update_cell(key, table.ordered_columns[column].key, after,
                                           update_width=True)
+                        changed = True
+            if changed:
+                # The table measures the new widths when it is next idle, and update_cell
+                # does not wake it: without this a cell grown wider stayed cut ("1337 PEN"
+                # shown as "133") until the next key press reached the table.
+                table.check_idle()
         self._update_header()
         self._update_detail()
 
