@@ -49,7 +49,7 @@ from aw_tui.tui.screens import (
     shown,
 )
 from aw_tui.tui.session import Session
-from aw_tui.tui.step_rows import status_symbol
+from aw_tui.tui.step_rows import UNCHECKED, status_symbol
 from aw_tui.tui.widgets.key_bar import KeyBar
 from aw_tui.tui.widgets.output_view import OutputView
 from aw_tui.tui.widgets.step_table import StepTable
@@ -410,13 +410,15 @@ class AwTuiApp(FollowProject, EditActions, LauncherActions, ViewActions, App[int
             if session.ignore_tags:
                 tags += f" -{shown(','.join(session.ignore_tags))}"
         stale = counts.get(STALE, 0)
+        unchecked = counts.get(UNCHECKED, 0)
         named = (f"[b red]{shown(name)} has errors[/b red]" if session.project_error
                  else f"[b]{shown(name)}[/b]")
         text = (
             f"{named}  {run}{self.job_header()}  ✔{done} ✘{counts.get('error', 0)} "
             f"·{counts.get('pending', 0) + counts.get('running', 0)}"
             + (f" [yellow]⚠{warned}[/yellow]" if warned else "")
-            + (f" [magenta]{status_symbol(STALE)}{stale} stale[/magenta]" if stale else "") + "  "
+            + (f" [magenta]{status_symbol(STALE)}{stale} stale[/magenta]" if stale else "")
+            + (f" {status_symbol(UNCHECKED)}{unchecked} unchecked" if unchecked else "") + "  "
             f"{_clock(elapsed)}"
             + ((f" ~{_clock(remaining)} left" if remaining is not None else " ~? left")
                if self.live_pid and state.state == "running" else "")

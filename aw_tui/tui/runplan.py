@@ -12,6 +12,7 @@ from typing import Any
 
 from aw_tui.rundir.vocabulary import DONE_STATUSES, STALE
 from aw_tui.target import resume_plan, resume_verdict
+from aw_tui.tui.step_rows import UNCHECKED
 
 __all__ = ["redone_steps", "resume_todo"]
 
@@ -23,7 +24,7 @@ def redone_steps(session: Any, start_idx: int) -> int:
         return 0
     chosen = session.pipeline.select_steps(session.run_tags, session.ignore_tags)[start_idx:]
     done = {row.step_id for row in session.rows()
-            if row.status in DONE_STATUSES or row.status == STALE}
+            if row.status in DONE_STATUSES or row.status in (STALE, UNCHECKED)}
     return sum(1 for step in chosen if step.step_id in done)
 
 

@@ -45,12 +45,13 @@ from aw_tui.rundir.vocabulary import (
     RUNNING,
     SKIPPED,
     STALE,
+    SUCCESS,
     UNKNOWN,
 )
 from aw_tui.target import Target, build_from_project
 from aw_tui.tui import runplan
 from aw_tui.tui.fold import FoldError, file_stamp, fold, reread, watched_files
-from aw_tui.tui.step_rows import StepRow
+from aw_tui.tui.step_rows import UNCHECKED, StepRow
 
 __all__ = ["INLINE_STEPS", "EditOutcome", "EditTarget", "Session"]
 
@@ -402,6 +403,11 @@ class Session:
             found = step.results.get("warnings")
             warnings = len(found) if isinstance(found, list) else 0
         fresh = self.current_state(step.step_id)
+        if fresh is None and not self.folded and status == SUCCESS:
+            # Its state is not known yet (a big run paints before it: INLINE_STEPS, or the
+            # project does not load): a success of an earlier run is not shown as one until
+            # it is known to be current.
+            status = UNCHECKED
         if fresh is not None and status != RUNNING and (
                 fresh.state == STALE or (fresh.state == PENDING and status in DONE_STATUSES)):
             # Not current: never its old result (the details show it as "previous run").

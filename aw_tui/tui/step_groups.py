@@ -33,8 +33,8 @@ __all__ = [
 ]
 
 GROUP_PRIORITY: tuple[str, ...] = (
-    "running", "error", "interrupted", "unknown", "stale", "pending", "warn", "success",
-    "skipped",
+    "running", "error", "interrupted", "unknown", "stale", "pending", "unchecked", "warn",
+    "success", "skipped",
 )
 """The display statuses from the most to the least pressing: a group shows the first one
 any member has (one failed member of 10,000 makes the group's status ``error``)."""

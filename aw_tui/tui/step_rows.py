@@ -14,6 +14,7 @@ __all__ = [
     "STATUSES",
     "STATUS_COLORS",
     "STATUS_SYMBOLS",
+    "UNCHECKED",
     "StepRow",
     "display_status",
     "format_duration",
@@ -21,9 +22,14 @@ __all__ = [
     "status_symbol",
 ]
 
-STATUSES: tuple[str, ...] = (*STEP_STATUSES, STALE)
-"""Every status a step row can show: the run's vocabulary, and ``stale`` for a step whose
-last result is no longer current (:mod:`aw_tui.rundir.freshness`)."""
+UNCHECKED = "unchecked"
+"""The status of a row whose last result claims a success that is not yet checked against the
+project and the files (:mod:`aw_tui.rundir.freshness`): a big run's first paint comes before
+its states, and a result is never shown as a success before it is known to be current."""
+
+STATUSES: tuple[str, ...] = (*STEP_STATUSES, STALE, UNCHECKED)
+"""Every status a step row can show: the run's vocabulary, ``stale`` for a step whose last
+result is no longer current (:mod:`aw_tui.rundir.freshness`) and :data:`UNCHECKED`."""
 
 STATUS_SYMBOLS: dict[str, str] = {
     "pending": "·",
@@ -35,6 +41,7 @@ STATUS_SYMBOLS: dict[str, str] = {
     "interrupted": "‖",
     "warn": "⚠",
     "stale": "◇",
+    "unchecked": "◌",
 }
 """One distinct symbol per status, so the table reads without colour (``warn``: a success
 whose verdict is ``warn``, see :func:`display_status`)."""
@@ -49,6 +56,7 @@ STATUS_COLORS: dict[str, str] = {
     "interrupted": "dark_orange",
     "warn": "bold yellow",
     "stale": "bold magenta",
+    "unchecked": "grey62",
 }
 """A Rich style (colour) per status."""
 

@@ -149,7 +149,7 @@ def screen_rows(app: Any) -> bool:
     console.print(app.screen._compositor.render_update(full=True,
                                                       screen_stack=app._background_screens))
     # A step's row, or a folded group's (no id: "     ✔ success     ▸ each (50000)").
-    row = re.compile(r"^[» ][\s\d]* \S (pending|running|success|error|unknown|skipped|stale)")
+    row = re.compile(r"^[» ][\s\d]* \S (pending|running|success|error|unknown|skipped|stale|unchecked)")
     return any(row.match(line) for line in console.export_text().splitlines()[1:])
 
 

@@ -53,7 +53,7 @@ SUCCEED = "aw_tui.testing_funcs:succeed"
 SIZE = (80, 24)
 ROW = re.compile(
     r"(?P<mark>[» ])\s*(?P<index>\d*) +(?P<id>\d+) (?P<symbol>\S) "
-    r"(?P<status>pending|running|success|error|unknown|skipped|interrupted|stale)\b"
+    r"(?P<status>pending|running|success|error|unknown|skipped|interrupted|stale|unchecked)\b"
 )
 
 
@@ -1088,8 +1088,11 @@ async def test_a_run_whose_project_file_broke_since_opens_and_says_what_is_wrong
     assert not target.project.complete and target.project.steps == []
     app = AwTuiApp(Session(target), poll_interval=0.05)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: statuses(app) == {0: "success", 1: "success"}, 20,
+        # The checkpoint's steps, their successes unchecked: a file that does not load gives
+        # nothing to check them against (never a success that is not known to be one).
+        await wait_until(pilot, lambda: statuses(app) == {0: "unchecked", 1: "unchecked"}, 20,
                          "the checkpoint's steps")
+        assert "◌2 unchecked" in header(app)
         await wait_until(pilot, lambda: "project.toml has errors" in header(app), 20,
                          "the project file's errors in the header")
         await wait_until(pilot, lambda: "the steps shown are the checkpoint's"

@@ -297,6 +297,30 @@ async def test_a_big_run_paints_the_checkpoint_first_then_folds_the_states_in(
         assert app.session.folded
 
 
+def test_no_row_claims_a_success_before_its_state_is_known(tmp_path, monkeypatch):
+    """A big run paints before its states (INLINE_STEPS): until they are known a result of an
+    earlier run is ``unchecked`` (◌), never ``success``; the states then say which are
+    current. A project file that does not load leaves them unchecked (nothing to check
+    against), the run's errors still shown."""
+    project = quick_project(tmp_path, named_steps(("a", 1), ("b", 2), ("c", 3)))
+    assert batch(project).returncode == 0
+    good = project.read_text()
+    project.write_text(good.replace("n = 2", "n = 9"))  # b (and c after it) no longer current
+    monkeypatch.setattr(session_module, "INLINE_STEPS", 1)
+    session = Session(resolve_target(str(project), expand=False))
+    session.load()
+    assert not session.folded
+    assert [r.status for r in session.rows()] == ["unchecked"] * 3
+    session.refresh()
+    assert [r.status for r in session.rows()] == ["success", "stale", "stale"]
+    monkeypatch.setattr(session_module, "INLINE_STEPS", 2000)
+    project.write_text(good + "[[steps]\nname = \n")  # does not load
+    broken = Session(resolve_target(str(project), expand=False))
+    broken.load()
+    assert broken.project_error and not broken.folded
+    assert [r.status for r in broken.rows()] == ["unchecked"] * 3
+
+
 def test_rows_the_live_run_changed_after_the_states_show_the_journal(tmp_path):
     """The states are computed at one journal seq; a step that started or finished after it
     shows what the journal says until they are computed again."""
