@@ -404,10 +404,7 @@ class Session:
             warnings = len(found) if isinstance(found, list) else 0
         fresh = self.current_state(step.step_id)
         if fresh is None and not self.folded and status == SUCCESS:
-            # Its state is not known yet (a big run paints before it: INLINE_STEPS, or the
-            # project does not load): a success of an earlier run is not shown as one until
-            # it is known to be current.
-            status = UNCHECKED
+            status = UNCHECKED  # not known current yet: a big run's first paint, a broken file
         if fresh is not None and status != RUNNING and (
                 fresh.state == STALE or (fresh.state == PENDING and status in DONE_STATUSES)):
             # Not current: never its old result (the details show it as "previous run").
@@ -466,8 +463,7 @@ class Session:
         return RunLayout(self.log_dir).step_output(step_id)
 
     def result(self, step_id: int) -> dict[str, Any] | None:
-        """A step's results: those of its newest ``step_finished`` line in the journal (the
-        live run), else the checkpoint's."""
+        """A step's results: its newest ``step_finished`` line's (live run), else the checkpoint's."""
         if step_id in self._results:
             return self._results[step_id]
         result = None
