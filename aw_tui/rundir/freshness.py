@@ -336,7 +336,7 @@ class _Upstream:
 
     def reasons(self, position: int, record: dict[str, Any], reads: dict[str, Any]) -> list[str]:
         """Why the step at ``position`` is stale through the steps it depends on."""
-        finished = float(record.get("finished") or 0)
+        finished = _finished(record) or 0.0
         reasons: list[str] = []
         if reads:
             upstream = sorted({*(self.producer[p] for p in reads if p in self.producer),
@@ -362,7 +362,7 @@ class _Upstream:
     def explained(self, reads: dict[str, Any], record: dict[str, Any]) -> set[str]:
         """The files read whose change the step that wrote them explains (it is not done,
         or it reran after this step ran)."""
-        finished = float(record.get("finished") or 0)
+        finished = _finished(record) or 0.0
         out = set()
         for path in reads:
             index = self.producer.get(path)

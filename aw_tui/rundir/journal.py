@@ -141,9 +141,15 @@ def decode_line(line: bytes, light: bool = False
     if CRC_FIELD in event:
         crc = event.pop(CRC_FIELD)
         pos = line.rfind(_CRC_TAIL)
-        if pos < 0 or not isinstance(crc, int) or zlib.crc32(line[:pos] + b"}") != crc:
+        if pos < 0 or not isinstance(crc, int) or not _crc_matches(line, pos, crc):
             return None, "its checksum does not match (the line was changed or damaged)"
     return event, None
+
+
+def _crc_matches(line: bytes, pos: int, crc: int) -> bool:
+    """Whether ``crc`` is the checksum of the line without its ``crc`` field (which starts
+    at ``pos``): what :func:`encode_line` wrote."""
+    return zlib.crc32(line[:pos] + b"}") == crc
 
 
 def _decode_before(line: bytes, cut: int) -> dict[str, Any] | None:
@@ -158,7 +164,7 @@ def _decode_before(line: bytes, cut: int) -> dict[str, Any] | None:
         crc = int(line[pos + len(_CRC_TAIL):-1])
     except ValueError:
         return None
-    if zlib.crc32(line[:pos] + b"}") != crc:
+    if not _crc_matches(line, pos, crc):
         return None
     try:
         event = json.loads(line[:cut] + b"}")
