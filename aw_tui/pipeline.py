@@ -38,6 +38,7 @@ __all__ = [
     "create_paths",
     "get_bool",
     "load_pipeline",
+    "select_by_tags",
     "str_2_bool",
 ]
 
@@ -118,6 +119,17 @@ def check_path(path: str, auto_create: bool = False) -> None:
         create_paths(path)
     else:
         raise PipelineError(f"{path} does not exist")
+
+
+def select_by_tags(steps: Iterable[Any], run_tags: Iterable[str] = (),
+                   ignore_tags: Iterable[str] = ()) -> list[Any]:
+    """The steps a run with these tags runs (the seed's rule): those with a tag of
+    ``run_tags`` (all when it is empty) and none of ``ignore_tags``."""
+    run_tags = list(run_tags or [])
+    ignore_tags = list(ignore_tags or [])
+    return [step for step in steps
+            if (not run_tags or any(tag in run_tags for tag in step.tags))
+            and not any(tag in ignore_tags for tag in step.tags)]
 
 
 class Pipeline:
@@ -395,12 +407,7 @@ class Pipeline:
             chosen = list(self.steps)
         else:
             chosen = list(self.run_steps)
-        chosen = [
-            step
-            for step in chosen
-            if (not run_tags or any(tag in run_tags for tag in step.tags))
-            and not any(tag in ignore_tags for tag in step.tags)
-        ]
+        chosen = select_by_tags(chosen, run_tags, ignore_tags)
         # The objects of ``steps`` (a reloaded list may hold copies), found in one pass:
         # _canonical per step would scan ``steps`` each time (quadratic in the steps).
         own = {id(step) for step in self.steps}

@@ -224,12 +224,14 @@ class RunState:
         self.run_steps = list(event.get("run_steps") or [])
         self.start_idx = int(event.get("start_idx") or 0)
 
-    def share_with(self, steps: Mapping[int, Any], events: Iterable[dict[str, Any]]) -> None:
+    def share_with(self, steps: Mapping[int, Any], events: Iterable[dict[str, Any]],
+                   summaries: bool = True) -> None:
         """Make the tags and summary of the steps these events are about the very lists and
         dicts of ``steps`` (a pipeline's steps by id: their ``tags`` and result
         ``summary``) where equal: a viewer of a finished 100,000-step run then holds them
         once, not once from the checkpoint and once from the journal. Nothing changes
-        value; the state replaces them (never changes them in place) on later events."""
+        value; the state replaces them (never changes them in place) on later events.
+        Without ``summaries``, only the tags (steps whose results are read on demand)."""
         for event in events:
             if event.get("event") not in _SHARED_EVENTS:
                 continue
@@ -240,7 +242,7 @@ class RunState:
             tags = getattr(step, "tags", None)
             if st.tags is not tags and st.tags == tags:
                 st.tags = tags
-            results = getattr(step, "results", None)
+            results = getattr(step, "results", None) if summaries else None
             summary = results.get("summary") if type(results) is dict else None
             if st.summary is not summary and type(summary) is dict and st.summary == summary:
                 st.summary = summary

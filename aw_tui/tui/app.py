@@ -128,6 +128,7 @@ class AwTuiApp(FollowProject, EditActions, LauncherActions, ViewActions, App[int
         super().__init__()
         self._filters = [_Monochrome() if type(f) is Monochrome else f for f in self._filters]
         self.session = session
+        session.prefetch()  # a big run's steps: a child reads them while the app starts
         self.poll_interval = poll_interval
         self.live_host: str | None = None
         self.live_pid: int | None = None

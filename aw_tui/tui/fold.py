@@ -17,12 +17,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aw_tui.pipeline import Pipeline, load_pipeline
 from aw_tui.project.loader import ProjectError, load_project
+from aw_tui.rundir import checkpoint
 from aw_tui.rundir.freshness import StepFreshness
 from aw_tui.target import Target, build_from_project, freshness_of, project_pipeline
 
-__all__ = ["FoldError", "Folded", "file_stamp", "fold", "missing_folders", "reread",
-           "watched_files"]
+__all__ = ["FoldError", "Folded", "file_stamp", "fold", "load_replayed", "missing_folders",
+           "reread", "watched_files"]
 
 
 class FoldError(Exception):
@@ -98,6 +100,17 @@ def reread(target: Target) -> tuple[Target, tuple[Any, ...]]:
     fresh = dataclasses.replace(target, project=project)
     files = watched_files(fresh)
     return fresh, (stamp if [s[0] for s in stamp] == files else file_stamp(files))
+
+
+def load_replayed(source: str) -> Any:
+    """``load_pipeline(source)``, without reading the journal when there is nothing newer
+    (see :func:`aw_tui.rundir.checkpoint.replay_if_newer`)."""
+    found = checkpoint.find_checkpoint(source)
+    pipeline = checkpoint.load_checkpoint(found)
+    if not isinstance(pipeline, Pipeline):
+        return load_pipeline(source)  # its error message
+    checkpoint.replay_if_newer(pipeline, os.path.dirname(os.path.abspath(found)))
+    return pipeline
 
 
 def missing_folders(project: Any) -> list[str]:

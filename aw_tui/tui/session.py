@@ -23,7 +23,6 @@ from aw_tui.astromatic.summaries import format_summary
 from aw_tui.base.gcpause import gc_paused
 from aw_tui.launch import RunRequest, launcher_kind, start_runner, submit_runner
 from aw_tui.launchers.slurm import SlurmJob, SlurmOptions, options_from_config
-from aw_tui.pipeline import Pipeline, load_pipeline
 from aw_tui.project.loader import ProjectError
 from aw_tui.rundir import checkpoint, control
 from aw_tui.rundir.freshness import StepFreshness
@@ -37,13 +36,22 @@ from aw_tui.rundir.vocabulary import (
     SKIPPED,
     STALE,
     SUCCESS,
-    UNKNOWN,
 )
 from aw_tui.target import Target, build_from_project
 from aw_tui.tui import runplan
-from aw_tui.tui.fold import FoldError, file_stamp, fold, reread, watched_files
+from aw_tui.tui.fold import FoldError, file_stamp, fold, load_replayed, reread, watched_files
+from aw_tui.tui.light import (
+    LightChild,
+    LightError,
+    LightStep,
+    LightView,
+    load_light,
+    read_light,
+    start_light,
+    wants_light,
+)
 from aw_tui.tui.session_edits import EditOutcome, EditTarget, SessionEdits
-from aw_tui.tui.step_rows import UNCHECKED, StepRow
+from aw_tui.tui.step_rows import UNCHECKED, StepRow, result_fields
 
 __all__ = ["INLINE_STEPS", "EditOutcome", "EditTarget", "Session"]
 
@@ -65,10 +73,19 @@ class Session(SessionEdits):
     ----------
     target : Target
         From :func:`aw_tui.target.resolve_target`.
+    light : bool
+        Whether a big checkpoint (:func:`aw_tui.tui.light.wants_light`) is read by a child
+        process, this session holding its steps light (:mod:`aw_tui.tui.light`); False in
+        that child itself.
     """
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, light: bool = True) -> None:
         self.target = target
+        self.light_allowed = light
+        self.light = False
+        """Whether the steps are held light (:class:`~aw_tui.tui.light.LightPipeline`)."""
+        self._watched: list[str] | None = None  # the whole project's files (light: the child's)
+        self._prefetched: LightChild | None = None
         self.pipeline: Any = None
         self.state = RunState()
         self.reader = JournalReader(self.log_dir, light=True) if self.log_dir else None
@@ -120,6 +137,13 @@ class Session(SessionEdits):
         """Whether the run directory holds a checkpoint."""
         return bool(self.target.checkpoint) and os.path.isfile(self.target.checkpoint or "")
 
+    def prefetch(self) -> None:
+        """Start reading a big checkpoint light now (:mod:`aw_tui.tui.light`): its child
+        process works while the app starts; :meth:`load` reads it."""
+        if (self.light_allowed and self.pipeline is None and self._prefetched is None
+                and self.has_checkpoint() and wants_light(self.target.checkpoint)):
+            self._prefetched = start_light(self.target, fold=False)
+
     def load(self, create_paths: bool = False) -> None:
         """Load the steps: the checkpoint's (with edits) if any, else built from the project.
 
@@ -129,11 +153,15 @@ class Session(SessionEdits):
         """
         self.create_paths = self.create_paths or create_paths
         with gc_paused():
-            if self.has_checkpoint() or self.target.project is None:
-                self.pipeline = self._load_checkpoint(
-                    self.target.checkpoint or self.log_dir or "")
-                self.checkpoint = self.pipeline
-                self._checkpoint_stamp = file_stamp([self.target.checkpoint or ""])
+            self.prefetch()
+            started, self._prefetched = self._prefetched, None
+            if started is not None:
+                with contextlib.suppress(LightError):  # in-process below: it says why
+                    self._hold_light(read_light(started))
+            if self.light:
+                pass
+            elif self.has_checkpoint() or self.target.project is None:
+                self.hold_checkpoint()
             else:
                 self.pipeline = build_from_project(
                     self.target, create_paths=create_paths or None, share_values=True)
@@ -147,7 +175,52 @@ class Session(SessionEdits):
             with contextlib.suppress(ProjectError, FoldError):  # kept in project/fold_error
                 self.refresh()
 
-    def refresh(self, reload_project: bool = False) -> None:
+    def hold_checkpoint(self) -> Any:
+        """Load the checkpoint (the journal replayed) as the steps shown and the states'
+        source; return it."""
+        self.pipeline = self._load_checkpoint(self.target.checkpoint or self.log_dir or "")
+        self.checkpoint = self.pipeline
+        self._checkpoint_stamp = file_stamp([self.target.checkpoint or ""])
+        return self.pipeline
+
+    def _hold_light(self, view: LightView) -> None:
+        """Show a child's steps (:mod:`aw_tui.tui.light`) and, when it folded, their states."""
+        self.light, self.checkpoint, self._checkpoint_stamp = True, None, None
+        if self.caught_up:  # the journal says more than the checkpoint's fields
+            view.pipeline.forget_fields(self.state.steps)
+        self.pipeline = view.pipeline
+        if view.folded:
+            self.freshness, self.removed, self.fresh_seq = view.states, view.removed, view.seq
+            if self.target.project is not None:
+                self.project_stamp, self._watched = view.stamp, view.watched
+                self.project_error = None
+            self.fold_error = None
+            self._results.clear()
+            self.folded = True
+
+    def _refresh_light(self, running: set[int], reload_project: bool) -> bool:
+        """:meth:`refresh` by a child process; False when it failed (refresh in-process).
+        A project file broken since the last good states keeps them, as in-process (the
+        journal's events still come in), unless asked to read it again."""
+        try:
+            view = load_light(self.target, fold=True, running=running,
+                              create_paths=self.create_paths)
+        except ProjectError as exc:
+            self.project_stamp, self.project_error = getattr(exc, "stamp", ()), str(exc)
+            self._watched = None  # the stamp is of the files the partial project names
+            if self.fresh_seq is not None and not reload_project:
+                return True
+            raise
+        except FoldError as exc:
+            self.fold_error = str(exc)
+            raise
+        except LightError:
+            self.light = False
+            return False
+        self._hold_light(view)
+        return True
+
+    def refresh(self, reload_project: bool = False, running: set[int] | None = None) -> None:
         """Compute what the table shows again: the project file's steps (read again with
         ``reload_project``), the checkpoint's current results (read again when a run
         rewrote it) and each step's state now. Blocking: call it from a thread.
@@ -163,10 +236,13 @@ class Session(SessionEdits):
             Its steps cannot be shown now (also kept in :attr:`fold_error`).
         """
         with self._refresh_lock, gc_paused():
+            if running is None:
+                running = ({s.step_id for s in self.state.running_steps()}
+                           if self.caught_up else set())
+            if self.light and self._refresh_light(running, reload_project):
+                return
             target = self._current_target(reload_project)
             found = self._current_checkpoint()
-            running = ({s.step_id for s in self.state.running_steps()}
-                       if self.caught_up else set())
             old = {s.identity: s.step_id for s in self.steps()}
             try:
                 folded = fold(target, found, running, self.create_paths, step_ids=old)
@@ -203,7 +279,8 @@ class Session(SessionEdits):
     def project_changed(self) -> bool:
         """Whether the project file (or a file of its step functions) changed since it was
         read: a stat of each, cheap enough to ask every second."""
-        return file_stamp(watched_files(self.target)) != self.project_stamp
+        watched = self._watched if self._watched is not None else watched_files(self.target)
+        return file_stamp(watched) != self.project_stamp
 
     def _current_checkpoint(self) -> Any:
         """The checkpoint as it is now: the one loaded before with the journal's newer events
@@ -249,21 +326,17 @@ class Session(SessionEdits):
                 if reader.reset:
                     state, seqs = RunState(), {}
                 self._apply(events, state, seqs)
-                state.share_with(steps, events)
+                state.share_with(steps, events, summaries=not self.light)
                 if reader.at_end:
                     break
         self.reader, self.state, self._step_seq, self.caught_up = reader, state, seqs, True
+        if self.light:  # the journal says more than the checkpoint's fields
+            self.pipeline.forget_fields(state.steps)
         return True
 
     def _load_checkpoint(self, source: str) -> Any:
-        """``load_pipeline(source)``, without reading the journal when there is nothing newer
-        (see :func:`aw_tui.rundir.checkpoint.replay_if_newer`)."""
-        found = checkpoint.find_checkpoint(source)
-        pipeline = checkpoint.load_checkpoint(found)
-        if not isinstance(pipeline, Pipeline):
-            return load_pipeline(source)  # its error message
-        checkpoint.replay_if_newer(pipeline, os.path.dirname(os.path.abspath(found)))
-        return pipeline
+        """:func:`aw_tui.tui.fold.load_replayed` (a method: tests count its calls)."""
+        return load_replayed(source)
 
     def poll(self) -> list[dict[str, Any]]:
         """Apply the journal's new events to :attr:`state` and return them (the first call
@@ -339,15 +412,10 @@ class Session(SessionEdits):
             summary = format_summary(known.summary) or (known.error_msg or "")
             worker = known.worker
             verdict, warnings = known.verdict, len(known.warnings)
-        elif isinstance(step.results, dict):
-            status = str(step.results.get("status", UNKNOWN))
-            duration = step.results.get("duration")
-            summary = format_summary(step.results.get("summary")) or (
-                step.results.get("error_msg") or ""
-            )
-            verdict = step.results.get("verdict")
-            found = step.results.get("warnings")
-            warnings = len(found) if isinstance(found, list) else 0
+        else:
+            fields = step.fields if type(step) is LightStep else result_fields(step.results)
+            if fields is not None:
+                status, duration, summary, verdict, warnings = fields
         fresh = self.current_state(step.step_id)
         if fresh is None and not self.folded and status == SUCCESS:
             status = UNCHECKED  # not known current yet: a big run's first paint, a broken file

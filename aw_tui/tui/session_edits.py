@@ -207,9 +207,19 @@ class SessionEdits:
 
         with self._holding_lock():
             for sid, new in updates:
-                self.pipeline, _ = control.apply_edit_without_runner(
+                edited, _ = control.apply_edit_without_runner(
                     self.log_dir or "", self.pipeline.run_name, sid, new, current,
                     source="tui")
+                self._adopt(edited, sid)
+
+    def _adopt(self, edited: Any, step_id: int) -> None:
+        """After an edit written to the checkpoint: show the edited pipeline, or, for steps
+        held light (:mod:`aw_tui.tui.light`), the edited step's new kwargs only."""
+        if not getattr(self, "light", False):
+            self.pipeline = edited
+            return
+        with contextlib.suppress(KeyError):
+            self.pipeline.get_step(step_id).func_kwargs = edited.get_step(step_id).func_kwargs
 
     def _has_started(self, step_id: int) -> bool:
         status = self.state.steps.get(step_id)
@@ -252,10 +262,11 @@ class SessionEdits:
             return self.pipeline
 
         with self._holding_lock():
-            self.pipeline, written = control.apply_edit_without_runner(
+            edited, written = control.apply_edit_without_runner(
                 self.log_dir or "", self.pipeline.run_name, step_id, func_kwargs, current,
                 source="tui"
             )
+            self._adopt(edited, step_id)
         if self.target.checkpoint is None:
             self.target.checkpoint = written
         return EditOutcome("applied", f"step {step_id} saved to {written}")

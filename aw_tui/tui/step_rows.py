@@ -7,8 +7,10 @@ journal in any process (and tested without a terminal).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from aw_tui.rundir.vocabulary import STALE, STEP_STATUSES
+from aw_tui.astromatic.summaries import format_summary
+from aw_tui.rundir.vocabulary import STALE, STEP_STATUSES, UNKNOWN
 
 __all__ = [
     "STATUSES",
@@ -18,6 +20,7 @@ __all__ = [
     "StepRow",
     "display_status",
     "format_duration",
+    "result_fields",
     "row_search_text",
     "status_symbol",
 ]
@@ -107,6 +110,18 @@ class StepRow:
     verdict: str | None = None
     warnings: int = 0
     identity: str = ""
+
+
+def result_fields(results: Any) -> list[Any] | None:
+    """What a row shows of a step's results (a checkpoint's, for a step the journal has not
+    said more of): ``[status, duration, summary, verdict, warnings]``, the summary as its
+    one line, the warnings counted; None when the results are not a dict (never run)."""
+    if not isinstance(results, dict):
+        return None
+    summary = format_summary(results.get("summary")) or (results.get("error_msg") or "")
+    found = results.get("warnings")
+    return [str(results.get("status", UNKNOWN)), results.get("duration"), summary,
+            results.get("verdict"), len(found) if isinstance(found, list) else 0]
 
 
 def display_status(row: StepRow) -> str:
