@@ -4,31 +4,28 @@ Unpickled, a checkpoint costs ~1.5 KB a step (its steps' kwargs, results, tags a
 provenance records) and the states another ~1 KB (the project expanded again, compared
 record by record). A TUI open on a 100,000-step run would hold half a gigabyte. So a
 checkpoint bigger than :data:`LIGHT_CHECKPOINT_BYTES` is not unpickled in the TUI's process:
-a child process (``python -m aw_tui.tui.light``) runs the very code a small run's session
+a child process (:func:`child`) runs the very code a small run's session
 runs in-process (:class:`~aw_tui.tui.session.Session`: its checkpoint load, then
 :meth:`~aw_tui.tui.session.Session.refresh` and its fold), writes what the table needs into
-a private folder, and exits, its memory returned to the system. The TUI then holds one
+a pipe and a private folder, and exits, its memory returned to the system. The TUI then holds one
 :class:`LightStep` per step (its id, identity, function name, tags, group and the
 checkpoint's row fields) and reads a step's kwargs and results from the folder when asked.
 
-The folder, made by :func:`tempfile.mkdtemp` (mode 0700, the user's own), holds:
+The child writes its steps on its stdout, a pipe the TUI reads as they come: one line of
+columns per :data:`CHUNK` steps (``id``, ``identity``, ``func``, ``tags``, ``group``,
+``fields``: the checkpoint's row fields, :func:`aw_tui.tui.step_rows.result_fields`, and
+``state``: ``[state, reasons, finished]`` after a fold), then a ``header`` line (run name,
+``run_steps``, the states' journal ``seq``, the removed steps, the project file's stamp and
+the files watched, or why there are no steps: a project file with errors, as
+:class:`~aw_tui.project.loader.ProjectError` has them). Then, into a private folder made by
+:func:`tempfile.mkdtemp` (mode 0700, the user's own), it writes ``data.jsonl``, one line a
+step with its ``kwargs`` and ``results`` where a JSON round trip gives them back exactly
+(:func:`aw_tui.rundir.store.json_exact`; else None, and the kwargs are read from the
+checkpoint when an edit needs them), and ``data.idx``, the lines' offsets. The folder goes
+when no step refers to it any more.
 
-``steps.jsonl``
-    One JSON array per step, in the pipeline's order: ``[id, identity, func, tags, group,
-    fields, state, at]``: ``fields`` the checkpoint's row fields
-    (:func:`aw_tui.tui.step_rows.result_fields`), ``state`` None or ``[state, reasons,
-    finished]`` (:class:`~aw_tui.rundir.freshness.StepFreshness`), ``at`` the offset of
-    the step's line in ``data.jsonl``.
-``data.jsonl``
-    One JSON object per step: ``kwargs`` and ``results`` when a JSON round trip gives them
-    back exactly (:func:`aw_tui.rundir.store.json_exact`), else None and ``"kwargs_exact":
-    false`` (a step whose kwargs are Python objects: its kwargs are then read from the
-    checkpoint when an edit needs them).
-``done.json``
-    Written last: the pipeline's fields (run name, ``run_steps``), the states' journal
-    ``seq``, the removed steps, the project file's stamp and the files watched, or the
-    error that stopped the child (a project file with errors: its problems, as
-    :class:`~aw_tui.project.loader.ProjectError` has them).
+A child that fails (no Python, a damaged checkpoint) makes the TUI read in-process, which
+says what is wrong as it always did.
 
 Only this module's child writes there, and only files this process made the folder for
 are read back: nothing in it comes from another user.
@@ -330,6 +327,20 @@ class LightView:
         self.folded = bool(header.get("states"))
 
 
+#: The child's program. ``python -m`` would put the current folder first on ``sys.path``,
+#: where anyone who may write there could plant an ``aw_tui`` package run as the user: the
+#: child imports the very ``aw_tui`` this process runs, from its folder, and nothing from the
+#: current one.
+_BOOT = ("import sys\nif sys.path and sys.path[0] == '':\n    del sys.path[0]\n"
+         "sys.path.insert(0, {root!r})\nfrom aw_tui.tui.light import child\nsys.exit(child())")
+
+
+def _boot() -> str:
+    import aw_tui
+
+    return _BOOT.format(root=os.path.dirname(os.path.dirname(os.path.abspath(aw_tui.__file__))))
+
+
 class LightChild:
     """A child started (:func:`start_light`), not read yet (:func:`read_light`)."""
 
@@ -343,7 +354,7 @@ def start_light(target: Any, fold: bool, running: Any = (),
                 create_paths: bool = False) -> LightChild:
     """Start the child on ``target`` (see :func:`load_light`)."""
     folder = tempfile.mkdtemp(prefix="aw-tui-light-")
-    argv = [sys.executable, "-m", "aw_tui.tui.light", "--out", folder,
+    argv = [sys.executable, "-c", _boot(), "--out", folder,
             "--log-dir", target.log_dir or "", "--checkpoint", target.checkpoint or "",
             "--running", ",".join(str(int(i)) for i in running), target.path]
     if fold:

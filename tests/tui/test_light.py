@@ -230,3 +230,21 @@ async def test_the_app_on_a_light_run_shows_its_rows_states_and_edits(
         assert isinstance(app.session.pipeline, LightPipeline)
         app.query_one(StepTable).move_cursor_to_step(1)
         await wait_until(pilot, lambda: "n 2 -> 4" in screen_text(app), 10, "the reason")
+
+
+def test_a_package_planted_in_the_current_folder_is_not_run_by_the_child(
+        tmp_path: Path, light_on: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python -m`` puts the current folder first on sys.path: the child must not."""
+    project = _project(tmp_path / "p")
+    shared = tmp_path / "shared"
+    marker = tmp_path / "planted-ran"
+    (shared / "aw_tui" / "tui").mkdir(parents=True)
+    for init in (shared / "aw_tui" / "__init__.py", shared / "aw_tui" / "tui" / "__init__.py"):
+        init.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (shared / "aw_tui" / "tui" / "light.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\ndef child(): return 0\n")
+    monkeypatch.chdir(shared)
+    session = Session(resolve_target(str(project), expand=False))
+    session.load()
+    assert session.light and not marker.exists()
+    assert [r.status for r in session.rows()][:2] == ["success", "error"]
