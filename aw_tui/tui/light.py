@@ -19,9 +19,10 @@ columns per :data:`CHUNK` steps (``id``, ``identity``, ``func``, ``tags``, ``gro
 the files watched, or why there are no steps: a project file with errors, as
 :class:`~aw_tui.project.loader.ProjectError` has them). Then, into a private folder made by
 :func:`tempfile.mkdtemp` (mode 0700, the user's own), it writes ``data.jsonl``, one line a
-step with its ``kwargs`` and ``results`` where a JSON round trip gives them back exactly
-(:func:`aw_tui.rundir.store.json_exact`; else None, and the kwargs are read from the
-checkpoint when an edit needs them), and ``data.idx``, the lines' offsets. The folder goes
+step with its ``kwargs`` and ``results``, as JSON where a JSON round trip gives them back
+exactly (:func:`aw_tui.rundir.store.json_exact`), else dill-pickled (the child's own
+pickle in this user's own folder: nothing another user wrote is unpickled), and
+``data.idx``, the lines' offsets. The folder goes
 when no step refers to it any more.
 
 A child that fails (no Python, a damaged checkpoint) makes the TUI read in-process, which
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import array
+import base64
 import json
 import os
 import shutil
@@ -46,10 +48,17 @@ import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import dill
+
+import aw_tui
+from aw_tui.base.gcpause import gc_paused
+from aw_tui.pipeline import select_by_tags
 from aw_tui.project.loader import ProjectError
+from aw_tui.rundir import checkpoint
 from aw_tui.rundir.freshness import StepFreshness
 from aw_tui.rundir.store import json_exact
-from aw_tui.tui.fold import FoldError, load_replayed
+from aw_tui.target import resolve_target
+from aw_tui.tui.fold import FoldError, load_replayed, watched_files
 from aw_tui.tui.step_rows import result_fields
 
 __all__ = ["LIGHT_CHECKPOINT_BYTES", "LightError", "LightPipeline", "LightStep",
@@ -121,9 +130,9 @@ class LightStep:
         """The step's kwargs: as edited here, else the checkpoint's."""
         if self._kwargs is not None:
             return self._kwargs
-        data = self._owner.data_of(self.step_id)
-        if data.get("kwargs_exact") and isinstance(data.get("kwargs"), dict):
-            return data["kwargs"]
+        found = _value(self._owner.data_of(self.step_id), "kwargs")
+        if isinstance(found, dict):
+            return found
         return self._owner.full_kwargs(self.step_id)
 
     @func_kwargs.setter
@@ -132,10 +141,22 @@ class LightStep:
 
     @property
     def results(self) -> dict[str, Any] | None:
-        """The checkpoint's results of the step when JSON gives them back exactly (else
-        None: the journal's line of its last run has them, see ``Session.result``)."""
-        found = self._owner.data_of(self.step_id).get("results")
+        """The checkpoint's results of the step (None when it has none)."""
+        found = _value(self._owner.data_of(self.step_id), "results")
         return found if isinstance(found, dict) else None
+
+
+def _value(data: dict[str, Any], key: str) -> Any:
+    """``kwargs`` or ``results`` of a data line: its JSON, or what JSON cannot hold exactly
+    pickled by this process's own child into this process's own private folder (0700):
+    nothing another user wrote."""
+    pickled = data.get(key + "_pickled")
+    if isinstance(pickled, str):
+        try:
+            return dill.loads(base64.b64decode(pickled))
+        except Exception:  # a class gone since: the checkpoint itself says
+            return None
+    return data.get(key)
 
 
 class LightData:
@@ -186,8 +207,6 @@ class LightData:
     def full_kwargs(self, step_id: int) -> dict[str, Any]:
         """A step's kwargs that JSON does not hold exactly, from the checkpoint itself (an
         edit of such a step: rare, and the whole checkpoint is loaded for it)."""
-        from aw_tui.rundir import checkpoint
-
         found = checkpoint.load_checkpoint(checkpoint.find_checkpoint(self.target.checkpoint))
         return dict(found.get_step(step_id).func_kwargs)
 
@@ -265,8 +284,6 @@ class LightPipeline:
     def select_steps(self, run_tags: Any = (), ignore_tags: Any = ()) -> list[LightStep]:
         """The steps a fresh run with these tags would schedule (the pipeline's rule:
         :func:`aw_tui.pipeline.select_by_tags`)."""
-        from aw_tui.pipeline import select_by_tags
-
         return select_by_tags(self.steps, run_tags, ignore_tags)
 
 
@@ -336,8 +353,6 @@ _BOOT = ("import sys\nif sys.path and sys.path[0] == '':\n    del sys.path[0]\n"
 
 
 def _boot() -> str:
-    import aw_tui
-
     return _BOOT.format(root=os.path.dirname(os.path.dirname(os.path.abspath(aw_tui.__file__))))
 
 
@@ -468,17 +483,24 @@ def _write_data(folder: str, pipeline: Any) -> None:
     at = 0
     with open(os.path.join(folder, "data.jsonl"), "wb") as data:
         for step in pipeline.steps:
-            results, kwargs = step.results, step.func_kwargs
-            exact = json_exact(kwargs)
-            line = encode({
-                "kwargs": kwargs if exact else None, "kwargs_exact": exact,
-                "results": results if type(results) is dict and json_exact(results)
-                else None}).encode() + b"\n"
+            line = encode({**_exact("kwargs", step.func_kwargs),
+                           **_exact("results", step.results)}).encode() + b"\n"
             offsets.append(at)
             data.write(line)
             at += len(line)
     with open(os.path.join(folder, "data.idx"), "wb") as handle:
         handle.write(offsets.tobytes())
+
+
+def _exact(key: str, value: Any) -> dict[str, Any]:
+    """``{key: value}`` when JSON holds it exactly, else ``{key_pickled: ...}`` (base64 of
+    its dill pickle; None when it cannot be pickled)."""
+    if value is None or json_exact(value):
+        return {key: value}
+    try:
+        return {key + "_pickled": base64.b64encode(dill.dumps(value)).decode("ascii")}
+    except Exception:  # a value dill cannot pickle: the checkpoint has it
+        return {key: None}
 
 
 def _header(pipeline: Any) -> dict[str, Any]:
@@ -509,8 +531,6 @@ def child(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
     _OUT.append(os.fdopen(os.dup(1), "wb"))
     os.dup2(2, 1)
-    from aw_tui.base.gcpause import gc_paused
-
     with gc_paused():
         if not args.fold:  # the steps as the checkpoint has them: nothing else imported
             pipeline = load_replayed(args.checkpoint)
@@ -518,9 +538,7 @@ def child(argv: list[str] | None = None) -> int:
             _done(_header(pipeline))
             _write_data(args.out, pipeline)
             return 0
-        from aw_tui.target import resolve_target
-        from aw_tui.tui.fold import watched_files
-        from aw_tui.tui.session import Session
+        from aw_tui.tui.session import Session  # imports this module: at its first use
 
         target = resolve_target(args.path, expand=False)
         target.log_dir = args.log_dir or target.log_dir

@@ -140,9 +140,12 @@ class Session(SessionEdits):
     def prefetch(self) -> None:
         """Start reading a big checkpoint light now (:mod:`aw_tui.tui.light`): its child
         process works while the app starts; :meth:`load` reads it."""
-        if (self.light_allowed and self.pipeline is None and self._prefetched is None
-                and self.has_checkpoint() and wants_light(self.target.checkpoint)):
+        if self.pipeline is None and self._prefetched is None and self._wants_light():
             self._prefetched = start_light(self.target, fold=False)
+
+    def _wants_light(self) -> bool:
+        return (self.light_allowed and self.has_checkpoint()
+                and wants_light(self.target.checkpoint))
 
     def load(self, create_paths: bool = False) -> None:
         """Load the steps: the checkpoint's (with edits) if any, else built from the project.
@@ -152,14 +155,16 @@ class Session(SessionEdits):
         journal, which for a big finished run takes longer than everything else.
         """
         self.create_paths = self.create_paths or create_paths
+        self.caught_up = self.light = False  # the journal's header only, read below
         with gc_paused():
-            self.prefetch()
             started, self._prefetched = self._prefetched, None
+            if started is None and self._wants_light():
+                started = start_light(self.target, fold=False)
             if started is not None:
                 with contextlib.suppress(LightError):  # in-process below: it says why
                     self._hold_light(read_light(started))
             if self.light:
-                pass
+                pass  # the child's steps
             elif self.has_checkpoint() or self.target.project is None:
                 self.hold_checkpoint()
             else:

@@ -142,10 +142,13 @@ def test_a_python_pipeline_whose_kwargs_json_cannot_hold(tmp_path: Path, light_o
     full, lite = _both(str(tmp_path / "log"))
     for session in (full, lite):
         session.load()
+    assert _shown(lite) == _shown(full)  # before the journal: the checkpoint's results
+    for session in (full, lite):
         session.catch_up()
         session.refresh()
     assert isinstance(lite.pipeline, LightPipeline)
     assert lite.pipeline.get_step(0).func_kwargs == {"pair": (1, 2), "names": {"a", "b"}}
+    assert lite.pipeline.get_step(0).results["pair"] == (1, 2)  # not a list
     assert _shown(lite) == _shown(full)
 
 
