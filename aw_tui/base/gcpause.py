@@ -15,12 +15,15 @@ full collection inside it, out of the later walks; the rest is collected as usua
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from typing import Any
 
-__all__ = ["gc_frozen", "gc_paused"]
+__all__ = ["gc_frozen", "gc_paused", "give_back_memory"]
 
 _lock = threading.Lock()
 _depth = 0
@@ -105,3 +108,26 @@ def gc_frozen() -> Iterator[None]:
                     gc.callbacks.remove(_freeze_survivors)
                 gc.unfreeze()
                 _unfreeze = False
+
+
+def give_back_memory() -> None:
+    """Return the C heap's free pages to the system (glibc's ``malloc_trim``; nothing
+    elsewhere). After a big phase whose temporaries are gone (a 100,000-step journal read,
+    a big run's steps read again), their pages otherwise stay the process's: the next phase
+    would add its own peak on top of them."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def _malloc_trim() -> Any:
+    global _TRIM
+    if _TRIM is False:
+        try:
+            _TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc: nothing to give back this way
+            _TRIM = None
+    return _TRIM
+
+
+_TRIM: Any = False

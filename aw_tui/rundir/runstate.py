@@ -36,6 +36,30 @@ RUN_ENDS = ("run_finished", "run_failed", "run_interrupted")
 _intern = sys.intern
 _SHARED_EVENTS = ("step_started", "step_finished")
 _NO_WARNINGS: tuple[str, ...] = ()
+#: The summary and tags of a step no event has given any: one object each for all of them
+#: (100,000 steps pending in a run's start would otherwise hold 100,000 empty dicts and
+#: lists). The state replaces a step's summary and tags, never changes them in place.
+_NO_SUMMARY: dict[str, Any] = {}
+_NO_TAGS: list[str] = []
+
+
+def _no_summary() -> dict[str, Any]:
+    return _NO_SUMMARY
+
+
+def _no_tags() -> list[str]:
+    return _NO_TAGS
+
+
+def _no_warnings() -> Sequence[str]:
+    return _NO_WARNINGS
+
+
+def _summary_of(found: Any) -> dict[str, Any]:
+    """A step_finished event's summary, its keys one string each in the whole state."""
+    if not found:
+        return _NO_SUMMARY
+    return {(_intern(k) if type(k) is str else k): v for k, v in dict(found).items()}
 
 
 @dataclass(slots=True)
@@ -51,17 +75,20 @@ class StepState:
     status: str = PENDING
     duration: float | None = None
     started: float | None = None
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=_no_summary)
     error_msg: str | None = None
     host: str | None = None
     worker: str | None = None
     func: str | None = None
-    tags: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=_no_tags)
     #: ``ok``, ``warn`` or ``bad`` for a tool step (docs/verdicts.md), None otherwise.
     verdict: str | None = None
     #: The step's warnings (at most 20 in the journal; all in its result); an empty tuple
     #: when it gave none.
-    warnings: Sequence[str] = field(default_factory=list)
+    warnings: Sequence[str] = field(default_factory=_no_warnings)
+    #: The journal ``seq`` of its last step event (started, finished, interrupted); 0 when
+    #: none was read.
+    seq: int = 0
 
 
 @dataclass
@@ -110,7 +137,13 @@ class RunState:
         return found
 
     def apply(self, event: dict[str, Any]) -> StepState | None:
-        """Apply one event; return the step it changed, if any."""
+        """Apply one event; return the step it changed, if any (its ``seq`` the event's)."""
+        st = self._apply(event)
+        if st is not None:
+            st.seq = int(event.get("seq", 0) or 0)
+        return st
+
+    def _apply(self, event: dict[str, Any]) -> StepState | None:
         self.last_seq = max(self.last_seq, int(event.get("seq", 0) or 0))
         self.last_time = event.get("time", self.last_time)
         kind = event.get("event")
@@ -127,7 +160,7 @@ class RunState:
                 elif not (resume and st.status in DONE_STATUSES):
                     st.status = PENDING
                     st.duration = None
-                    st.summary = {}
+                    st.summary = _NO_SUMMARY
                     st.error_msg = None
                     st.verdict, st.warnings = None, _NO_WARNINGS
             return None
@@ -153,7 +186,7 @@ class RunState:
             st.status = _intern(status) if type(status) is str else status
             st.index = event.get("index", st.index)
             st.duration = event.get("duration")
-            st.summary = dict(event.get("summary") or {})
+            st.summary = _summary_of(event.get("summary"))
             st.error_msg = event.get("error_msg")
             host, worker = event.get("host", st.host), event.get("worker", st.worker)
             st.host = _intern(host) if type(host) is str else host

@@ -14,13 +14,14 @@ project file changes: :meth:`Session.project_changed`).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shlex
 import threading
 from typing import Any
 
 from aw_tui.astromatic.summaries import format_summary
-from aw_tui.base.gcpause import gc_paused
+from aw_tui.base.gcpause import gc_paused, give_back_memory
 from aw_tui.launch import RunRequest, launcher_kind, start_runner, submit_runner
 from aw_tui.launchers.slurm import SlurmJob, SlurmOptions, options_from_config
 from aw_tui.project.loader import ProjectError
@@ -43,6 +44,7 @@ from aw_tui.tui.fold import FoldError, file_stamp, fold, load_replayed, reread, 
 from aw_tui.tui.light import (
     LightChild,
     LightError,
+    LightPipeline,
     LightStep,
     LightView,
     load_light,
@@ -60,10 +62,23 @@ __all__ = ["INLINE_STEPS", "EditOutcome", "EditTarget", "Session"]
 #: rows first and the app folds the states in afterwards (the first-paint targets).
 INLINE_STEPS = 2000
 
-#: The journal events of a step that make its row newer than the states.
-_STEP_EVENTS = ("step_started", "step_finished", "step_interrupted")
 #: The journal events that change every row.
 _ALL_ROWS_EVENTS = ("run_started", "edit_applied")
+
+
+class _StepsById:
+    """A pipeline's steps by id, looked up by the pipeline (no dict of 100,000 of them)."""
+
+    def __init__(self, pipeline: Any) -> None:
+        self._pipeline = pipeline
+
+    def get(self, step_id: Any, default: Any = None) -> Any:
+        if self._pipeline is None:
+            return default
+        try:
+            return self._pipeline.get_step(step_id)
+        except KeyError:
+            return default
 
 
 class Session(SessionEdits):
@@ -86,6 +101,7 @@ class Session(SessionEdits):
         """Whether the steps are held light (:class:`~aw_tui.tui.light.LightPipeline`)."""
         self._watched: list[str] | None = None  # the whole project's files (light: the child's)
         self._prefetched: LightChild | None = None
+        self._rows_built: list[StepRow] = []  # the rows built last (rows)
         self.pipeline: Any = None
         self.state = RunState()
         self.reader = JournalReader(self.log_dir, light=True) if self.log_dir else None
@@ -113,7 +129,6 @@ class Session(SessionEdits):
         self.create_paths = False
         self.project_stamp = file_stamp(watched_files(target))
         """:func:`aw_tui.tui.fold.file_stamp` of the files the steps come from, when read."""
-        self._step_seq: dict[int, int] = {}  # step id -> seq of its last step event
         self._all_rows_seq = 0  # seq of the last event that changed every row
         self._checkpoint_stamp: tuple[Any, ...] | None = None
         self._refresh_lock = threading.Lock()
@@ -175,7 +190,6 @@ class Session(SessionEdits):
             self.state = read_run_header(self.log_dir or "") or RunState()
             self.reader = JournalReader(self.log_dir or "", light=True)
             self.caught_up = False
-            self._step_seq = {}
         if not self.folded and len(self.pipeline.steps) <= INLINE_STEPS:
             with contextlib.suppress(ProjectError, FoldError):  # kept in project/fold_error
                 self.refresh()
@@ -208,8 +222,10 @@ class Session(SessionEdits):
         A project file broken since the last good states keeps them, as in-process (the
         journal's events still come in), unless asked to read it again."""
         try:
+            previous = self.pipeline if isinstance(self.pipeline, LightPipeline) else None
             view = load_light(self.target, fold=True, running=running,
-                              create_paths=self.create_paths)
+                              create_paths=self.create_paths, previous=previous,
+                              known=self.state.steps if self.caught_up else None)
         except ProjectError as exc:
             self.project_stamp, self.project_error = getattr(exc, "stamp", ()), str(exc)
             self._watched = None  # the stamp is of the files the partial project names
@@ -223,6 +239,7 @@ class Session(SessionEdits):
             self.light = False
             return False
         self._hold_light(view)
+        give_back_memory()  # the steps shown before: their pages to the system
         return True
 
     def refresh(self, reload_project: bool = False, running: set[int] | None = None) -> None:
@@ -321,22 +338,24 @@ class Session(SessionEdits):
             return True
         reader = JournalReader(self.log_dir or "", max_bytes=1024 * 1024, light=True)
         state = RunState()
-        seqs: dict[int, int] = {}
-        steps = {s.step_id: s for s in self.steps()}  # their tags and summaries: held once
+        steps = _StepsById(self.pipeline)  # their tags and summaries: held once
         with gc_paused():
-            while True:
+            for reads in itertools.count(1):
                 if stop is not None and stop.is_set():
                     return False
+                if reads % 16 == 0:
+                    give_back_memory()  # the lines read so far: not on top of the next
                 events = reader.read_new()
                 if reader.reset:
-                    state, seqs = RunState(), {}
-                self._apply(events, state, seqs)
+                    state = RunState()
+                self._apply(events, state)
                 state.share_with(steps, events, summaries=not self.light)
                 if reader.at_end:
                     break
-        self.reader, self.state, self._step_seq, self.caught_up = reader, state, seqs, True
+        self.reader, self.state, self.caught_up = reader, state, True
         if self.light:  # the journal says more than the checkpoint's fields
             self.pipeline.forget_fields(state.steps)
+        give_back_memory()  # the journal's lines read: their pages to the system
         return True
 
     def _load_checkpoint(self, source: str) -> Any:
@@ -355,22 +374,19 @@ class Session(SessionEdits):
         while True:
             events = self.reader.read_new()
             if self.reader.reset:
-                self.state, self._step_seq = RunState(), {}
+                self.state = RunState()
                 kept = []
-            self._apply(events, self.state, self._step_seq)
+            self._apply(events, self.state)
             kept.extend(events)
             if self.reader.at_end:
                 return kept
 
-    def _apply(self, events: list[dict[str, Any]], state: RunState,
-               seqs: dict[int, int]) -> None:
+    def _apply(self, events: list[dict[str, Any]], state: RunState) -> None:
         for event in events:
-            state.apply(event)
+            state.apply(event)  # a step's own seq: its StepState's
             kind = event.get("event")
             step_id = event.get("step_id")
-            if kind in _STEP_EVENTS and step_id is not None:
-                seqs[step_id] = int(event.get("seq", 0) or 0)
-            elif kind in _ALL_ROWS_EVENTS:
+            if kind in _ALL_ROWS_EVENTS:
                 self._all_rows_seq = max(self._all_rows_seq, int(event.get("seq", 0) or 0))
             if kind in ("step_finished", "step_started") and step_id is not None:
                 self._results.pop(step_id, None)
@@ -457,7 +473,7 @@ class Session(SessionEdits):
             return False, []
         if self._all_rows_seq > seq:
             return True, []
-        return False, [sid for sid, at in list(self._step_seq.items()) if at > seq]
+        return False, [sid for sid, st in list(self.state.steps.items()) if st.seq > seq]
 
     def current_state(self, step_id: int) -> StepFreshness | None:
         """The step's state now (:mod:`aw_tui.rundir.freshness`), unless the live run started
@@ -465,15 +481,23 @@ class Session(SessionEdits):
         fresh = self.freshness.get(step_id)
         if fresh is None or self.fresh_seq is None:
             return None
-        if self._step_seq.get(step_id, 0) > self.fresh_seq:
+        known = self.state.steps.get(step_id)
+        if known is not None and known.seq > self.fresh_seq:
             return None
         return fresh
 
     def rows(self) -> list[StepRow]:
-        """Every step's row, in the pipeline's order."""
+        """Every step's row, in the pipeline's order. A row equal to the one built last at
+        its place is that very object (rows are never changed): a table of 100,000 rows
+        and the next set share all but the rows that changed."""
         with gc_paused():
-            order = self.run_order()
-            return [self.row_for(step, order) for step in self.steps()]
+            order, before, rows = self.run_order(), self._rows_built, []
+            for place, step in enumerate(self.steps()):
+                row = self.row_for(step, order)
+                old = before[place] if place < len(before) else None
+                rows.append(old if old == row else row)
+            self._rows_built = rows
+            return rows
 
     def output_path(self, step_id: int) -> str | None:
         """``steps/<id>.out`` of a step."""
@@ -486,7 +510,8 @@ class Session(SessionEdits):
         if step_id in self._results:
             return self._results[step_id]
         result = None
-        seq = self._step_seq.get(step_id)  # its last event's: its results if it finished
+        known = self.state.steps.get(step_id)
+        seq = known.seq if known is not None else 0  # its last event's: its results if it finished
         if seq and self.log_dir:
             result = checkpoint.results_at(self.log_dir, seq, step_id)
         if result is None and self.pipeline is not None:

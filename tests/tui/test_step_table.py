@@ -269,3 +269,23 @@ def test_snapshot_step_table(snap_compare) -> None:  # type: ignore[no-untyped-d
         await pilot.press("j", "j")
 
     assert snap_compare(TableApp(make_rows(40)), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_positions_find_every_row_whether_its_id_is_its_place_or_not() -> None:
+    """The table's step id -> place lookup keeps no dict entry for a row whose id is its
+    place (100,000 of them), and finds every row after updates that change ids."""
+    from aw_tui.tui.step_rows import StepRow
+    from aw_tui.tui.widgets.step_table import _Positions
+
+    rows = [StepRow(index=i, step_id=sid) for i, sid in enumerate([0, 1, 7, 3, 2])]
+    positions = _Positions(rows)
+    assert [positions.get(r.step_id) for r in rows] == [0, 1, 2, 3, 4]
+    assert positions.get(4) is None and positions.get(99) is None and positions.get("x") is None
+    assert len(positions._other) == 2  # 7 at 2 and 2 at 4 only
+    rows[3] = StepRow(index=3, step_id=9)  # update_row: a row that changes its id
+    del positions[3]
+    positions[9] = 3
+    assert positions.get(3) is None and positions.get(9) == 3
+    rows.append(StepRow(index=5, step_id=5))
+    positions[5] = 5
+    assert positions.get(5) == 5 and 5 not in positions._other

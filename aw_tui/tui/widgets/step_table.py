@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
@@ -86,6 +87,33 @@ def _fit(text: str, width: int) -> str:
         return text[:width]
     return text[: width - 1] + "…"
 
+
+
+class _Positions:
+    """step id -> index in the table's rows: the index itself for a row whose id is its
+    place (most: no dict of 100,000 ints), a dict for the others."""
+
+    def __init__(self, rows: list[StepRow]) -> None:
+        self._rows = rows
+        self._other = {row.step_id: i for i, row in enumerate(rows) if row.step_id != i}
+
+    def get(self, step_id: Any, default: int | None = None) -> int | None:
+        found = self._other.get(step_id)
+        if found is not None:
+            return found
+        rows = self._rows
+        if type(step_id) is int and 0 <= step_id < len(rows) and rows[step_id].step_id == step_id:
+            return step_id
+        return default
+
+    def __setitem__(self, step_id: int, position: int) -> None:
+        if position == step_id:
+            self._other.pop(step_id, None)
+        else:
+            self._other[step_id] = position
+
+    def __delitem__(self, step_id: int) -> None:
+        self._other.pop(step_id, None)
 
 class StepTable(ScrollView, can_focus=True):
     """A fast table of steps: start marker, index, id, status, name, tags, function, time,
@@ -246,7 +274,7 @@ class StepTable(ScrollView, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self._rows: list[StepRow] = []
-        self._position: dict[int, int] = {}  # step id -> index in _rows
+        self._position = _Positions(self._rows)  # step id -> index in _rows
         self._haystack: list[str] | None = None
         self._filter_terms: tuple[str, ...] = ()
         # What is shown, in order: indices into _rows, and ~g for the header of group g.
@@ -375,7 +403,7 @@ class StepTable(ScrollView, can_focus=True):
             The new rows, in display order.
         """
         self._rows = list(rows)
-        self._position = {row.step_id: i for i, row in enumerate(self._rows)}
+        self._position = _Positions(self._rows)
         self._haystack = None
         self._max_index = max((row.index for row in self._rows if row.index is not None), default=0)
         self._max_id = max((row.step_id for row in self._rows), default=0)
