@@ -123,3 +123,26 @@ def test_no_estimate_before_any_step_has_finished():
     state.apply(_event(1, 1.0, "run_started", run_steps=[0, 1], start_idx=0))
     state.apply(_event(2, 1.0, "step_started", step_id=0, func="SWarp"))
     assert state.estimate_remaining(5.0) is None
+
+
+def test_run_state_holds_each_step_small_and_knows_its_last_seq() -> None:
+    """100,000 steps pending at a run's start share one empty summary, tags and warnings;
+    a summary's keys are one string each in the whole state; each step knows the seq of
+    its own last event (what a viewer compares with the states it computed)."""
+    from aw_tui.rundir.runstate import RunState
+
+    state = RunState()
+    state.apply({"event": "run_started", "seq": 1, "run_steps": [0, 1, 2], "start_idx": 0})
+    first, second, third = (state.steps[i] for i in (0, 1, 2))
+    assert first.summary is second.summary and first.tags is second.tags
+    assert first.warnings is second.warnings and first.seq == 0
+    for sid, seq in ((0, 2), (1, 3)):
+        state.apply({"event": "step_started", "seq": seq, "step_id": sid, "time": 1.0})
+    for sid, seq in ((0, 4), (1, 5)):
+        key = "".join(["detec", "tions"])  # a new string each, as the JSON decoder gives
+        state.apply({"event": "step_finished", "seq": seq, "step_id": sid,
+                     "status": "success", "summary": {key: 10 + sid}})
+    assert first.summary == {"detections": 10} and second.summary == {"detections": 11}
+    assert next(iter(first.summary)) is next(iter(second.summary))
+    assert (first.seq, second.seq, third.seq) == (4, 5, 0)
+    assert third.summary == {} and third.tags == [] and not third.warnings

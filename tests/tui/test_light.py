@@ -251,3 +251,25 @@ def test_a_package_planted_in_the_current_folder_is_not_run_by_the_child(
     session.load()
     assert session.light and not marker.exists()
     assert [r.status for r in session.rows()][:2] == ["success", "error"]
+
+
+def test_a_refresh_keeps_the_objects_of_unchanged_steps_and_rows(tmp_path: Path,
+                                                                  light_on: None) -> None:
+    """A refresh of a big run makes no second set of its steps or rows: those that did not
+    change are the same objects, now read from the new child's folder, with the new
+    states; a changed step's row is a new one."""
+    project = _project(tmp_path)
+    session = Session(resolve_target(str(project), expand=False))
+    session.load()
+    session.catch_up()
+    session.refresh()
+    steps, rows = session.steps(), session.rows()
+    data = session.pipeline.data
+    project.write_text(project.read_text().replace("n = 3", "n = 4"))  # only c: stale
+    session.refresh()
+    assert session.pipeline.data is not data
+    assert all(new is old for new, old in zip(session.steps(), steps, strict=True))
+    assert all(s._owner is session.pipeline.data for s in session.steps())
+    again = session.rows()
+    assert [r.status for r in again][-1] == "stale"
+    assert [new is old for new, old in zip(again, rows, strict=True)] == [True] * 5 + [False]
