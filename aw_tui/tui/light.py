@@ -69,6 +69,12 @@ __all__ = ["LIGHT_CHECKPOINT_BYTES", "LightError", "LightPipeline", "LightStep",
 LIGHT_CHECKPOINT_BYTES = 16 * 1024 * 1024
 
 
+#: Seconds a step's kwargs or results wait for the child to have written them (it writes
+#: them just after the steps: well under a second at 100,000 steps); then they are read
+#: from the checkpoint itself.
+DATA_WAIT = 60.0
+
+
 class LightError(Exception):
     """The child process failed in a way the TUI cannot show as its own (it then loads
     in-process, which says what is wrong)."""
@@ -191,7 +197,7 @@ class LightData:
             try:
                 if self._offsets is None:
                     if self._child is not None:
-                        self._child.wait()
+                        self._child.wait(timeout=DATA_WAIT)
                     offsets: array.array[int] = array.array("q")
                     with open(os.path.join(self.folder, "data.idx"), "rb") as handle:
                         offsets.frombytes(handle.read())
@@ -200,8 +206,8 @@ class LightData:
                     self._offsets = offsets
                 self._handle.seek(self._offsets[self.position(step_id)])
                 found = json.loads(self._handle.readline())
-            except (OSError, ValueError, IndexError, KeyError):
-                return {}
+            except (OSError, ValueError, IndexError, KeyError, subprocess.TimeoutExpired):
+                return {}  # its kwargs then come from the checkpoint itself
         return found if isinstance(found, dict) else {}
 
     def full_kwargs(self, step_id: int) -> dict[str, Any]:
