@@ -215,9 +215,10 @@ class AwTuiApp(FollowProject, EditActions, LauncherActions, ViewActions, App[int
         if not self.session.caught_up:
             if not self.session.catch_up(self._stop_polling):
                 return  # the app is closing
-            pipeline = self.session.pipeline
+            generation = self.session.pipeline  # the rows' own: taken before them
             self.post_message(JournalUpdate([], self.session.rows(), caught_up=True,
-                                            pipeline=pipeline))
+                                            pipeline=generation))
+            generation = None
         ended = False
         while not self._stop_polling.is_set():
             now = time.monotonic()
@@ -237,6 +238,9 @@ class AwTuiApp(FollowProject, EditActions, LauncherActions, ViewActions, App[int
                 if any(e.get("event") in _ALL_ROWS_CHANGE for e in events):
                     rows = self.session.rows()  # O(steps): in this thread, not the UI's
                 self.post_message(JournalUpdate(events, rows, pipeline=generation))
+                # Not kept in this frame: a finished run's loop would hold the steps of
+                # before the next refresh (and a big run's folder) for ever.
+                rows = generation = None
             ended = any(e.get("event") in _RUN_ENDS for e in events)
             if not ended:
                 self._stop_polling.wait(self.poll_interval)

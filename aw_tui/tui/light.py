@@ -40,6 +40,7 @@ import base64
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -381,6 +382,47 @@ def _boot() -> str:
     return _BOOT.format(root=os.path.dirname(os.path.dirname(os.path.abspath(aw_tui.__file__))))
 
 
+#: A child's folder is ``<tmp>/aw-tui-light-<pid of the TUI>-<random>``.
+FOLDER_PREFIX = "aw-tui-light-"
+_swept: list[bool] = []
+
+
+def _sweep_once() -> None:
+    """Remove, once a process, the folders this user's TUIs left when they were killed
+    (a folder is removed with its steps, or at exit; not after a SIGKILL or a hang-up):
+    a folder of ours whose TUI's process is gone. Nothing else is touched: only this
+    user's own directories (never a link) named as :func:`start_light` names them."""
+    if _swept:
+        return
+    _swept.append(True)
+    root = tempfile.gettempdir()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(FOLDER_PREFIX):].split("-", 1)[0]
+        if not name.startswith(FOLDER_PREFIX) or not pid.isdigit() or _alive(int(pid)):
+            continue
+        path = os.path.join(root, name)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process, or no pid at all: not ours to judge
+    return True
+
+
 class LightChild:
     """A child started (:func:`start_light`), not read yet (:func:`read_light`)."""
 
@@ -393,7 +435,8 @@ class LightChild:
 def start_light(target: Any, fold: bool, running: Any = (),
                 create_paths: bool = False) -> LightChild:
     """Start the child on ``target`` (see :func:`load_light`)."""
-    folder = tempfile.mkdtemp(prefix="aw-tui-light-")
+    _sweep_once()
+    folder = tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-")
     argv = [sys.executable, "-c", _boot(), "--out", folder,
             "--log-dir", target.log_dir or "", "--checkpoint", target.checkpoint or "",
             "--running", ",".join(str(int(i)) for i in running), target.path]

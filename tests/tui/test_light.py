@@ -293,3 +293,27 @@ def test_a_refresh_whose_child_fails_is_done_in_process(tmp_path: Path, light_on
     assert not session.light and session.checkpoint is not None
     assert _shown(session) == _shown(full)
     assert session.rows()[-1].status == "stale"
+
+
+def test_folders_left_by_killed_tuis_are_removed_and_no_other(
+        tmp_path: Path, light_on: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A TUI killed (SIGKILL, a hang-up) leaves its folder: the next one removes the folders
+    of this user whose TUI's process is gone, and nothing else."""
+    monkeypatch.setattr(light.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(light, "_swept", [])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    left = tmp_path / f"aw-tui-light-{gone.pid}-abc"
+    alive = tmp_path / f"aw-tui-light-{os.getpid()}-def"
+    other = tmp_path / f"aw-tui-lightweight-{gone.pid}"
+    link = tmp_path / f"aw-tui-light-{gone.pid}-link"
+    for folder in (left, alive, other):
+        folder.mkdir()
+        (folder / "data.jsonl").write_text("{}\n")
+    link.symlink_to(other)
+    project = _project(tmp_path / "p")
+    session = Session(resolve_target(str(project), expand=False))
+    session.load()
+    assert session.light and os.path.dirname(session.pipeline.data.folder) == str(tmp_path)
+    assert not left.exists()
+    assert alive.exists() and other.exists() and link.is_symlink()
