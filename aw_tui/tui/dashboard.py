@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
@@ -235,14 +236,17 @@ class DashboardApp(App[str | None]):
                 old = table.get_row(key)
                 for column, (before, after) in enumerate(zip(old, new, strict=True)):
                     if str(before) != str(after):
-                        table.update_cell(key, table.ordered_columns[column].key, after,
-                                          update_width=True)
+                        # A wider cell widens its column now: DataTable measures it only
+                        # when idle, and a cell drawn in between is cached at the old
+                        # width (its cache key has no width), so "1337 PENDING" stayed
+                        # "133" under load (the snapshot's flake).
+                        place = table.ordered_columns[column]
+                        plain = after.plain if isinstance(after, Text) else str(after)
+                        place.content_width = max(place.content_width, cell_len(plain))
+                        table.update_cell(key, place.key, after, update_width=True)
                         changed = True
             if changed:
-                # The table measures the new widths when it is next idle, and update_cell
-                # does not wake it: without this a cell grown wider stayed cut ("1337 PEN"
-                # shown as "133") until the next key press reached the table.
-                table.check_idle()
+                table.check_idle()  # it measures the widths (and the scroll size) when idle
         self._update_header()
         self._update_detail()
 
