@@ -18,6 +18,7 @@ project folders, so every pickle aw-tui reads (checkpoints, ``steps/<id>.result.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
 import stat
@@ -33,6 +34,7 @@ __all__ = [
     "UntrustedFileError",
     "check_folder",
     "load_trusted",
+    "load_trusted_bytes",
     "open_trusted",
     "read_own_json",
 ]
@@ -206,6 +208,13 @@ def load_trusted(path: str, what: str = "file") -> Any:
     fd = open_trusted(path, what)
     with os.fdopen(fd, "rb") as handle:
         return _Unpickler(handle).load()
+
+
+def load_trusted_bytes(data: bytes) -> Any:
+    """Unpickle ``data`` read from a descriptor :func:`open_trusted` gave (the caller's
+    part: e.g. one line of the TUI's light data, :mod:`aw_tui.tui.light`), as
+    :func:`load_trusted` unpickles a file."""
+    return _Unpickler(io.BytesIO(data)).load()
 
 
 def read_own_json(path: str, limit: int = 64 * 1024) -> Any:

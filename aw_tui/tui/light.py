@@ -58,6 +58,7 @@ from aw_tui.project.loader import ProjectError
 from aw_tui.rundir import checkpoint
 from aw_tui.rundir.freshness import StepFreshness
 from aw_tui.rundir.store import json_exact
+from aw_tui.rundir.trust import UntrustedFileError, load_trusted_bytes, open_trusted
 from aw_tui.target import resolve_target
 from aw_tui.tui.fold import FoldError, load_replayed, watched_files
 from aw_tui.tui.step_rows import result_fields
@@ -155,12 +156,13 @@ class LightStep:
 
 def _value(data: dict[str, Any], key: str) -> Any:
     """``kwargs`` or ``results`` of a data line: its JSON, or what JSON cannot hold exactly
-    pickled by this process's own child into this process's own private folder (0700):
-    nothing another user wrote."""
+    pickled by this process's own child into this process's own private folder (0700), the
+    file read through :func:`~aw_tui.rundir.trust.open_trusted` (this user's, written by
+    no one else) and unpickled by the trusted loader."""
     pickled = data.get(key + "_pickled")
     if isinstance(pickled, str):
         try:
-            return dill.loads(base64.b64decode(pickled))
+            return load_trusted_bytes(base64.b64decode(pickled))
         except Exception:  # a class gone since: the checkpoint itself says
             return None
     return data.get(key)
@@ -202,12 +204,14 @@ class LightData:
                     offsets: array.array[int] = array.array("q")
                     with open(os.path.join(self.folder, "data.idx"), "rb") as handle:
                         offsets.frombytes(handle.read())
-                    self._handle = open(os.path.join(self.folder, "data.jsonl"), "rb")  # noqa: SIM115
+                    fd = open_trusted(os.path.join(self.folder, "data.jsonl"), "light data")
+                    self._handle = os.fdopen(fd, "rb")
                     weakref.finalize(self, self._handle.close)
                     self._offsets = offsets
                 self._handle.seek(self._offsets[self.position(step_id)])
                 found = json.loads(self._handle.readline())
-            except (OSError, ValueError, IndexError, KeyError, subprocess.TimeoutExpired):
+            except (OSError, ValueError, IndexError, KeyError, subprocess.TimeoutExpired,
+                    UntrustedFileError):
                 return {}  # its kwargs then come from the checkpoint itself
         return found if isinstance(found, dict) else {}
 
@@ -555,7 +559,8 @@ def _write_data(folder: str, pipeline: Any) -> None:
     encode = json.JSONEncoder(separators=(",", ":"), default=repr).encode
     offsets = array.array("q")
     at = 0
-    with open(os.path.join(folder, "data.jsonl"), "wb") as data:
+    path = os.path.join(folder, "data.jsonl")  # this user's alone, whatever the umask
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as data:
         for step in pipeline.steps:
             line = encode({**_exact("kwargs", step.func_kwargs),
                            **_exact("results", step.results)}).encode() + b"\n"

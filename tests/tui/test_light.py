@@ -317,3 +317,38 @@ def test_folders_left_by_killed_tuis_are_removed_and_no_other(
     assert session.light and os.path.dirname(session.pipeline.data.folder) == str(tmp_path)
     assert not left.exists()
     assert alive.exists() and other.exists() and link.is_symlink()
+
+
+def test_light_data_is_unpickled_only_from_a_file_that_is_provably_the_users(
+        tmp_path: Path, light_on: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child's data file goes through the trusted loader's checks: made writable by the
+    group (as a same-group attacker would need), it is not read; the kwargs then come from
+    the checkpoint itself."""
+    from aw_tui.rundir import trust
+
+    script = tmp_path / "pipe.py"
+    script.write_text(textwrap.dedent(f"""
+        from aw_tui import Pipeline
+        def both(pair):
+            return {{"status": "success"}}
+        p = Pipeline({{"log": {str(tmp_path / 'log')!r}, "temp": {str(tmp_path / 'tmp')!r}}},
+                     create_paths=True)
+        p.add_step(both, ["t"], pair=(1, 2))
+        p.run()
+    """))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    session = Session(resolve_target(str(tmp_path / "log")))
+    session.load()
+    data = session.pipeline.data
+    data._child.wait()
+    path = Path(data.folder) / "data.jsonl"
+    assert path.stat().st_mode & 0o077 == 0  # the child's file: the user's alone
+    path.chmod(0o664)
+
+    unpickled: list[bytes] = []
+    monkeypatch.setattr(light, "load_trusted_bytes",
+                        lambda data: unpickled.append(data) or trust.load_trusted_bytes(data))
+    assert session.pipeline.get_step(0).func_kwargs == {"pair": (1, 2)}
+    assert not unpickled  # from the checkpoint, through its own trusted load
