@@ -55,7 +55,6 @@ import aw_tui
 from aw_tui.base.gcpause import gc_paused
 from aw_tui.pipeline import select_by_tags
 from aw_tui.project.loader import ProjectError
-from aw_tui.rundir import checkpoint
 from aw_tui.rundir.freshness import StepFreshness
 from aw_tui.rundir.store import json_exact
 from aw_tui.rundir.trust import UntrustedFileError, load_trusted_bytes, open_trusted
@@ -216,10 +215,13 @@ class LightData:
         return found if isinstance(found, dict) else {}
 
     def full_kwargs(self, step_id: int) -> dict[str, Any]:
-        """A step's kwargs that JSON does not hold exactly, from the checkpoint itself (an
-        edit of such a step: rare, and the whole checkpoint is loaded for it)."""
-        found = checkpoint.load_checkpoint(checkpoint.find_checkpoint(self.target.checkpoint))
-        return dict(found.get_step(step_id).func_kwargs)
+        """A step's kwargs that this folder does not give, from the checkpoint itself, its
+        journal replayed as the in-process load does (rare: whole checkpoint loaded). One
+        that cannot be read now says so in their place."""
+        try:
+            return dict(load_replayed(self.target.checkpoint).get_step(step_id).func_kwargs)
+        except Exception as exc:  # shown in the details, never a traceback
+            return {"(kwargs not readable)": f"{type(exc).__name__}: {exc}"}
 
 
 class LightPipeline:
