@@ -301,14 +301,6 @@ class LightPipeline:
             if step.fields is not None and step.step_id in known:
                 step.fields = None
 
-    def has_step(self, step_id: int) -> bool:
-        """Whether a step has this id."""
-        try:
-            self.data.position(step_id)
-        except KeyError:
-            return False
-        return True
-
     def get_step(self, step_id: int) -> LightStep:
         """The step of this id (KeyError when there is none)."""
         return self.steps[self.data.position(step_id)]
@@ -367,7 +359,6 @@ class LightView:
     def __init__(self, pipeline: LightPipeline, header: dict[str, Any]) -> None:
         self.pipeline = pipeline
         self.states = LightStates(pipeline)
-        pipeline.finish(header)
         self.removed = [StepFreshness(r[0], r[1], list(r[2]), r[3], r[4])
                         for r in header.get("removed", [])]
         self.seq: int | None = header.get("seq")
@@ -514,6 +505,7 @@ def read_light(started: LightChild, previous: LightPipeline | None = None,
             raise error
         if header.get("fold_error") is not None:
             raise FoldError(header["fold_error"])
+        pipeline.finish(header)
         return LightView(pipeline, header)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         _remove(folder, child)

@@ -178,11 +178,9 @@ class Session(SessionEdits):
             if started is not None:
                 with contextlib.suppress(LightError):  # in-process below: it says why
                     self._hold_light(read_light(started))
-            if self.light:
-                pass  # the child's steps
-            elif self.has_checkpoint() or self.target.project is None:
+            if not self.light and (self.has_checkpoint() or self.target.project is None):
                 self.hold_checkpoint()
-            else:
+            elif not self.light:
                 self.pipeline = build_from_project(
                     self.target, create_paths=create_paths or None, share_values=True)
                 self.folded = True  # no checkpoint: every step is pending
