@@ -413,11 +413,13 @@ class _FloodSeam:
     The reader loop's size check (``os.fstat`` called from ``_loop``) first appends a burst
     of lines while armed, so each look finds more output; ``os.pread`` calls from the
     reader thread are counted. Deterministic: no wall time decides what the reader sees.
+    `disarm` waits for a burst under way, so `written` and `last` no longer move after it.
     """
 
     def __init__(self, path: Path, monkeypatch: pytest.MonkeyPatch, looks: int = 10**9) -> None:
         self.path = path
         self.armed = threading.Event()
+        self.bursting = threading.Lock()  # a look's check and burst, against disarm()
         self.looks_left = looks
         self.written = 0
         self.reads = 0
@@ -434,12 +436,20 @@ class _FloodSeam:
         self.written += 10_000
 
     def fstat(self, fd: int) -> os.stat_result:
-        if self.armed.is_set() and sys._getframe(1).f_code.co_name == "_loop":
-            self.burst()
-            self.looks_left -= 1
-            if not self.looks_left:
-                self.armed.clear()
+        if sys._getframe(1).f_code.co_name == "_loop":
+            with self.bursting:
+                if self.armed.is_set():
+                    self.burst()
+                    self.looks_left -= 1
+                    if not self.looks_left:
+                        self.armed.clear()
         return self.real_fstat(fd)
+
+    def disarm(self) -> None:
+        """Stop the flood; a burst already under way ends first (CI on 1315e75 read
+        `last` while the reader's last burst was still being written)."""
+        with self.bursting:
+            self.armed.clear()
 
     def pread(self, fd: int, length: int, offset: int) -> bytes:
         if threading.current_thread().name.startswith("aw-tui output reader"):
@@ -483,7 +493,7 @@ async def test_a_flood_is_not_read_while_it_comes(tmp_path: Path,
         await pilot.pause()
         # Following, the pane shows the end of what it holds: the count below is in sight.
         assert visible(view)[-2:] == [before[-1], arriving()]
-        seam.armed.clear()
+        seam.disarm()
         assert seam.reads_while_armed == 0
         assert view.bytes_read == sum(len(line) + 1 for line in before)
 
@@ -541,7 +551,7 @@ async def test_scrolling_up_while_a_flood_is_not_read_keeps_the_place(
         assert not view.following
         held = [line for line in visible(view) if line.startswith("before ")]
         assert len(held) >= 5  # the user looks at lines held before the flood
-        seam.armed.clear()
+        seam.disarm()
         await wait_for(pilot, lambda: view.get_line(view.line_count - 1) == seam.last,
                        timeout=10)
         assert view.lines == before + [f"flood line {i:06d}" for i in range(seam.written)]
