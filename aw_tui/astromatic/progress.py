@@ -32,6 +32,8 @@ _DONE = re.compile(r"^> All done\b")
 _LINE_WORDS = re.compile(r"(?:\s+at)?\s+line\s*$")
 _STAGE_CHARS = 40
 _BUFFER = 64 * 1024  # a longer line than this is no progress message
+_MARK = b"\x1b[1M"  # starts a progress message (the tools' "delete line")
+_NO_PLAIN_TEXT = (b"", b"\x1b[1A")  # what precedes a message on a line of its own
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,20 @@ def _stage_name(message: str) -> str:
     return text if len(text) <= _STAGE_CHARS else text[: _STAGE_CHARS - 1] + "…"
 
 
+def _message_text(text: str) -> str:
+    """A message as the tools print it after ``ESC[1M`` (``> Line:  250``), plain."""
+    text = _ESC_ANY.sub("", text).strip()
+    return text[1:].strip() if text.startswith(">") else text
+
+
+def _message_of(raw: bytes) -> str:
+    """The message of a raw output line (after its last ``ESC[1M``), or empty."""
+    mark_at = raw.rfind(_MARK)
+    if mark_at < 0:
+        return ""
+    return _message_text(raw[mark_at + len(_MARK):].decode("utf-8", "replace").replace("\r", ""))
+
+
 def _counted_stage(message: str, start: int) -> str:
     """The stage of a message with a count at ``start``: the words before the first colon
     (or the count), without a trailing ``line`` (``Resampling line: 3 / 9``)."""
@@ -130,11 +146,25 @@ class ProgressParser:
         self._rest = lines.pop()
         if len(self._rest) > _BUFFER:
             self._rest, self._skip_line = b"", True
-        for raw in lines:
+        # Only the last message of a piece can be the newest progress: a message sets
+        # `progress` from the state the plain lines before it left, and nothing else, so
+        # each earlier one is replaced by it. Their lines are read for plain text only, and
+        # a line that is nothing but a message (the bulk of a tool's output) is passed over
+        # undecoded: a flood's tail costs a scan, not a parse, of each line.
+        last_message = len(lines) - 1
+        while last_message >= 0 and not _message_of(lines[last_message]):
+            last_message -= 1
+        for index, raw in enumerate(lines):
             if self._skip_line:  # the end of a line whose start was not read
                 self._skip_line = False
                 continue
-            self._line(raw.decode("utf-8", "replace").replace("\r", ""))
+            if index < last_message:
+                mark_at = raw.rfind(_MARK)
+                if mark_at >= 0 and raw[:mark_at] in _NO_PLAIN_TEXT:
+                    continue
+                self._line(raw.decode("utf-8", "replace").replace("\r", ""), message=False)
+            else:
+                self._line(raw.decode("utf-8", "replace").replace("\r", ""))
         return self.progress
 
     def skip(self) -> None:
@@ -142,15 +172,15 @@ class ProgressParser:
         self._rest = b""
         self._skip_line = True
 
-    def _line(self, line: str) -> None:
-        before, mark, message = line.rpartition("\x1b[1M")
+    def _line(self, line: str, *, message: bool = True) -> None:
+        """One line of output: its plain text, then its message (when `message`: a later
+        one replaces it otherwise)."""
+        before, mark, text = line.rpartition("\x1b[1M")
         plain = _ESC_ANY.sub("", before if mark else line).strip()
         if plain:
             self._plain(plain)
-        if mark:
-            text = _ESC_ANY.sub("", message).strip()
-            if text.startswith(">"):
-                text = text[1:].strip()
+        if mark and message:
+            text = _message_text(text)
             if text:
                 self._message(text)
 

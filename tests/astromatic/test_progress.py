@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from aw_tui.astromatic.progress import Progress, ProgressFile, ProgressParser, ProgressTracker
 
 SEX = (
@@ -99,6 +101,32 @@ def test_pieces_of_any_size_give_the_same_progress_and_all_done_is_100() -> None
     assert parsed(b"print from a Python step\n50 / 100 things\n") is None  # no tool message
 
 
+def test_a_piece_of_many_lines_gives_what_its_lines_one_by_one_give(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A piece holding many lines parses only its last message (each earlier one is
+    replaced by it), yet gives exactly what feeding its lines one at a time gives: at
+    every line of the real samples and of lines made to catch a shortcut (a message left
+    empty last, two messages on a line, a part or a total between two messages)."""
+    tricky = (SEX + b"\x1b[1M> \n\x1b[1A"  # an empty message last: the one before counts
+              + b"\x1b[1M> Line:  100\x1b[1M> Line:  200\n\x1b[1A"
+              + b"----- Measuring from: mef.fits [3/4]\n"
+              + b'      "x" / no ext. header / 2048x400 / 32 bits (floats)\n'
+              + b"\x1b[1M> Line:  300\n\x1b[1A\x1b[1M>   \n")
+    for data in (SEX, SWARP, SCAMP, PSFEX, tricky):
+        ends = [i + 1 for i, byte in enumerate(data) if byte == ord("\n")] + [len(data)]
+        for end in ends:
+            assert parsed(data[:end]) == parsed(data[:end], chunk=1), (data[:end][-80:])
+    assert parsed(tricky).text() == "75% Scanning (ext 3/4)"
+    messages = []
+    real = ProgressParser._message
+    monkeypatch.setattr(ProgressParser, "_message",
+                        lambda self, text: (messages.append(text), real(self, text)))
+    flood = b"".join(b"\x1b[1M> Resampling line: %6d / 8887    \n\x1b[1A" % line
+                     for line in range(0, 8887, 4))
+    assert parsed(SWARP + flood).text() == "99% Resampling (file 2)"
+    assert messages == ["Resampling line:   8884 / 8887"]
+
+
 def test_a_file_followed_with_small_reads(tmp_path: Path) -> None:
     """New bytes only; a flood is read as its head and tail; a rerun's new file starts over."""
     out = tmp_path / "4.out"
@@ -145,6 +173,8 @@ def test_every_step_of_the_real_demo(demo_512_run) -> None:
             if found is not None:
                 seen.setdefault(parser.tool, set()).add(found.text())
         assert parser.progress is not None and parser.progress.stage == "done", out
+        for end in range(0, len(data), max(len(data) // 40, 1)):  # read whole at once
+            assert parsed(data[:end]) == parsed(data[:end], chunk=100), (out, end)
     assert sorted(seen) == ["PSFEx", "SCAMP", "SExtractor", "SWarp"]
     assert "100% Scanning" in seen["SExtractor"]
     assert any(t.endswith("% Resampling (file 3)") for t in seen["SWarp"])
