@@ -281,8 +281,10 @@ def _pump(proc: subprocess.Popen, sink: _Sink, deadline: float | None) -> bool:
     pidfd = _pidfd(proc.pid)
     poller = select.poll()
     poller.register(fd, select.POLLIN)
+    ended = select.poll()  # the gathering pause ends early when the tool ends
     if pidfd is not None:
         poller.register(pidfd, select.POLLIN)
+        ended.register(pidfd, select.POLLIN)
     drain_until: float | None = None
     eof = False
     try:
@@ -298,7 +300,11 @@ def _pump(proc: subprocess.Popen, sink: _Sink, deadline: float | None) -> bool:
                 if chunk:
                     sink.feed(chunk)
                     if len(chunk) < _READ_BYTES and drain_until is None:
-                        time.sleep(GATHER_SECONDS)  # let the tool's next writes gather
+                        # Let the tool's next writes gather (not past its end).
+                        if pidfd is None:
+                            time.sleep(GATHER_SECONDS)
+                        else:
+                            ended.poll(GATHER_SECONDS * 1000)
                     continue
                 # EOF: nobody holds the pipe. A tool that closed its output may still be
                 # working: wait for it to end (or for the deadline).
