@@ -586,3 +586,57 @@ async def test_a_long_note_is_cut_at_the_edge_and_brings_no_horizontal_scrollbar
             view.line_count - 1) == "short")
         await pilot.pause()
         assert view.virtual_size.width == 200 and view.show_horizontal_scrollbar
+
+
+@sync
+async def test_output_that_grows_lays_out_the_screen_only_when_a_scrollbar_comes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pane's scrollable size follows the output, its scrollbars appear when the lines
+    or a line outgrow it, and the end stays in sight; the whole screen is laid out again
+    only when a scrollbar appears, not at each growth (Textual's layout of the screen for a
+    changed virtual size cost 2-12 ms, several times a second, while a tool wrote)."""
+    from textual.screen import Screen
+
+    layouts: list[int] = []
+    real = Screen._refresh_layout
+
+    def counted(screen: Screen, *args: Any, **kwargs: Any) -> None:
+        layouts.append(1)
+        real(screen, *args, **kwargs)
+
+    monkeypatch.setattr(Screen, "_refresh_layout", counted)
+    path = tmp_path / "0.out"
+    path.write_bytes(b"".join(b"line %02d\n" % i for i in range(3)))
+    app = ViewApp(path)
+    async with app.run_test(size=(60, 10)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: view.line_count == 3)
+        await pilot.pause()
+        assert not view.show_vertical_scrollbar and not view.show_horizontal_scrollbar
+        height = view.scrollable_content_region.height
+
+        append(path, b"".join(b"line %02d\n" % i for i in range(3, 30)))
+        await wait_for(pilot, lambda: view.line_count == 30)
+        await pilot.pause()
+        assert view.show_vertical_scrollbar  # the lines outgrew the pane: a bar came
+        assert visible(view)[-1] == "line 29"
+
+        written = 30
+        for _ in range(5):  # growth under a bar already there: no layout of the screen
+            await pilot.pause()
+            before = len(layouts)
+            append(path, b"".join(b"line %02d\n" % i for i in range(written, written + 7)))
+            written += 7
+            await wait_for(pilot, lambda n=written: view.line_count == n)
+            await pilot.pause()
+            assert len(layouts) == before
+            assert view.virtual_size.height == written
+            assert view.vertical_scrollbar.window_virtual_size == written
+            assert view.max_scroll_y == written - height
+            assert visible(view)[-1] == f"line {written - 1:02d}"
+
+        append(path, b"w" * 200 + b"\n")  # a line wider than the pane: the other bar comes
+        await wait_for(pilot, lambda: view.line_count == written + 1)
+        await pilot.pause()
+        assert view.show_horizontal_scrollbar
+        assert visible(view)[-1].startswith("w" * 50)

@@ -1037,7 +1037,23 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
         width = 0
         if state is not None and state.snapshot is not None:
             width = state.snapshot.max_width
-        self.virtual_size = Size(width, self.line_count)
+        size = Size(width, self.line_count)
+        if size == self.virtual_size:
+            return
+        if not self.is_mounted or not self.container_size:
+            self.virtual_size = size
+            return
+        # Textual lays out the whole screen after each change of a virtual size (2-12 ms
+        # a time here, several times a second while output comes). Only a scrollbar that
+        # appears or goes needs it: otherwise the bars' lengths and the scroll's limits are
+        # set here, and the pane repaints alone.
+        bars = (self.show_horizontal_scrollbar, self.show_vertical_scrollbar)
+        self.set_reactive(OutputView.virtual_size, size)
+        self._scroll_update(size)
+        if (self.show_horizontal_scrollbar, self.show_vertical_scrollbar) != bars:
+            self.refresh(layout=True)
+        else:
+            self.refresh()
 
     # ------------------------------------------------------------------ following
 
