@@ -60,6 +60,10 @@ _PROBLEM_STYLE = Style(reverse=True)
 READ_CHUNK = 64 * 1024
 """Largest single ``os.read``."""
 
+COUNT_INTERVAL = 0.5
+"""Least seconds between two updates of the count of a flood's bytes (each is a redraw,
+taken from the tool's CPU: twice a second is as often as the count can be read)."""
+
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,7 @@ class _Tail(threading.Thread):
     While the view follows the end and the tool prints faster than the view reads (more
     than `jump_bytes` waiting, arriving faster than `jump_bytes` per `stream_interval`),
     the reader neither reads nor interprets the flood: each look is one ``fstat``, and the
-    view is told how much arrived at most every `stream_interval` seconds, so a viewer costs
+    view is told how much arrived at most every `COUNT_INTERVAL` seconds, so a viewer costs
     a running tool almost no CPU. At the first look that finds the output slower (the tool
     paused or ended), the reader jumps to the last `tail_bytes` and shows them (if the user
     scrolled up meanwhile, it reads on from the lines held instead, as when not following).
@@ -192,7 +196,8 @@ class _Tail(threading.Thread):
     tail_bytes : int
         How much of the end is interpreted after such a jump.
     stream_interval : float
-        Least seconds between two reports while output keeps coming (or floods in).
+        Least seconds between two reports while output keeps coming (a flood's count: see
+        `COUNT_INTERVAL`).
     settle : float
         Seconds of quiet after which skipped output is filled in.
     """
@@ -223,6 +228,7 @@ class _Tail(threading.Thread):
         self.jump_bytes = jump_bytes
         self.tail_bytes = tail_bytes
         self.stream_interval = stream_interval
+        self.count_interval = max(stream_interval, COUNT_INTERVAL)
         self.settle = settle
         self.stop_event = threading.Event()
         self._epoch = 0
@@ -325,13 +331,13 @@ class _Tail(threading.Thread):
                     flooding or size - shown.position > self.jump_bytes):
                 # A flood: nobody can read it live, so it is neither read nor interpreted
                 # now; only its size is looked at (this fstat), until it slows down.
-                if flooding and now - told >= self.stream_interval:
+                if flooding and now - told >= self.count_interval:
                     told = now
                     self._publish(_TailState(
                         self._epoch, shown.text.snapshot(), "ok", "", shown.start,
                         shown.position, 0, True, size - shown.position))
                 elif not flooding:
-                    told = now - self.stream_interval  # tell at the next look if it goes on
+                    told = now - self.count_interval  # tell at the next look if it goes on
                 flooding, filling, last_data = True, None, now
                 stop.wait(self.poll_interval)
                 continue
@@ -435,8 +441,8 @@ class OutputView(ScrollView, can_focus=True, inherit_bindings=False):
     tail_bytes : int, optional
         How much of the end of a flood of output is shown when it pauses or ends.
     stream_interval : float, optional
-        Seconds between two reads (and redraws) while output keeps coming, and between two
-        updates of the count of a flood's bytes.
+        Seconds between two reads (and redraws) while output keeps coming (the count of a
+        flood's bytes: at most every `COUNT_INTERVAL`, or this when longer).
     settle : float, optional
         Seconds of quiet (or the user scrolling up) after which output skipped by a jump is
         read in the background and the whole output can be scrolled through again.
