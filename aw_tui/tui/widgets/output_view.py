@@ -65,7 +65,6 @@ COUNT_INTERVAL = 0.5
 taken from the tool's CPU: twice a second is as often as the count can be read)."""
 
 
-
 @dataclass(frozen=True)
 class _TailState:
     """What the reader thread knows about the file, handed to the UI as a whole.
