@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import os
+import statistics
 import sys
 import threading
 import time
@@ -640,3 +642,56 @@ async def test_output_that_grows_lays_out_the_screen_only_when_a_scrollbar_comes
         await pilot.pause()
         assert view.show_horizontal_scrollbar
         assert visible(view)[-1].startswith("w" * 50)
+
+
+@sync
+async def test_a_quiet_file_is_looked_at_less_often_and_output_after_a_pause_still_shows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pane left on a quiet step (or on one whose output does not exist yet) looks at the
+    file every `IDLE_POLL` seconds once nothing changed for `IDLE_AFTER` seconds, not every
+    `poll_interval` (an idle TUI woke ~57 times a second, mostly for this); output that then
+    comes shows within that pace, and the quick pace is back once it has come."""
+    from aw_tui.tui.widgets import output_view
+
+    monkeypatch.setattr(output_view, "IDLE_AFTER", 0.8)
+    monkeypatch.setattr(output_view, "IDLE_POLL", 0.25)
+    looks: list[float] = []
+    real_fstat, real_open = os.fstat, os.open
+
+    def fstat(fd: int) -> os.stat_result:
+        if sys._getframe(1).f_code.co_name == "_loop":
+            looks.append(time.monotonic())
+        return real_fstat(fd)
+
+    def opened(path: Any, *args: Any, **kwargs: Any) -> int:
+        if sys._getframe(1).f_code.co_name == "_open":
+            looks.append(time.monotonic())
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "fstat", fstat)
+    monkeypatch.setattr(os, "open", opened)
+
+    def gaps(start: float, end: float) -> list[float]:
+        """The gaps between the looks of this stretch of time (from its start)."""
+        times = [t for t in looks if start <= t <= end]
+        return [later - earlier for earlier, later in itertools.pairwise(times)]
+
+    path = tmp_path / "steps" / "0.out"
+    app = ViewApp(path)  # poll_interval 0.02 s: 50 looks a second while something changes
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(OutputView)
+        await wait_for(pilot, lambda: "does not exist yet" in view.get_line(0))
+        start = time.monotonic()
+        await pilot.pause(1.8)
+        assert statistics.median(gaps(start + 1.0, time.monotonic())) >= 0.2  # missing, quiet
+        path.parent.mkdir()
+        path.write_bytes(b"first\n")
+        await wait_for(pilot, lambda: view.lines == ["first"], timeout=2)
+        shown = time.monotonic()
+        await pilot.pause(0.6)  # quiet for less than IDLE_AFTER: the quick pace
+        assert statistics.median(gaps(shown + 0.05, time.monotonic())) <= 0.1
+        await pilot.pause(1.2)
+        assert statistics.median(gaps(shown + 1.0, time.monotonic())) >= 0.2  # quiet again
+        append(path, b"after a pause\n")  # seen within the idle pace
+        await wait_for(pilot, lambda: view.get_line(view.line_count - 1) == "after a pause",
+                       timeout=1)

@@ -60,6 +60,15 @@ _PROBLEM_STYLE = Style(reverse=True)
 READ_CHUNK = 64 * 1024
 """Largest single ``os.read``."""
 
+IDLE_AFTER = 2.0
+"""Seconds without a change of the file (or of its absence) after which it is looked at
+only every `IDLE_POLL` seconds: a pane left on a quiet step then wakes 4 times a second,
+not 20 (output that comes after such a pause shows at most that much later)."""
+
+IDLE_POLL = 0.25
+"""Seconds between two looks at a file quiet for `IDLE_AFTER` seconds (or `poll_interval`
+when longer)."""
+
 COUNT_INTERVAL = 0.5
 """Least seconds between two updates of the count of a flood's bytes (each is a redraw,
 taken from the tool's CPU: twice a second is as often as the count can be read)."""
@@ -297,15 +306,16 @@ class _Tail(threading.Thread):
         looked: tuple[float, int] | None = None  # (time, size) of the previous look
         flooding = False  # output arrives too fast: looking at its size only, not reading
         told = 0.0  # when the view was last told how much arrived in a flood
+        changed = time.monotonic()  # when the file (or its absence) last changed
         while not stop.is_set():
             if fd is None:
                 try:
                     fd, ident, full_start, head = self._open()
                 except (FileNotFoundError, NotADirectoryError):
                     if reported != ("missing", ""):
-                        reported = ("missing", "")
+                        reported, changed = ("missing", ""), time.monotonic()
                         self._publish(_TailState(self._epoch, None, "missing"))
-                    stop.wait(self.poll_interval)
+                    stop.wait(self._quiet_wait(changed))
                     continue
                 except OSError as error:
                     self._close()
@@ -316,6 +326,7 @@ class _Tail(threading.Thread):
                     stop.wait(max(self.poll_interval, 0.5))
                     continue
                 self._epoch += 1
+                changed = time.monotonic()
                 shown, filling, jumped, streaming, reported, pending = (
                     _Reading(full_start, self.max_chars), None, False, False, None, True)
                 looked, flooding = None, False
@@ -337,7 +348,7 @@ class _Tail(threading.Thread):
                         shown.position, 0, True, size - shown.position))
                 elif not flooding:
                     told = now - self.count_interval  # tell at the next look if it goes on
-                flooding, filling, last_data = True, None, now
+                flooding, filling, last_data, changed = True, None, now, now
                 stop.wait(self.poll_interval)
                 continue
             if following and size - shown.position > self.jump_bytes:
@@ -354,7 +365,7 @@ class _Tail(threading.Thread):
             flooding = False
             got = shown.advance(fd, self.tick_bytes, stop, size)
             if got:
-                last_data, pending = now, True
+                last_data, pending, changed = now, True, now
                 if len(head) < 64:
                     head = os.pread(fd, 64, 0)
             settled = not streaming or now - last_data >= self.settle
@@ -384,7 +395,16 @@ class _Tail(threading.Thread):
             # While output keeps coming, look again only after stream_interval: reading
             # (and redrawing) more often shows nothing a reader can follow and takes CPU
             # from the tool. Reading at most tick_bytes per tick bounds it too.
-            stop.wait(self.stream_interval if got else self.poll_interval)
+            if got:
+                stop.wait(self.stream_interval)
+            else:  # skipped output being filled in is work under way: no idle pace
+                stop.wait(self.poll_interval if jumped else self._quiet_wait(changed))
+
+    def _quiet_wait(self, changed: float) -> float:
+        """Seconds to the next look at a file unchanged since `changed` (monotonic)."""
+        if time.monotonic() - changed < IDLE_AFTER:
+            return self.poll_interval
+        return max(self.poll_interval, IDLE_POLL)
 
     def _replaced(self, fd: int, ident: tuple[int, int], position: int, head: bytes) -> bool:
         """Tell whether the file was truncated or replaced since it was opened.
