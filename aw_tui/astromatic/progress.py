@@ -100,7 +100,12 @@ def _message_of(raw: bytes) -> str:
     mark_at = raw.rfind(_MARK)
     if mark_at < 0:
         return ""
-    return _message_text(raw[mark_at + len(_MARK):].decode("utf-8", "replace").replace("\r", ""))
+    return _message_text(_decoded(raw[mark_at + len(_MARK):]))
+
+
+def _decoded(raw: bytes) -> str:
+    """Raw output as text: undecodable bytes replaced, carriage returns dropped."""
+    return raw.decode("utf-8", "replace").replace("\r", "")
 
 
 def _counted_stage(message: str, start: int) -> str:
@@ -162,9 +167,7 @@ class ProgressParser:
                 mark_at = raw.rfind(_MARK)
                 if mark_at >= 0 and raw[:mark_at] in _NO_PLAIN_TEXT:
                     continue
-                self._line(raw.decode("utf-8", "replace").replace("\r", ""), message=False)
-            else:
-                self._line(raw.decode("utf-8", "replace").replace("\r", ""))
+            self._line(_decoded(raw), message=index >= last_message)
         return self.progress
 
     def skip(self) -> None:
